@@ -35,7 +35,10 @@ export type Probe<T> = { done: true; value: T } | { done: false; state: string }
  * Polls `probe` until it reports done, or fails after `timeoutMs` with the last state seen
  * (swarmkit's poll helper). This is how tests and scripts wait: never a fixed sleep.
  */
-export async function waitFor<T>(probe: () => Probe<T> | Promise<Probe<T>>, options: WaitForOptions): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Probe<T> | Promise<Probe<T>>,
+  options: WaitForOptions,
+): Promise<T> {
   const clock = options.clock ?? systemClock;
   const interval = options.intervalMs ?? 50;
   const deadline = clock.monotonic() + options.timeoutMs;
@@ -60,10 +63,17 @@ export async function waitFor<T>(probe: () => Probe<T> | Promise<Probe<T>>, opti
 }
 
 /** Rejects with DEADLINE_EXCEEDED if `promise` does not settle within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string, clock: Clock = systemClock): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  clock: Clock = systemClock,
+): Promise<T> {
   let cancel: () => void = () => {};
   const timeout = new Promise<never>((_, reject) => {
-    cancel = clock.setTimer(ms, () => reject(new SwarmError('DEADLINE_EXCEEDED', `${what} did not finish within ${ms} ms`)));
+    cancel = clock.setTimer(ms, () =>
+      reject(new SwarmError('DEADLINE_EXCEEDED', `${what} did not finish within ${ms} ms`)),
+    );
   });
   try {
     return await Promise.race([promise, timeout]);

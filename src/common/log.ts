@@ -67,7 +67,10 @@ export function createLogger(sink: LogSink, options: LoggerOptions = {}): Logger
 
 /** The daemon's format: one JSON object per line. */
 export function jsonLineSink(write: (line: string) => void): LogSink {
-  return (r) => write(`${JSON.stringify({ time: new Date(r.time).toISOString(), level: r.level, msg: r.msg, ...r.fields })}\n`);
+  return (r) =>
+    write(
+      `${JSON.stringify({ time: new Date(r.time).toISOString(), level: r.level, msg: r.msg, ...r.fields })}\n`,
+    );
 }
 
 /** The CLI's format: `level: message key=value …` for people. */

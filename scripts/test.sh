@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command (README "Tests"): installs what is missing, then checks, builds and runs
+# the whole default suite. Needs root (network namespaces, Docker engines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-world.sh
+npm run --silent check
+npm run --silent build
+status=0
+node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$?
+node scripts/summarize-tests.mjs .test-results.json || status=1
+exit "$status"
