@@ -72,14 +72,32 @@ describe('module boundary rule', () => {
 
   it('makes the check script exit non-zero on a forbidden import', () => {
     const src = tree({ ...base, 'worker/agent.ts': "import { m } from '../manager/index.js';\n" });
-    const r = spawnSync(process.execPath, [join(__dirname, 'check-boundaries.mjs'), src], {
+    const r = spawnSync(process.execPath, [join(__dirname, 'check-rules.mjs'), src], {
       encoding: 'utf8',
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('worker must not import manager');
-    const ok = spawnSync(process.execPath, [join(__dirname, 'check-boundaries.mjs'), tree(base)], {
+    const ok = spawnSync(process.execPath, [join(__dirname, 'check-rules.mjs'), tree(base)], {
       encoding: 'utf8',
     });
     expect(ok.status).toBe(0);
+  });
+});
+
+describe('test hygiene rule', () => {
+  it('flags focused tests and fixed sleeps unless the line says why', () => {
+    const src = tree({
+      ...base,
+      'common/a.test.ts': [
+        "it.only('x', () => {});", // hygiene-ok: fixture text
+        'await new Promise((r) => setTimeout(r, 100));', // hygiene-ok: fixture text
+        'await new Promise((r) => setTimeout(r, 100)); // hygiene-ok: measures the timer itself',
+      ].join('\n'),
+    });
+    const r = spawnSync(process.execPath, [join(__dirname, 'check-rules.mjs'), src], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('a.test.ts:1: focused or skipped test');
+    expect(r.stderr).toContain('a.test.ts:2: fixed sleep');
+    expect(r.stderr).not.toContain('a.test.ts:3');
   });
 });
