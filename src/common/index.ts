@@ -1,5 +1,6 @@
 export * from './async.js';
 export * from './clock.js';
+export * from './codec.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './event.js';
