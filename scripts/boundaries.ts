@@ -5,21 +5,33 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-export const MODULES = ['api', 'common', 'raft', 'ca', 'manager', 'worker', 'routing-mesh', 'cli'] as const;
+export const MODULES = [
+  'api',
+  'common',
+  'rpc',
+  'raft',
+  'ca',
+  'manager',
+  'worker',
+  'routing-mesh',
+  'cli',
+] as const;
 type Module = (typeof MODULES)[number];
 
 /** Which modules each module may import (besides itself). main.ts, the composition root, may import any index. */
 export const ALLOWED: Readonly<Record<Module, readonly Module[]>> = {
   common: [],
   api: ['common'],
-  raft: ['api', 'common'],
-  ca: ['api', 'common'],
+  // Typed gRPC plumbing (service definitions, mTLS credentials, error mapping).
+  rpc: ['common'],
+  raft: ['api', 'common', 'rpc'],
+  ca: ['api', 'common', 'rpc'],
   'routing-mesh': ['api', 'common'],
-  manager: ['api', 'common', 'raft', 'ca', 'routing-mesh'],
+  manager: ['api', 'common', 'rpc', 'raft', 'ca', 'routing-mesh'],
   // worker never imports manager: they share only api.
-  worker: ['api', 'common', 'ca', 'routing-mesh'],
+  worker: ['api', 'common', 'rpc', 'ca', 'routing-mesh'],
   // cli reaches the daemon only through its API client (in cli/), never its internals.
-  cli: ['api', 'common', 'ca'],
+  cli: ['api', 'common', 'rpc', 'ca'],
 };
 
 export interface Violation {

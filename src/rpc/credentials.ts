@@ -1,0 +1,92 @@
+import { checkServerIdentity as defaultCheckServerIdentity, type PeerCertificate } from 'node:tls';
+import { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+
+/** PEM material for one node: the trusted root bundle, its certificate chain and private key. */
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** What grpc-js reports of a call's transport (its AuthContext, not exported by the package). */
+export interface AuthContext {
+  transportSecurityType?: string;
+  sslPeerCertificate?: PeerCertificate;
+}
+
+/** Who is calling, from a client certificate issued by the cluster CA. */
+export interface PeerIdentity {
+  /** Certificate CN. */
+  nodeId: string;
+  /** Certificate OU, e.g. `swarm-manager` or `swarm-worker`. */
+  role: string;
+  /** Certificate O. */
+  clusterId: string;
+}
+
+/**
+ * Server credentials for inter-node listeners. The TLS layer asks every client for a certificate
+ * but lets callers without one (or with one from another CA) connect, because a joining node has
+ * no certificate yet; the per-method authorization then refuses them everywhere except the join
+ * calls. `update` swaps key, certificate and trusted roots for new connections (renewal, root
+ * rotation) without restarting the listener.
+ */
+export class NodeServerCredentials extends ServerCredentials {
+  constructor(material: TlsMaterial) {
+    super({ requestCert: true, rejectUnauthorized: false }, toContext(material));
+  }
+
+  update(material: TlsMaterial): void {
+    this.updateSecureContextOptions(toContext(material));
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+function toContext(m: TlsMaterial): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: Buffer.from(m.ca), cert: Buffer.from(m.cert), key: Buffer.from(m.key) };
+}
+
+/** The name every manager certificate carries as a SAN; we dial by address, so verify this. */
+export const MANAGER_SERVER_NAME = 'swarm-manager';
+
+/**
+ * Client credentials: with a client certificate (mutual TLS), or with only the trusted root (the
+ * joining node's first call). The server must present a certificate for `serverName`.
+ */
+export function clientCredentials(
+  trust: { ca: string; cert?: string; key?: string },
+  serverName: string = MANAGER_SERVER_NAME,
+): ChannelCredentials {
+  return ChannelCredentials.createSsl(
+    Buffer.from(trust.ca),
+    trust.key ? Buffer.from(trust.key) : null,
+    trust.cert ? Buffer.from(trust.cert) : null,
+    {
+      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+        defaultCheckServerIdentity(serverName, cert),
+    },
+  );
+}
+
+/** gRPC channel options that make TLS verify `serverName` whatever address is dialled. */
+export function serverNameOverride(serverName: string = MANAGER_SERVER_NAME): Record<string, string> {
+  return { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName };
+}
+
+function firstOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The verified peer identity of a call, or null when it came without a valid cluster certificate. */
+export function peerIdentity(auth: AuthContext): PeerIdentity | null {
+  const cert = auth.sslPeerCertificate;
+  if (auth.transportSecurityType !== 'ssl' || !cert) return null;
+  const nodeId = firstOf(cert.subject.CN);
+  const role = firstOf(cert.subject.OU);
+  const clusterId = firstOf(cert.subject.O);
+  if (!nodeId || !role || !clusterId) return null;
+  return { nodeId, role, clusterId };
+}
