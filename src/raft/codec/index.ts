@@ -1,0 +1,9 @@
+export { ByteReader, ByteWriter } from './bytes.js';
+export {
+  type ConfChangeEnvelope,
+  decodeConfChange,
+  decodeProposal,
+  encodeConfChange,
+  encodeProposal,
+  type ProposalEnvelope,
+} from './entry-data.js';

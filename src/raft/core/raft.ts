@@ -1,0 +1,578 @@
+import {
+  BugError,
+  FailedPreconditionError,
+  type Logger,
+  noopLogger,
+  type Random,
+  UnavailableError,
+} from '../../common/index.js';
+import { decodeConfChange, encodeConfChange } from '../codec/index.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  LoadedState,
+  Message,
+  NodeId,
+  ProposedEntry,
+  Snapshot,
+} from '../types.js';
+import { NotLeaderError, ProposalBackpressureError } from './errors.js';
+import * as leader from './leader.js';
+import { entryBytes, RaftLog } from './log.js';
+import { Membership } from './membership.js';
+import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from './options.js';
+import type { Progress } from './progress.js';
+import { type PendingRead, ReadOnlyQueue } from './read-only.js';
+import type { PersistAck, ReadState, Ready, Role, SoftState } from './ready.js';
+import * as replica from './replica.js';
+
+export interface RaftCoreDeps {
+  readonly id: NodeId;
+  /** Election jitter only; seeded in tests and the simulator. */
+  readonly random: Random;
+  readonly logger?: Logger;
+}
+
+/** Where an accepted proposal went. */
+export type ProposeResult =
+  | { readonly kind: 'appended'; readonly index: number; readonly term: number }
+  | { readonly kind: 'forwarded'; readonly to: NodeId };
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: Progress['state'];
+  readonly learner: boolean;
+  readonly inflight: number;
+}
+
+export interface RaftStatus extends SoftState {
+  readonly id: NodeId;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+  readonly applying: number;
+  readonly persisted: number;
+  readonly lastIndex: number;
+  readonly firstIndex: number;
+  readonly conf: ConfState;
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
+  readonly leadTransferee: NodeId | null;
+  readonly uncommittedBytes: number;
+}
+
+/**
+ * The deterministic Raft state machine (etcd RawNode style). No clock, timers, randomness source
+ * of its own, promises or I/O: the driver feeds it `tick`, `step`, proposals, reads and storage
+ * acknowledgements, and carries out the `Ready` it returns. Fields are public for the sibling
+ * handler modules (leader.ts, replica.ts); outside code uses the methods.
+ */
+export class RaftCore {
+  readonly id: NodeId;
+  readonly opts: ResolvedRaftOptions;
+  readonly log: RaftLog;
+  readonly logger: Logger;
+  private readonly random: Random;
+
+  term: number;
+  vote: NodeId | null;
+  role: Role = 'follower';
+  lead: NodeId | null = null;
+  conf: Membership;
+
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  votes = new Map<NodeId, boolean>();
+
+  // Leader state.
+  readonly progress = new Map<NodeId, Progress>();
+  leadTransferee: NodeId | null = null;
+  pendingConfIndex = 0;
+  uncommittedBytes = 0;
+  readonly reads = new ReadOnlyQueue();
+  /** Reads that arrived before this leader committed an entry of its term (thesis §6.4). */
+  deferredReads: PendingRead[] = [];
+  bcastEntries = false;
+  bcastCommit = false;
+
+  // Outputs accumulated until the next Ready.
+  msgs: Message[] = [];
+  persistedMsgs: Message[] = [];
+  readStates: ReadState[] = [];
+  readFailures: string[] = [];
+  private confChanged = false;
+  private prevHard: HardState;
+  private prevSoft: SoftState;
+
+  constructor(deps: RaftCoreDeps, options: RaftOptions, initial: LoadedState) {
+    this.id = deps.id;
+    this.random = deps.random;
+    this.logger = (deps.logger ?? noopLogger).child({ module: 'raft/core', 'node.id': deps.id });
+    this.opts = resolveRaftOptions(options);
+    this.log = new RaftLog(initial.snapshot, initial.entries, initial.hardState.commit);
+    this.term = initial.hardState.term;
+    this.vote = initial.hardState.vote;
+    this.conf = initial.snapshot ? new Membership(initial.snapshot.meta.conf) : Membership.empty();
+    this.prevHard = this.hardState();
+    this.resetTimers();
+    this.prevSoft = this.softState();
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** One unit of logical time (the driver calls it every `tickMs`). */
+  tick(): void {
+    this.electionElapsed++;
+    if (this.role === 'leader') {
+      leader.tickLeader(this);
+      return;
+    }
+    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  /** A message from a peer. Messages for other nodes or from unknown terms are handled per §5.1. */
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'pre-vote') {
+        // Leader lease: while we hear from a leader, disruptive (pre-)candidates are ignored.
+        const inLease =
+          this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+        if (inLease && !m.transfer) return;
+      }
+      if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && !m.reject)) {
+        // A pre-vote carries the term the sender would use; it changes nobody's term.
+      } else if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, null);
+      }
+    } else if (m.term < this.term) {
+      if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+        // A stale leader (or one that missed our term bump) learns our term and steps down, which
+        // frees a node stuck at a higher term (etcd TestFreeStuckCandidateWithCheckQuorum).
+        this.respond({ type: 'append-resp', to: m.from, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === 'pre-vote') {
+        this.respond({ type: 'pre-vote-resp', to: m.from, reject: true });
+      }
+      return;
+    }
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      replica.handleVoteRequest(this, m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        leader.stepLeader(this, m);
+        return;
+      case 'candidate':
+      case 'pre-candidate':
+        replica.stepCandidate(this, m);
+        return;
+      case 'follower':
+        replica.stepFollower(this, m);
+        return;
+    }
+  }
+
+  /**
+   * Proposes opaque entry data (the driver's envelope). Throws NotLeaderError (with a hint) when
+   * this node cannot take it, UNAVAILABLE during a leadership transfer, RESOURCE_EXHAUSTED when
+   * the uncommitted log is over its limit.
+   */
+  propose(data: Uint8Array): ProposeResult {
+    return this.proposeEntries([{ type: 'normal', data }]);
+  }
+
+  /** Proposes one membership change; at most one may be pending (FAILED_PRECONDITION otherwise). */
+  proposeConfChange(change: ConfChange, requestId = ''): ProposeResult {
+    if (this.role === 'leader') this.checkConfChange(change);
+    return this.proposeEntries([{ type: 'conf-change', data: encodeConfChange({ requestId, change }) }]);
+  }
+
+  proposeEntries(entries: readonly ProposedEntry[]): ProposeResult {
+    if (this.role === 'leader') {
+      if (this.leadTransferee !== null) {
+        throw new UnavailableError(`leadership is being transferred to ${this.leadTransferee}`, {
+          details: { leaderId: this.leadTransferee },
+        });
+      }
+      const bytes = entries.reduce((n, e) => n + e.data.length, 0);
+      if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.opts.maxUncommittedBytes) {
+        throw new ProposalBackpressureError(this.uncommittedBytes, this.opts.maxUncommittedBytes);
+      }
+      const first = this.log.lastIndex() + 1;
+      this.appendEntries(
+        entries.map((e, i) => ({ term: this.term, index: first + i, type: e.type, data: e.data })),
+      );
+      return { kind: 'appended', index: first + entries.length - 1, term: this.term };
+    }
+    if (this.role !== 'follower' || this.lead === null) throw new NotLeaderError(null);
+    if (!this.opts.proposalForwarding) throw new NotLeaderError(this.lead);
+    this.send({ type: 'propose', to: this.lead, entries });
+    return { kind: 'forwarded', to: this.lead };
+  }
+
+  /** Leader-side checks for a membership change (also applied to forwarded ones). */
+  checkConfChange(change: ConfChange): void {
+    if (this.pendingConfIndex > this.log.applying) {
+      throw new FailedPreconditionError('a membership change is already pending', { retryable: true });
+    }
+    if (!this.committedInTerm()) {
+      throw new FailedPreconditionError('a new leader must commit an entry of its term first', {
+        retryable: true,
+      });
+    }
+    this.conf.validate(change);
+    if (change.type === 'promote') {
+      const pr = this.progress.get(change.node);
+      if (!pr || pr.match < this.log.committed) {
+        throw new FailedPreconditionError(
+          `learner ${change.node} has not caught up (match ${pr?.match ?? 0}, commit ${this.log.committed})`,
+          { retryable: true },
+        );
+      }
+    }
+  }
+
+  /**
+   * Starts a linearizable read; its ReadState (or failure) carrying `ctx` comes out of a later
+   * Ready. Throws NotLeaderError when no leader is known.
+   */
+  readIndex(ctx: string): void {
+    if (this.role === 'leader') {
+      leader.handleRead(this, { ctx, from: this.id, index: 0 });
+      return;
+    }
+    if (this.role !== 'follower' || this.lead === null) throw new NotLeaderError(null);
+    this.send({ type: 'read-index', to: this.lead, ctx });
+  }
+
+  /** Hands leadership to `to` (thesis §3.10); aborted after one election timeout. */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.lead);
+    leader.transferLeadership(this, to);
+  }
+
+  /** Campaign now (tests, and operators forcing an election). */
+  campaign(): void {
+    this.hup(false);
+  }
+
+  /** The transport failed to deliver a snapshot (or did deliver it) to `peer`. */
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    const pr = this.role === 'leader' ? this.progress.get(peer) : undefined;
+    if (pr?.state !== 'snapshot') return;
+    pr.becomeProbe();
+    // Wait for the next heartbeat response before probing again.
+    pr.probeSent = true;
+    if (!ok) this.logger.warn('snapshot send failed', { 'peer.id': peer });
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    const pr = this.role === 'leader' ? this.progress.get(peer) : undefined;
+    if (pr?.state === 'replicate') pr.becomeProbe();
+  }
+
+  /** The writes of a Ready are durable: the leader may count itself, a candidate its own vote. */
+  persisted(ack: PersistAck): void {
+    if (ack.snapshotIndex > 0) this.log.stableSnapshotTo(ack.snapshotIndex);
+    if (ack.lastIndex > 0) this.log.stableTo(ack.lastIndex, ack.lastTerm);
+    if (this.role === 'leader') {
+      leader.maybeCommit(this);
+    } else if (this.role === 'candidate' && ack.term === this.term && ack.vote === this.id) {
+      this.poll(this.id, true);
+    }
+  }
+
+  /** Our own state-machine snapshot is durable; drop log entries before `keepFrom`. */
+  compacted(snapshot: Snapshot, keepFrom: number): void {
+    this.log.compact(snapshot, keepFrom);
+  }
+
+  /** Builds the snapshot metadata for the state machine's state at the last handed-out index. */
+  snapshotMeta(): Snapshot['meta'] {
+    const index = this.log.applying;
+    return { index, term: this.log.term(index) ?? 0, conf: this.conf.toConfState() };
+  }
+
+  // ------------------------------------------------------------------ state transitions
+
+  resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    const t = this.opts.electionTicks;
+    this.randomizedElectionTimeout = t + this.random.int(0, t);
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    const wasLeader = this.role === 'leader';
+    this.lead = null;
+    this.resetTimers();
+    this.votes = new Map();
+    this.leadTransferee = null;
+    this.progress.clear();
+    if (wasLeader) leader.dropLeaderState(this);
+  }
+
+  becomeFollower(term: number, lead: NodeId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') throw new BugError('leader cannot become pre-candidate');
+    this.votes = new Map();
+    this.lead = null;
+    this.role = 'pre-candidate';
+    this.resetTimers();
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') throw new BugError('leader cannot become candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    leader.initLeader(this);
+  }
+
+  /** Whether this node may campaign: a voter with no unapplied membership change. */
+  promotable(): boolean {
+    if (!this.conf.voters.has(this.id)) return false;
+    for (let i = this.log.applying + 1; i <= this.log.committed; i++) {
+      if (this.log.entry(i)?.type === 'conf-change') return false;
+    }
+    return true;
+  }
+
+  hup(transfer: boolean): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    if (this.opts.preVote && !transfer) {
+      this.becomePreCandidate();
+      this.requestVotes('pre-vote', this.term + 1, false);
+      this.poll(this.id, true);
+    } else {
+      this.startElection(transfer);
+    }
+  }
+
+  private startElection(transfer: boolean): void {
+    this.becomeCandidate();
+    // Our own vote counts only once the new term and vote are durable (see `persisted`).
+    this.requestVotes('vote', this.term, transfer);
+  }
+
+  private requestVotes(type: 'vote' | 'pre-vote', term: number, transfer: boolean): void {
+    for (const v of [...this.conf.voters].sort()) {
+      if (v === this.id) continue;
+      this.msgs.push({
+        type,
+        from: this.id,
+        to: v,
+        term,
+        lastIndex: this.log.lastIndex(),
+        lastTerm: this.log.lastTerm(),
+        transfer,
+      });
+    }
+  }
+
+  poll(from: NodeId, granted: boolean): void {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    const result = this.conf.voteResult(this.votes);
+    if (result === 'won') {
+      if (this.role === 'pre-candidate') this.startElection(false);
+      else if (this.role === 'candidate') this.becomeLeader();
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers for handlers
+
+  committedInTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  /** Leader appends its own entries (counted toward commit only once persisted). */
+  appendEntries(entries: readonly Entry[]): void {
+    this.log.append(entries);
+    for (const e of entries) {
+      this.uncommittedBytes += entryBytes(e);
+      if (e.type === 'conf-change') this.pendingConfIndex = e.index;
+    }
+    this.bcastEntries = true;
+  }
+
+  /** Requests: sent at once. */
+  send(m: DistributiveOmit<Message, 'from' | 'term'> & { term?: number }): void {
+    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+  }
+
+  /** Responses: sent only once this Ready's writes are durable. */
+  respond(m: DistributiveOmit<Message, 'from' | 'term'> & { term?: number }): void {
+    this.persistedMsgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+  }
+
+  /** Applies a committed membership change (at the moment it is handed out for apply). */
+  private applyConfChange(entry: Entry): void {
+    const { change } = decodeConfChange(entry.data);
+    const next = this.conf.apply(change);
+    if (next === this.conf) return;
+    this.conf = next;
+    this.confChanged = true;
+    this.logger.info('membership changed', {
+      index: entry.index,
+      voters: next.toConfState().voters.join(','),
+      learners: next.toConfState().learners.join(','),
+    });
+    if (this.role === 'leader') leader.onConfChange(this);
+  }
+
+  markConfChanged(): void {
+    this.confChanged = true;
+  }
+
+  // ------------------------------------------------------------------ outputs
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { role: this.role, leader: this.lead, term: this.term };
+  }
+
+  hasReady(): boolean {
+    const hs = this.hardState();
+    const ss = this.softState();
+    return (
+      this.msgs.length > 0 ||
+      this.persistedMsgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.readFailures.length > 0 ||
+      this.log.pendingSnapshot !== null ||
+      this.log.unstableFrom <= this.log.lastIndex() ||
+      this.log.hasNextCommitted() ||
+      this.bcastEntries ||
+      this.bcastCommit ||
+      this.reads.pending() > 0 ||
+      !sameHard(hs, this.prevHard) ||
+      ss.role !== this.prevSoft.role ||
+      ss.leader !== this.prevSoft.leader ||
+      ss.term !== this.prevSoft.term
+    );
+  }
+
+  /** Collects the outputs; the caller must carry them out in the order documented on Ready. */
+  ready(): Ready {
+    const committedEntries = this.log.nextCommitted(this.opts.maxApplyBytes);
+    for (const e of committedEntries) {
+      this.log.applying = e.index;
+      if (e.type === 'conf-change') this.applyConfChange(e);
+    }
+    if (this.role === 'leader') leader.flush(this);
+    const snapshot = this.log.pendingSnapshot;
+    this.log.pendingSnapshot = null;
+    const entries = this.log.unstableEntries();
+    this.log.unstableFrom = this.log.lastIndex() + 1;
+    const hs = this.hardState();
+    const hardChanged = !sameHard(hs, this.prevHard);
+    const mustSync =
+      entries.length > 0 ||
+      snapshot !== null ||
+      hs.term !== this.prevHard.term ||
+      hs.vote !== this.prevHard.vote;
+    this.prevHard = hs;
+    const ss = this.softState();
+    const softChanged =
+      ss.role !== this.prevSoft.role || ss.leader !== this.prevSoft.leader || ss.term !== this.prevSoft.term;
+    this.prevSoft = ss;
+    const last = entries[entries.length - 1];
+    const rd: Ready = {
+      softState: softChanged ? ss : null,
+      hardState: hardChanged ? hs : null,
+      entries,
+      snapshot,
+      mustSync,
+      messages: this.msgs,
+      persistedMessages: this.persistedMsgs,
+      committedEntries,
+      conf: this.confChanged ? this.conf.toConfState() : null,
+      readStates: this.readStates,
+      readFailures: this.readFailures,
+      persist: {
+        term: hs.term,
+        vote: hs.vote,
+        lastIndex: last?.index ?? 0,
+        lastTerm: last?.term ?? 0,
+        snapshotIndex: snapshot?.meta.index ?? 0,
+      },
+    };
+    this.msgs = [];
+    this.persistedMsgs = [];
+    this.readStates = [];
+    this.readFailures = [];
+    this.confChanged = false;
+    return rd;
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, ProgressStatus>();
+    for (const [id, pr] of [...this.progress].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      progress.set(id, {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        learner: pr.isLearner,
+        inflight: pr.inflights.count,
+      });
+    }
+    return {
+      ...this.softState(),
+      id: this.id,
+      vote: this.vote,
+      commit: this.log.committed,
+      applying: this.log.applying,
+      persisted: this.log.persisted,
+      lastIndex: this.log.lastIndex(),
+      firstIndex: this.log.firstIndex(),
+      conf: this.conf.toConfState(),
+      progress,
+      leadTransferee: this.leadTransferee,
+      uncommittedBytes: this.uncommittedBytes,
+    };
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function sameHard(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/** The durable state of a brand-new cluster member: entry 1 records the initial configuration. */
+export function bootstrapState(conf: ConfState): LoadedState {
+  const data = encodeConfChange({ requestId: '', change: { type: 'bootstrap', conf } });
+  return {
+    hardState: { term: 1, vote: null, commit: 1 },
+    snapshot: null,
+    entries: [{ term: 1, index: 1, type: 'conf-change', data }],
+  };
+}
