@@ -1,0 +1,111 @@
+/**
+ * The simulation's replicated application: a string KV store that drops retried commands by client
+ * session (a retry of the command last applied for a client gets the first result back, never a
+ * second effect), and reports every applied command so invariants can compare nodes.
+ */
+import { CorruptionError } from '../../common/index.js';
+import type { Command, StateMachine } from '../types.js';
+import type { KvInput, KvOutput } from './kv-model.js';
+import { applyKv } from './kv-model.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeKvCommand(input: KvInput): Uint8Array {
+  return encoder.encode(JSON.stringify(input));
+}
+
+export function decodeKvCommand(data: Uint8Array): KvInput {
+  const v: unknown = JSON.parse(decoder.decode(data));
+  if (!isKvInput(v)) throw new CorruptionError('kv command: not a KvInput');
+  return v;
+}
+
+function isKvInput(v: unknown): v is KvInput {
+  if (typeof v !== 'object' || v === null || !('kind' in v) || !('key' in v)) return false;
+  return typeof v.key === 'string' && ['put', 'get', 'cas', 'delete'].includes(String(v.kind));
+}
+
+/** What a node applied at an index: compared across nodes for state-machine safety. */
+export interface AppliedRecord {
+  readonly index: number;
+  readonly term: number;
+  /** A stable digest of the command (session + payload). */
+  readonly digest: string;
+}
+
+interface SessionState {
+  seq: number;
+  output: KvOutput;
+}
+
+interface KvSnapshotData {
+  data: [string, string][];
+  sessions: [string, SessionState][];
+}
+
+export class KvStateMachine implements StateMachine<KvOutput | null> {
+  private data = new Map<string, string>();
+  private sessions = new Map<string, SessionState>();
+  /** Commands that were retries of an already applied command. */
+  duplicatesDropped = 0;
+
+  constructor(private readonly onApplied?: (record: AppliedRecord) => void) {}
+
+  apply(commands: readonly Command[]): readonly (KvOutput | null)[] {
+    return commands.map((c) => this.applyOne(c));
+  }
+
+  private applyOne(c: Command): KvOutput | null {
+    this.onApplied?.({
+      index: c.index,
+      term: c.term,
+      digest: `${c.session ? `${c.session.clientId}#${c.session.seq}:` : ''}${decoder.decode(c.data)}`,
+    });
+    if (c.data.length === 0) return null;
+    const input = decodeKvCommand(c.data);
+    const s = c.session;
+    if (s) {
+      const last = this.sessions.get(s.clientId);
+      if (last && s.seq <= last.seq) {
+        this.duplicatesDropped++;
+        // The client only ever retries its latest command, so an older seq is a stale duplicate.
+        return s.seq === last.seq ? last.output : null;
+      }
+    }
+    const r = applyKv(this.data.get(input.key) ?? null, input);
+    if (r.next === null) this.data.delete(input.key);
+    else this.data.set(input.key, r.next);
+    if (s) this.sessions.set(s.clientId, { seq: s.seq, output: r.output });
+    return r.output;
+  }
+
+  /** A local read, for ReadIndex: only valid once the node has applied up to the read index. */
+  read(key: string): string | null {
+    return this.data.get(key) ?? null;
+  }
+
+  snapshot(): Uint8Array {
+    const snap: KvSnapshotData = {
+      data: [...this.data.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      sessions: [...this.sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    };
+    return encoder.encode(JSON.stringify(snap));
+  }
+
+  restore(bytes: Uint8Array): void {
+    if (bytes.length === 0) {
+      this.data = new Map();
+      this.sessions = new Map();
+      return;
+    }
+    const snap = JSON.parse(decoder.decode(bytes)) as KvSnapshotData;
+    this.data = new Map(snap.data);
+    this.sessions = new Map(snap.sessions);
+  }
+
+  /** A canonical dump of the state, to compare replicas at the end of a run. */
+  fingerprint(): string {
+    return decoder.decode(this.snapshot());
+  }
+}
