@@ -1,0 +1,128 @@
+/**
+ * The narrow file-system surface the WAL and snapshot files need, so the same code runs over
+ * real files in production and over the simulated disk (sim-fs.ts) in the simulator.
+ */
+
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+
+/** An open file, for writing. Every method may reject; the WAL treats that as fatal. */
+export interface StorageFile {
+  readonly path: string;
+  /** Writes every byte of `data` at `position` (looping over short writes). */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** fdatasync: the file's bytes and size are durable when this resolves. */
+  datasync(): Promise<void>;
+  truncate(size: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** 'create' makes an empty file (truncating any existing one); 'existing' opens one for writing. */
+export type OpenMode = 'create' | 'existing';
+
+export interface StorageFs {
+  /** Creates the directory and its parents; no error if it exists. */
+  mkdir(dir: string): Promise<void>;
+  /** Entry names (not paths) of a directory. */
+  readdir(dir: string): Promise<string[]>;
+  open(path: string, mode: OpenMode): Promise<StorageFile>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Up to `length` bytes from `position` (fewer at the end of the file). */
+  readRange(path: string, position: number, length: number): Promise<Uint8Array>;
+  size(path: string): Promise<number>;
+  /** Atomic replace within one directory; durable only after `syncDir`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Durable only after `syncDir`. */
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory: makes creations, renames and deletions in it durable. */
+  syncDir(dir: string): Promise<void>;
+}
+
+class NodeStorageFile implements StorageFile {
+  constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  datasync(): Promise<void> {
+    return this.handle.datasync();
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.handle.truncate(size);
+  }
+
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** The real thing, over node:fs/promises file handles. */
+export class NodeStorageFs implements StorageFs {
+  async mkdir(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return readdir(dir);
+  }
+
+  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    return new NodeStorageFile(path, await open(path, mode === 'create' ? 'w+' : 'r+'));
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    return readFile(path);
+  }
+
+  async readRange(path: string, position: number, length: number): Promise<Uint8Array> {
+    const handle = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async size(path: string): Promise<number> {
+    return (await stat(path)).size;
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    return unlink(path);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    // Linux lets a directory opened read-only be fsynced; that persists its entries (etcd #6368).
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
