@@ -3,7 +3,6 @@ import {
   type ChannelCredentials,
   type ChannelOptions,
   Client,
-  type ClientDuplexStream,
   Metadata,
 } from '@grpc/grpc-js';
 import { SwarmError } from '../common/index.js';
@@ -27,6 +26,8 @@ export interface BidiCall<Req, Res> extends AsyncIterable<Res> {
 
 export interface ClientStreamCall<Req, Res> {
   write(message: Req): Promise<void>;
+  /** Settles when the call is over, whichever way (never rejects). */
+  readonly closed: Promise<void>;
   /** Ends the request stream and resolves with the response. */
   end(): Promise<Res>;
   cancel(): void;
@@ -83,17 +84,25 @@ async function* mapErrors<T>(source: AsyncIterable<unknown>, unlink: () => void)
   }
 }
 
+/**
+ * Writes with back-pressure: resolves once the message is below the high-water mark, and
+ * rejects instead of waiting forever when the call has ended underneath (`ended`).
+ */
 function writeWithBackpressure(
-  stream: ClientDuplexStream<unknown, unknown> | NodeJS.WritableStream,
+  stream: NodeJS.EventEmitter,
   message: unknown,
+  ended: Promise<unknown>,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s = stream as NodeJS.WritableStream & {
-      write(m: unknown, cb: (e?: Error | null) => void): boolean;
-    };
+    const s = stream as NodeJS.EventEmitter & { write(m: unknown, cb: (e?: Error | null) => void): boolean };
+    const gone = (): void => reject(new SwarmError('UNAVAILABLE', 'stream closed', { retryable: true }));
     const ok = s.write(message, (e) => (e ? reject(fromGrpcError(e)) : undefined));
-    if (ok) resolve();
-    else s.once('drain', () => resolve());
+    if (ok) {
+      resolve();
+      return;
+    }
+    s.once('drain', () => resolve());
+    ended.then(gone, gone);
   });
 }
 
@@ -167,11 +176,17 @@ export function createClient<M extends MethodMap>(
             (err, res) => (err ? settle?.reject(fromGrpcError(err)) : settle?.resolve(res)),
           );
           const unlink = linkAbort(opts?.signal, () => c.cancel());
+          // Failure is reported through end() and closed; never as an unhandled rejection.
+          const closed = result.then(
+            () => unlink(),
+            () => unlink(),
+          );
           return {
-            write: (message: unknown) => writeWithBackpressure(c, message),
+            write: (message: unknown) => writeWithBackpressure(c, message, closed),
+            closed,
             end: () => {
               c.end();
-              return result.finally(unlink);
+              return result;
             },
             cancel: () => c.cancel(),
           };
@@ -182,8 +197,9 @@ export function createClient<M extends MethodMap>(
           const c = client.makeBidiStreamRequest(path, ser, de, toMetadata(opts), toCallOptions(opts));
           const unlink = linkAbort(opts?.signal, () => c.cancel());
           const responses = mapErrors<unknown>(c, unlink);
+          const ended = new Promise((resolve) => c.once('close', resolve));
           return {
-            write: (message: unknown) => writeWithBackpressure(c, message),
+            write: (message: unknown) => writeWithBackpressure(c, message, ended),
             end: () => c.end(),
             cancel: () => c.cancel(),
             [Symbol.asyncIterator]: () => responses[Symbol.asyncIterator](),

@@ -9,7 +9,7 @@ import { clientCredentials, NodeServerCredentials, serverNameOverride } from './
 import { ChannelCredentials, ServerCredentials } from './index.js';
 import { type CallContext, RpcServer } from './server.js';
 import { bidi, defineService, serverStream, unary } from './service.js';
-import { createTestCa, type TestCa } from './test-certs.js';
+import { createTestCa, type TestCa } from '../../test/harness/test-ca.js';
 
 interface Echo {
   text: string;

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestCa, type TestCa } from '../../../test/harness/test-ca.js';
+import { ManualClock, noopLogger, systemClock, waitFor } from '../../common/index.js';
+import { clientCredentials, NodeServerCredentials, RpcServer, serverNameOverride } from '../../rpc/index.js';
+import type { AppendMessage, Message, TransportReport } from '../types.js';
+import { GrpcTransport } from './grpc-transport.js';
+import { RaftService } from './service.js';
+
+interface Member {
+  id: string;
+  transport: GrpcTransport;
+  received: Message[];
+  reports: TransportReport[];
+  port: number;
+  stop: AbortController;
+  done: Promise<unknown>;
+}
+
+let ca: TestCa;
+const members: Member[] = [];
+
+async function startMember(id: string, port = 0): Promise<Member> {
+  const material = { ca: ca.rootPem, ...ca.issue({ nodeId: id, role: 'swarm-manager', clusterId: 'c1' }) };
+  const transport = new GrpcTransport(
+    {
+      self: id,
+      clock: systemClock,
+      logger: noopLogger,
+      credentials: () => clientCredentials(material),
+      channelOptions: serverNameOverride(),
+    },
+    { snapshotChunkBytes: 64 * 1024, minBackoffMs: 10, maxBackoffMs: 50 },
+  );
+  const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
+    RaftService,
+    transport.handlers(),
+    (ctx) => {
+      if (ctx.peer?.role !== 'swarm-manager') throw new Error('managers only');
+    },
+  );
+  const bound = await server.bind(`127.0.0.1:${port}`, new NodeServerCredentials(material));
+  const m: Member = {
+    id,
+    transport,
+    received: [],
+    reports: [],
+    port: bound,
+    stop: new AbortController(),
+    done: Promise.resolve(),
+  };
+  transport.onMessage((msg) => m.received.push(msg));
+  transport.onReport((r) => m.reports.push(r));
+  m.done = Promise.all([server.run(m.stop.signal), transport.run(m.stop.signal)]);
+  return m;
+}
+
+function append(from: string, to: string, index: number, size = 8): AppendMessage {
+  return {
+    type: 'append',
+    from,
+    to,
+    term: 1,
+    prevIndex: index - 1,
+    prevTerm: 1,
+    commit: 0,
+    entries: [{ term: 1, index, type: 'normal', data: new Uint8Array(size).fill(index % 251) }],
+  };
+}
+
+beforeAll(async () => {
+  ca = createTestCa();
+  for (const id of ['a', 'b', 'c']) members.push(await startMember(id));
+  for (const m of members)
+    for (const p of members) if (p !== m) m.transport.setPeer(p.id, `127.0.0.1:${p.port}`);
+});
+
+afterAll(async () => {
+  for (const m of members) m.stop.abort();
+  await Promise.all(members.map((m) => m.done));
+  ca.dispose();
+});
+
+describe('GrpcTransport', () => {
+  it('delivers every message to its addressee, in order, over mutual TLS', async () => {
+    const [a, b, c] = members as [Member, Member, Member];
+    for (let i = 1; i <= 3000; i++) a.transport.send([append('a', i % 2 ? 'b' : 'c', i)]);
+    await waitFor(
+      () =>
+        b.received.length + c.received.length >= 3000
+          ? { done: true, value: 0 }
+          : { done: false, state: `${b.received.length}+${c.received.length}` },
+      { timeoutMs: 20_000, what: 'all appends delivered' },
+    );
+    const indexes = (m: Member): number[] => m.received.map((x) => (x as AppendMessage).entries[0]!.index);
+    expect(indexes(b)).toEqual(Array.from({ length: 1500 }, (_, i) => 2 * i + 1));
+    expect(indexes(c)).toEqual(Array.from({ length: 1500 }, (_, i) => 2 * i + 2));
+    b.received.length = 0;
+    c.received.length = 0;
+  });
+
+  it('moves a large snapshot in chunks on the bulk channel and reports success', async () => {
+    const [a, b] = members as [Member, Member];
+    const data = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => i % 253);
+    a.transport.send([
+      {
+        type: 'snapshot',
+        from: 'a',
+        to: 'b',
+        term: 2,
+        snapshot: { meta: { index: 500, term: 2, conf: { voters: ['a', 'b', 'c'], learners: [] } }, data },
+      },
+    ]);
+    a.transport.send([{ type: 'heartbeat', from: 'a', to: 'b', term: 2, commit: 500, readRound: 0 }]);
+    const snap = await waitFor(
+      () => {
+        const s = b.received.find((m) => m.type === 'snapshot');
+        return s ? { done: true, value: s } : { done: false, state: b.received.map((m) => m.type).join(',') };
+      },
+      { timeoutMs: 20_000, what: 'snapshot delivered' },
+    );
+    expect(
+      snap.type === 'snapshot' && Buffer.compare(Buffer.from(snap.snapshot.data), Buffer.from(data)),
+    ).toBe(0);
+    await waitFor(
+      () =>
+        a.reports.some((r) => r.kind === 'snapshot' && r.peer === 'b' && r.ok)
+          ? { done: true, value: 0 }
+          : { done: false, state: JSON.stringify(a.reports) },
+      { timeoutMs: 5000 },
+    );
+    b.received.length = 0;
+  });
+
+  it('reports an unreachable peer and reconnects once it is back', async () => {
+    const a = members[0]!;
+    const c = members[2]!;
+    c.stop.abort();
+    await c.done;
+    a.transport.send([append('a', 'c', 1)]);
+    await waitFor(
+      () =>
+        a.reports.some((r) => r.kind === 'unreachable' && r.peer === 'c')
+          ? { done: true, value: 0 }
+          : { done: false, state: JSON.stringify(a.reports) },
+      { timeoutMs: 10_000, what: 'unreachable report' },
+    );
+    const back = await startMember('c', c.port);
+    members[2] = back;
+    await waitFor(
+      () => {
+        a.transport.send([append('a', 'c', 2)]);
+        return back.received.length > 0
+          ? { done: true, value: 0 }
+          : { done: false, state: 'nothing received' };
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'delivery after restart' },
+    );
+  });
+
+  it('drops messages beyond the queue bound instead of growing without limit', () => {
+    const t = new GrpcTransport(
+      {
+        self: 'x',
+        clock: new ManualClock(),
+        logger: noopLogger,
+        credentials: () => clientCredentials({ ca: ca.rootPem }),
+      },
+      { maxQueuedMessages: 10 },
+    );
+    t.setPeer('y', '127.0.0.1:1');
+    for (let i = 1; i <= 50; i++) t.send([append('x', 'y', i)]);
+    expect((t as unknown as { peers: Map<string, { queue: unknown[] }> }).peers.get('y')?.queue).toHaveLength(
+      10,
+    );
+  });
+});
