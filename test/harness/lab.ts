@@ -43,6 +43,10 @@ interface LabState {
   createdAt: string;
 }
 
+export type HttpGetResult =
+  | { ok: true; body: string; elapsedMs: number }
+  | { ok: false; exitCode: number; error: string; elapsedMs: number };
+
 export interface HostStatus {
   host: LabHost;
   engineUp: boolean;
@@ -80,8 +84,11 @@ export class Lab {
       };
       writeFileSync(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
       // The root engine and its images get ready while the hosts are built.
+      const wanted = options.images;
       const images =
-        options.images === undefined ? prepareTestImages() : Promise.resolve([...options.images]);
+        wanted !== undefined && wanted.length === 0
+          ? Promise.resolve([])
+          : prepareTestImages().then((all) => (wanted === undefined ? all : [...wanted]));
       images.catch(() => {}); // awaited below; only silence the rejection until then
       await createBridge(layout);
       for (const host of hosts) {
@@ -154,6 +161,22 @@ export class Lab {
   /** Runs the docker CLI against the host's engine. */
   dockerCli(n: number, args: readonly string[], options: RunCommandOptions = {}): Promise<CommandResult> {
     return runCommand(['docker', '-H', this.host(n).dockerHost, ...args], options);
+  }
+
+  /**
+   * GET `url` with curl from inside host n, bounded by `timeoutMs`: the body, or why it failed
+   * (curl's exit code: 7 refused/unreachable, 28 timed out).
+   */
+  async httpGet(n: number, url: string, timeoutMs = 2_000): Promise<HttpGetResult> {
+    const started = performance.now();
+    const r = await this.exec(n, ['curl', '-sS', '--fail', '--max-time', String(timeoutMs / 1000), url], {
+      allowFailure: true,
+      timeoutMs: timeoutMs + 5_000,
+    });
+    const elapsedMs = Math.round(performance.now() - started);
+    return r.code === 0
+      ? { ok: true, body: r.stdout, elapsedMs }
+      : { ok: false, exitCode: r.code, error: r.stderr.trim(), elapsedMs };
   }
 
   /** Partitions the host from every other host and from the root namespace, both ways. */
