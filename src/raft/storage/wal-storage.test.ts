@@ -1,0 +1,278 @@
+import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isSwarmError, SeededRandom } from '../../common/index.js';
+import type { Entry, LoadedState } from '../types.js';
+import { SimFs } from './sim-fs.js';
+import type { TempDir } from './test-support.js';
+import { entry, entryRange, labels, snapshot, tempDir } from './test-support.js';
+import type { WalStorageOptions } from './wal-storage.js';
+import { WalStorage } from './wal-storage.js';
+
+let tmp: TempDir;
+const open: WalStorage[] = [];
+
+beforeEach(async () => {
+  tmp = await tempDir();
+});
+
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+  await tmp.remove();
+});
+
+async function reopen(options: WalStorageOptions = {}): Promise<{ storage: WalStorage; state: LoadedState }> {
+  const storage = new WalStorage(tmp.path, {}, options);
+  open.push(storage);
+  return { storage, state: await storage.load() };
+}
+
+async function walFiles(): Promise<string[]> {
+  return (await readdir(join(tmp.path, 'wal'))).sort().map((n) => join(tmp.path, 'wal', n));
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+}
+
+describe('WalStorage', () => {
+  it('starts empty and round-trips hard state and entries', async () => {
+    const first = await reopen();
+    expect(first.state).toEqual({
+      hardState: { term: 0, vote: null, commit: 0 },
+      snapshot: null,
+      entries: [],
+    });
+    const written = [
+      entry(1, 1),
+      { ...entry(2, 1), type: 'conf-change' as const },
+      entry(3, 1, new Uint8Array()),
+    ];
+    await first.storage.save({ hardState: { term: 1, vote: 'n2', commit: 2 }, entries: written });
+    await first.storage.close();
+    const { state } = await reopen();
+    expect(state.hardState).toEqual({ term: 1, vote: 'n2', commit: 2 });
+    expect(state.entries).toEqual(written);
+  });
+
+  it('keeps the last hard state and every entry across many batches and reopenings', async () => {
+    const random = new SeededRandom(11);
+    let { storage } = await reopen({ segmentBytes: 4096 });
+    const expected: Entry[] = [];
+    for (let b = 0; b < 300; b++) {
+      const batch = Array.from({ length: random.int(0, 5) }, (_, i) =>
+        entry(
+          expected.length + i + 1,
+          1 + Math.floor(b / 50),
+          new Uint8Array(random.int(0, 200)).fill(b & 0xff),
+        ),
+      );
+      expected.push(...batch);
+      await storage.save({
+        entries: batch,
+        hardState: { term: 1 + Math.floor(b / 50), vote: null, commit: b },
+      });
+      if (b % 97 === 0) {
+        await storage.close();
+        ({ storage } = await reopen({ segmentBytes: 4096 }));
+      }
+    }
+    const { state } = await reopen({ segmentBytes: 4096 });
+    expect(state.hardState.commit).toBe(299);
+    expect(state.entries).toEqual(expected);
+    expect((await walFiles()).length).toBeGreaterThan(3);
+  });
+
+  it('replaces a truncated suffix, also when the overwritten entries sit in older segments', async () => {
+    const { storage } = await reopen({ segmentBytes: 200 });
+    for (let i = 1; i <= 12; i++) await storage.save({ entries: [entry(i, 1)] });
+    await storage.save({ entries: entryRange(4, 6, 2) });
+    await storage.save({ entries: [entry(7, 3)] });
+    await storage.close();
+    const { state } = await reopen({ segmentBytes: 200 });
+    expect(labels(state.entries)).toEqual(['1/1', '2/1', '3/1', '4/2', '5/2', '6/2', '7/3']);
+  });
+
+  it('rolls over to a new segment at the size limit and keeps appending after a reload', async () => {
+    let { storage } = await reopen({ segmentBytes: 256 });
+    await storage.save({ entries: entryRange(1, 20, 1) });
+    await storage.save({ entries: entryRange(21, 40, 1) });
+    expect(await walFiles()).toHaveLength(2);
+    await storage.close();
+    ({ storage } = await reopen({ segmentBytes: 256 }));
+    await storage.save({ entries: entryRange(41, 45, 2) });
+    const names = (await walFiles()).map((p) => basename(p));
+    expect(names).toEqual([
+      '0000000000000001-0000000000000001.wal',
+      '0000000000000002-0000000000000015.wal',
+      '0000000000000003-0000000000000029.wal',
+    ]);
+    await storage.close();
+    const { state } = await reopen({ segmentBytes: 256 });
+    expect(labels(state.entries)).toEqual([
+      ...labels(entryRange(1, 40, 1)),
+      ...labels(entryRange(41, 45, 2)),
+    ]);
+  });
+
+  it('recovers from a torn last batch cut at every byte offset, and appends after it', async () => {
+    const { storage } = await reopen();
+    await storage.save({ entries: entryRange(1, 3, 1), hardState: { term: 1, vote: 'n1', commit: 1 } });
+    const [file] = await walFiles();
+    const before = (await stat(file!)).size;
+    await storage.save({ entries: entryRange(4, 5, 1), hardState: { term: 1, vote: 'n1', commit: 3 } });
+    await storage.close();
+    const full = await readFile(file!);
+    for (let cut = before; cut < full.length; cut++) {
+      await writeFile(file!, full.subarray(0, cut));
+      const { storage: s, state } = await reopen();
+      expect(labels(state.entries), `cut at ${cut}`).toEqual(['1/1', '2/1', '3/1']);
+      expect(state.hardState.commit).toBe(1);
+      expect((await stat(file!)).size).toBe(before);
+      await s.close();
+    }
+    // After recovery the log continues where the last complete batch ended.
+    const { storage: s } = await reopen();
+    await s.save({ entries: [entry(4, 2)] });
+    await s.close();
+    expect(labels((await reopen()).state.entries)).toEqual(['1/1', '2/1', '3/1', '4/2']);
+  });
+
+  it('treats a partly written last batch followed by zeros or garbage as a torn tail', async () => {
+    const { storage } = await reopen();
+    await storage.save({ entries: entryRange(1, 2, 1) });
+    const [file] = await walFiles();
+    const before = (await stat(file!)).size;
+    await storage.save({ entries: [entry(3, 1, new Uint8Array(300).fill(7))] });
+    await storage.close();
+    const full = await readFile(file!);
+    const random = new SeededRandom(5);
+    const garbage = Buffer.from(Array.from({ length: 100 }, () => random.int(0, 256)));
+    for (const tail of [Buffer.alloc(100), garbage]) {
+      const torn = full.subarray(before, before + (full.length - before) / 2);
+      await writeFile(file!, Buffer.concat([full.subarray(0, before), torn, tail]));
+      const { storage: s, state } = await reopen();
+      expect(labels(state.entries)).toEqual(['1/1', '2/1']);
+      await s.close();
+    }
+  });
+
+  it('refuses to start on a flipped byte in the middle, naming the file and offset', async () => {
+    const { storage } = await reopen();
+    for (let i = 1; i <= 10; i++) await storage.save({ entries: [entry(i, 1, Buffer.alloc(64, i))] });
+    await storage.close();
+    const [file] = await walFiles();
+    const bytes = await readFile(file!);
+    const at = bytes.indexOf(Buffer.alloc(64, 5));
+    bytes[at + 10]! ^= 0x01;
+    await writeFile(file!, bytes);
+    const e = await rejection(reopen());
+    expect(isSwarmError(e, 'CORRUPTION')).toBe(true);
+    expect((e as Error).message).toContain(file!);
+    expect((e as Error).message).toMatch(/offset \d+/);
+  });
+
+  it('refuses to start on damage in a sealed (non-last) segment, even at its end', async () => {
+    const { storage } = await reopen({ segmentBytes: 128 });
+    for (let i = 1; i <= 6; i++) await storage.save({ entries: [entry(i, 1, Buffer.alloc(100, i))] });
+    await storage.close();
+    const files = await walFiles();
+    expect(files.length).toBeGreaterThan(2);
+    await truncate(files[1]!, (await stat(files[1]!)).size - 3);
+    const e = await rejection(reopen({ segmentBytes: 128 }));
+    expect(isSwarmError(e, 'CORRUPTION')).toBe(true);
+    expect((e as Error).message).toContain(files[1]!);
+  });
+
+  it('refuses to start when a segment in the middle is missing', async () => {
+    const { storage } = await reopen({ segmentBytes: 128 });
+    for (let i = 1; i <= 6; i++) await storage.save({ entries: [entry(i, 1, Buffer.alloc(100, i))] });
+    await storage.close();
+    const files = await walFiles();
+    await unlink(files[2]!);
+    const e = await rejection(reopen({ segmentBytes: 128 }));
+    expect(isSwarmError(e, 'CORRUPTION')).toBe(true);
+    expect((e as Error).message).toContain('segment 3 is missing');
+  });
+
+  it('takes a snapshot, keeps two snapshot files and deletes segments wholly below keepFrom', async () => {
+    const { storage } = await reopen({ segmentBytes: 256 });
+    for (let i = 1; i <= 60; i++)
+      await storage.save({ entries: [entry(i, 1)], hardState: { term: 1, vote: null, commit: i } });
+    const segmentsBefore = (await walFiles()).length;
+    await storage.saveSnapshot(snapshot(20, 1), 15);
+    await storage.saveSnapshot(snapshot(40, 1), 35);
+    await storage.saveSnapshot(snapshot(50, 1), 45);
+    expect(await readdir(join(tmp.path, 'snap'))).toEqual([
+      '0000000000000001-0000000000000028.snap',
+      '0000000000000001-0000000000000032.snap',
+    ]);
+    expect((await walFiles()).length).toBeLessThan(segmentsBefore - 3);
+    await storage.close();
+    const { state } = await reopen({ segmentBytes: 256 });
+    expect(state.snapshot).toEqual(snapshot(50, 1));
+    expect(labels(state.entries)).toEqual(labels(entryRange(51, 60, 1)));
+    expect(state.hardState.commit).toBe(60);
+  });
+
+  it('stores a snapshot received from the leader and discards the conflicting log', async () => {
+    const { storage } = await reopen({ segmentBytes: 256 });
+    await storage.save({ entries: entryRange(1, 30, 1) });
+    await storage.save({
+      snapshot: snapshot(100, 3),
+      entries: [],
+      hardState: { term: 3, vote: null, commit: 100 },
+    });
+    await storage.save({ entries: entryRange(101, 103, 3) });
+    await storage.close();
+    const { state } = await reopen({ segmentBytes: 256 });
+    expect(state.snapshot?.meta.index).toBe(100);
+    expect(labels(state.entries)).toEqual(['101/3', '102/3', '103/3']);
+    expect(await walFiles()).toHaveLength(1);
+  });
+
+  it('falls back to the older snapshot when the newest file is damaged', async () => {
+    const { storage } = await reopen();
+    await storage.save({ entries: entryRange(1, 10, 1) });
+    await storage.saveSnapshot(snapshot(4, 1), 1);
+    await storage.saveSnapshot(snapshot(8, 1), 1);
+    await storage.close();
+    const newest = join(tmp.path, 'snap', '0000000000000001-0000000000000008.snap');
+    const bytes = await readFile(newest);
+    bytes[40]! ^= 0xff;
+    await writeFile(newest, bytes);
+    const { state } = await reopen();
+    expect(state.snapshot?.meta.index).toBe(4);
+    expect(labels(state.entries)).toEqual(labels(entryRange(5, 10, 1)));
+  });
+
+  it('rejects entries that are not consecutive, naming the field', async () => {
+    const { storage } = await reopen();
+    const e = await rejection(storage.save({ entries: [entry(1, 1), entry(3, 1)] }));
+    expect(isSwarmError(e, 'INVALID_ARGUMENT')).toBe(true);
+    expect((e as Error).message).toContain('1 is followed by 3');
+  });
+
+  it('makes a failed fsync fatal: the save rejects with IO and every later write is refused', async () => {
+    const fs = new SimFs({ random: new SeededRandom(1) });
+    const storage = new WalStorage('/data', { fs });
+    await storage.load();
+    await storage.save({ entries: [entry(1, 1)] });
+    fs.failNext('sync', (p) => p.endsWith('.wal'));
+    const e = await rejection(storage.save({ entries: [entry(2, 1)] }));
+    expect(isSwarmError(e, 'IO')).toBe(true);
+    const opsAfterFailure = fs.opCount;
+    const again = await rejection(storage.save({ entries: [entry(2, 1)] }));
+    expect(again).toBe(e);
+    expect(await rejection(storage.saveSnapshot(snapshot(1, 1), 1))).toBe(e);
+    expect(fs.opCount).toBe(opsAfterFailure);
+    // The failed batch counted as clean yet never reached the disk (fsyncgate): it is gone.
+    const after = new WalStorage('/data', { fs: fs.crash() });
+    expect(labels((await after.load()).entries)).toEqual(['1/1']);
+  });
+});
