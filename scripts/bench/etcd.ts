@@ -1,0 +1,118 @@
+/**
+ * The anchor: a 3-member etcd cluster (Debian's etcd-server) on loopback, driven through the same
+ * gRPC client stack as ours. Put requests are hand-encoded protobuf (two fields), so no .proto
+ * tooling is needed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '../../src/common/index.js';
+import { ChannelCredentials, type Codec, createClient, defineService, unary } from '../../src/rpc/index.js';
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/** etcdserverpb.PutRequest: key = field 1, value = field 2 (both length-delimited). */
+const putCodec: Codec<{ key: Buffer; value: Buffer }> = {
+  encode: ({ key, value }) =>
+    Buffer.concat([
+      Buffer.from([0x0a]),
+      varint(key.length),
+      key,
+      Buffer.from([0x12]),
+      varint(value.length),
+      value,
+    ]),
+  decode: () => {
+    throw new Error('client only');
+  },
+};
+// grpc-js treats a null response as none received: decode to an empty object.
+const discard: Codec<object> = { encode: () => Buffer.alloc(0), decode: () => ({}) };
+
+const EtcdKV = defineService('etcdserverpb.KV', { Put: unary(putCodec, discard) });
+
+export interface EtcdCluster {
+  endpoints: string[];
+  put(endpoint: number, key: Buffer, value: Buffer): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startEtcd(
+  dir: string,
+  basePort: number,
+  channelsPerEndpoint = 4,
+): Promise<EtcdCluster> {
+  const names = ['e1', 'e2', 'e3'];
+  const client = (i: number): number => basePort + i * 2;
+  const peer = (i: number): number => basePort + i * 2 + 1;
+  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${peer(i)}`).join(',');
+  const procs: ChildProcess[] = names.map((name, i) => {
+    const data = join(dir, name);
+    mkdirSync(data, { recursive: true });
+    const log = openSync(join(dir, `${name}.log`), 'a');
+    return spawn(
+      'etcd',
+      [
+        `--name=${name}`,
+        `--data-dir=${data}`,
+        `--listen-client-urls=http://127.0.0.1:${client(i)}`,
+        `--advertise-client-urls=http://127.0.0.1:${client(i)}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer(i)}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer(i)}`,
+        `--initial-cluster=${initial}`,
+        '--initial-cluster-state=new',
+        '--initial-cluster-token=swarmctl-bench',
+        '--log-level=error',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+  });
+  const endpoints = names.map((_, i) => `127.0.0.1:${client(i)}`);
+  const clients = endpoints.map((e) =>
+    Array.from({ length: channelsPerEndpoint }, (_, k) =>
+      createClient(EtcdKV, e, ChannelCredentials.createInsecure(), { 'swarmctl.channel': k }),
+    ),
+  );
+  let rr = 0;
+  const put = (endpoint: number, key: Buffer, value: Buffer): Promise<void> => {
+    const pool = clients[endpoint % clients.length]!;
+    return pool[rr++ % pool.length]!.call.Put({ key, value }, { timeoutMs: 10_000 }).then(() => undefined);
+  };
+  await waitFor(
+    async () => {
+      try {
+        await Promise.all(endpoints.map((_, i) => put(i, Buffer.from('ready'), Buffer.from('1'))));
+        return { done: true, value: 0 };
+      } catch (e) {
+        return { done: false, state: String(e) };
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 200, what: 'etcd cluster to accept writes' },
+  );
+  return {
+    endpoints,
+    put,
+    async stop() {
+      for (const pool of clients) for (const c of pool) c.close();
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise<void>((resolve) => {
+              if (p.exitCode !== null) return resolve();
+              p.once('exit', () => resolve());
+              p.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * A closed-loop load generator shared by every benchmark target, so both sides of a comparison
+ * see exactly the same client: `concurrency` workers each issue one write at a time.
+ */
+export interface LoadResult {
+  concurrency: number;
+  ops: number;
+  errors: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface LoadOptions {
+  concurrency: number;
+  /** Measured phase length. */
+  durationMs: number;
+  /** Unmeasured warm-up before it. @default 1000 */
+  warmupMs?: number;
+  /** One write; `worker` and `seq` make keys distinct. */
+  op: (worker: number, seq: number) => Promise<void>;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const warmupEnd = performance.now() + (o.warmupMs ?? 1000);
+  const end = warmupEnd + o.durationMs;
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  const worker = async (w: number): Promise<void> => {
+    for (let seq = 0; ; seq++) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      try {
+        await o.op(w, seq);
+        const t1 = performance.now();
+        if (t0 >= warmupEnd && t1 <= end) latencies.push(t1 - t0);
+      } catch (e) {
+        errors++;
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
+  if (latencies.length === 0) throw new Error(`no write completed: ${String(firstError)}`);
+  const sorted = Float64Array.from(latencies).sort();
+  const seconds = o.durationMs / 1000;
+  return {
+    concurrency: o.concurrency,
+    ops: latencies.length,
+    errors,
+    seconds,
+    opsPerSec: latencies.length / seconds,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+  };
+}
+
+/** A value of `size` bytes, the same for both sides. */
+export function valueOfSize(size: number): Buffer {
+  return Buffer.alloc(size, 0x61);
+}
