@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { Command } from 'commander';
 import { errorMessage } from '../../src/common/index.js';
 import { Lab, type LabLayoutOptions } from './lab.js';
@@ -7,6 +8,12 @@ import { listTestImages } from './lab-images.js';
 
 // `npm run lab -- <command>`: the lab by hand. The prefix and subnet come from
 // --prefix/--subnet or SWARMCTL_LAB_PREFIX/SWARMCTL_LAB_SUBNET (see docs/lab.md).
+
+// `lab status | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -17,6 +24,10 @@ function hostNumber(value: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`host must be a number from 1, got ${JSON.stringify(value)}`);
   return n;
+}
+
+function isSignal(value: string): value is NodeJS.Signals {
+  return value.startsWith('SIG') && value in constants.signals;
 }
 
 const program = new Command('lab')
@@ -139,7 +150,8 @@ program
   .option('--signal <signal>', 'signal to send', 'SIGKILL')
   .description("kill a host's dockerd")
   .action(async (host: string, opts: { signal: string }) => {
-    await Lab.attach(layoutOptions()).killEngine(hostNumber(host), opts.signal as NodeJS.Signals);
+    if (!isSignal(opts.signal)) throw new Error(`unknown signal ${JSON.stringify(opts.signal)}`);
+    await Lab.attach(layoutOptions()).killEngine(hostNumber(host), opts.signal);
   });
 
 program

@@ -1,0 +1,134 @@
+/**
+ * Starts raft-kv members as separate processes on loopback and talks to them: the harness of the
+ * multi-process Raft test and of `npm run bench:raft`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '../../../src/common/index.js';
+import { ChannelCredentials, createClient, type RpcClient } from '../../../src/rpc/index.js';
+import { KvService, type NodeStatus } from './service.js';
+
+const NODE_ENTRY = join(import.meta.dirname, 'node.ts');
+
+export interface RaftKvOptions {
+  dir: string;
+  size: number;
+  basePort: number;
+  tickMs?: number;
+  snapshotEvery?: number;
+  keep?: number;
+  /** gRPC channels per member for the client side (the benchmark opens several). @default 1 */
+  channels?: number;
+}
+
+export interface Member {
+  readonly id: string;
+  readonly address: string;
+  process: ChildProcess | null;
+  clients: RpcClient<(typeof KvService)['methods']>[];
+}
+
+export class RaftKvCluster {
+  readonly members: Member[];
+  private rr = 0;
+
+  constructor(private readonly o: RaftKvOptions) {
+    this.members = Array.from({ length: o.size }, (_, i) => ({
+      id: `n${i + 1}`,
+      address: `127.0.0.1:${o.basePort + i}`,
+      process: null,
+      clients: [],
+    }));
+  }
+
+  private peersArg(): string {
+    return this.members.map((m) => `${m.id}=${m.address}`).join(',');
+  }
+
+  /** Starts (or restarts) one member and resolves once it serves. */
+  async start(m: Member, bootstrap: boolean): Promise<void> {
+    const dir = join(this.o.dir, m.id);
+    mkdirSync(dir, { recursive: true });
+    const log = openSync(join(this.o.dir, `${m.id}.log`), 'a');
+    const args = [
+      '--import',
+      'tsx',
+      NODE_ENTRY,
+      `--id=${m.id}`,
+      `--dir=${dir}`,
+      `--listen=${m.address}`,
+      `--peers=${this.peersArg()}`,
+      `--tick-ms=${this.o.tickMs ?? 100}`,
+      `--snapshot-every=${this.o.snapshotEvery ?? 10_000}`,
+      `--keep=${this.o.keep ?? 500}`,
+      ...(bootstrap ? ['--bootstrap'] : []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', log] });
+    m.process = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) resolve();
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`${m.id} exited with ${code} before it was ready (log: ${this.o.dir}/${m.id}.log)`)),
+      );
+    });
+    if (m.clients.length === 0) {
+      m.clients = Array.from({ length: this.o.channels ?? 1 }, (_, k) =>
+        createClient(KvService, m.address, ChannelCredentials.createInsecure(), { 'swarmctl.channel': k }),
+      );
+    }
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.members.map((m) => this.start(m, true)));
+  }
+
+  /** Kills a member's process with `signal` and waits for it to exit. */
+  async kill(m: Member, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = m.process;
+    m.process = null;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    });
+  }
+
+  client(m: Member): RpcClient<(typeof KvService)['methods']>['call'] {
+    return m.clients[this.rr++ % m.clients.length]!.call;
+  }
+
+  async status(m: Member): Promise<NodeStatus> {
+    return this.client(m).Status({}, { timeoutMs: 1000 });
+  }
+
+  /** Waits until the live members agree on one leader; returns it. */
+  async waitForLeader(timeoutMs = 10_000): Promise<Member> {
+    return waitFor(
+      async () => {
+        const live = this.members.filter((m) => m.process);
+        const statuses = await Promise.all(live.map((m) => this.status(m).catch(() => null)));
+        const leaders = new Set(statuses.map((s) => s?.leader ?? null));
+        const leader = statuses.find((s) => s?.role === 'leader');
+        if (leader && leaders.size === 1)
+          return { done: true, value: this.members.find((m) => m.id === leader.id)! };
+        return {
+          done: false,
+          state: JSON.stringify(
+            statuses.map((s) => s && { id: s.id, role: s.role, leader: s.leader, term: s.term }),
+          ),
+        };
+      },
+      { timeoutMs, intervalMs: 50, what: 'one agreed leader' },
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const m of this.members) for (const c of m.clients) c.close();
+    await Promise.all(this.members.map((m) => this.kill(m, 'SIGTERM')));
+  }
+}
