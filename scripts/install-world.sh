@@ -50,7 +50,8 @@ stamp=node_modules/.swarmctl-lock-sha256
 lock_hash="$(sha256sum package-lock.json | cut -c1-64)"
 if [[ ! -d node_modules || "$(cat "$stamp" 2>/dev/null || true)" != "$lock_hash" ]]; then
   step "npm install" npm install --no-audit --no-fund --loglevel=error
-  echo "$lock_hash" >"$stamp"
+  # Hashed again: npm install may have rewritten the lock file.
+  sha256sum package-lock.json | cut -c1-64 >"$stamp"
 fi
 
 step "starting the Docker engine (scripts/ensure-docker.sh)" "$ROOT/scripts/ensure-docker.sh"
