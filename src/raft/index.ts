@@ -2,3 +2,4 @@ export * from './codec/index.js';
 export * from './core/index.js';
 export * from './types.js';
 export * from './transport/index.js';
+export * from './storage/index.js';
