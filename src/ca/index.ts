@@ -1,1 +1,22 @@
-export {};
+export type { CaSignerDeps, CaSignerOptions, SigningMaterial, SignRequest } from './ca-signer.js';
+export {
+  CaSigner,
+  DEFAULT_CERT_EXPIRY_MS,
+  MIN_CERT_EXPIRY_MS,
+  parseAndVerifyCsr,
+  validateCertExpiry,
+} from './ca-signer.js';
+export type { VerifyChainInput } from './chain.js';
+export { verifyCertificateChain } from './chain.js';
+export * from './errors.js';
+export type { NodeKeyAndCsr, VerifyNodeCertificateInput } from './node-identity.js';
+export { generateNodeKeyAndCsr, parseNodeCertificate, verifyNodeCertificate } from './node-identity.js';
+export type { CreateRootCaDeps, CreateRootCaOptions, RootCa, RootCaWithKey } from './root-ca.js';
+export {
+  CERT_BACKDATE_MS,
+  createRootCa,
+  DEFAULT_ROOT_CA_VALIDITY_MS,
+  MIN_ROOT_CA_VALIDITY_MS,
+  parseRootCa,
+} from './root-ca.js';
+export * from './types.js';
