@@ -12,9 +12,15 @@ export interface EngineOptions {
   storageDriver?: string;
 }
 
-export function tailOf(path: string, lines = 25): string {
+/** The end of an engine log, without the grpc chatter that would crowd out the cause. */
+export function tailOf(path: string, lines = 15): string {
   try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return readFileSync(path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .filter((l) => !l.includes('module=grpc'))
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }

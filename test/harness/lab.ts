@@ -71,6 +71,7 @@ export class Lab {
     const hosts = Array.from({ length: options.hosts }, (_, i) => hostLayout(layout, i + 1));
     await cleanupLab(layout);
     const lab = new Lab(layout, hosts);
+    let images: Promise<string[]> = Promise.resolve([]);
     try {
       mkdirSync(layout.runDir, { recursive: true });
       mkdirSync(layout.dataDir, { recursive: true });
@@ -85,11 +86,10 @@ export class Lab {
       writeFileSync(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
       // The root engine and its images get ready while the hosts are built.
       const wanted = options.images;
-      const images =
-        wanted !== undefined && wanted.length === 0
-          ? Promise.resolve([])
-          : prepareTestImages().then((all) => (wanted === undefined ? all : [...wanted]));
-      images.catch(() => {}); // awaited below; only silence the rejection until then
+      if (wanted === undefined || wanted.length > 0) {
+        images = prepareTestImages().then((all) => (wanted === undefined ? all : [...wanted]));
+        images.catch(() => {}); // awaited below (or in the catch); only silence it until then
+      }
       await createBridge(layout);
       for (const host of hosts) {
         await createHostNetwork(layout, host);
@@ -100,6 +100,7 @@ export class Lab {
       if (names.length > 0) await lab.loadImages('all', names);
       return lab;
     } catch (e) {
+      await images.catch(() => {}); // nothing of this call is left running
       await cleanupLab(layout).catch(() => {});
       throw e;
     }

@@ -6,6 +6,7 @@
  *     --peers n1=127.0.0.1:P,n2=…,n3=… [--bootstrap] [--tick-ms 100] [--snapshot-every N] [--keep N]
  * Prints one line `ready <port>` on stdout once it serves; stops cleanly on SIGTERM.
  */
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createLogger, jsonLineSink, SeededRandom, systemClock } from '../../../src/common/index.js';
 import { RaftDriver } from '../../../src/raft/driver/index.js';
@@ -101,7 +102,9 @@ const server = new RpcServer({ logger })
           term: s.term,
           commit: s.commit,
           applied: s.applied,
-          snapshotIndex: s.firstIndex - 1,
+          firstIndex: s.firstIndex,
+          lastIndex: s.lastIndex,
+          digest: createHash('sha256').update(kv.fingerprint()).digest('hex'),
         };
       },
       TransferLeader: async (r) => {

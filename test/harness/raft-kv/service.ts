@@ -17,7 +17,10 @@ export interface NodeStatus {
   term: number;
   commit: number;
   applied: number;
-  snapshotIndex: number;
+  firstIndex: number;
+  lastIndex: number;
+  /** SHA-256 of the KV state, to compare replicas. */
+  digest: string;
 }
 
 /** The test and benchmark KV service that a raft-kv node process serves next to Raft itself. */
