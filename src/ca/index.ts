@@ -9,6 +9,15 @@ export {
 export type { VerifyChainInput } from './chain.js';
 export { verifyCertificateChain } from './chain.js';
 export * from './errors.js';
+export type { JoinTokens, ParsedJoinToken } from './join-token.js';
+export {
+  generateJoinToken,
+  generateJoinTokens,
+  parseJoinToken,
+  roleForJoinToken,
+  rootCaDigest,
+  verifyRootAgainstToken,
+} from './join-token.js';
 export type { NodeKeyAndCsr, VerifyNodeCertificateInput } from './node-identity.js';
 export { generateNodeKeyAndCsr, parseNodeCertificate, verifyNodeCertificate } from './node-identity.js';
 export type { CreateRootCaDeps, CreateRootCaOptions, RootCa, RootCaWithKey } from './root-ca.js';
