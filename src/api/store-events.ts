@@ -9,8 +9,10 @@ export type ObjectEventOf<K extends ObjectKind> =
   | { readonly kind: K; readonly action: 'update'; readonly old: ObjectOf<K>; readonly new: ObjectOf<K> }
   | { readonly kind: K; readonly action: 'delete'; readonly old: ObjectOf<K>; readonly new?: undefined };
 
-/** Distributes over kinds so `event.kind === 'task'` narrows `event.new` to Task. */
-export type ObjectEvent = { [K in ObjectKind]: ObjectEventOf<K> }[ObjectKind];
+/** Events of some kinds, distributed so `event.kind === 'task'` narrows `event.new` to Task. */
+export type ObjectEventFor<K extends ObjectKind> = { [P in K]: ObjectEventOf<P> }[K];
+
+export type ObjectEvent = ObjectEventFor<ObjectKind>;
 
 /**
  * Emitted after the events of one applied change set: consumers batch work per commit and

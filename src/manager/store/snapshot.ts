@@ -1,0 +1,53 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { type AnyObject, isObjectKind, OBJECT_KINDS, type ObjectKind } from '../../api/index.js';
+import { CorruptionError } from '../../common/index.js';
+
+/** The whole store at one version, as Raft snapshots carry it. */
+export interface StoreSnapshot {
+  readonly version: number;
+  /** Every kind, each sorted by id: equal stores encode to equal bytes. */
+  readonly objects: Readonly<Record<ObjectKind, readonly AnyObject[]>>;
+}
+
+export const SNAPSHOT_FORMAT_JSON = 1;
+/**
+ * Raw-deflated JSON. Tasks repeat their service's spec, so snapshots compress several-fold
+ * (see docs/store.md for figures); snapshots are rare and big, unlike change sets.
+ */
+export const SNAPSHOT_FORMAT_DEFLATE_JSON = 2;
+
+export function encodeStoreSnapshot(snapshot: StoreSnapshot, compress = true): Uint8Array {
+  const json = Buffer.from(JSON.stringify(snapshot), 'utf8');
+  const body = compress ? deflateRawSync(json, { level: 1 }) : json;
+  const out = Buffer.allocUnsafe(body.length + 1);
+  out[0] = compress ? SNAPSHOT_FORMAT_DEFLATE_JSON : SNAPSHOT_FORMAT_JSON;
+  body.copy(out, 1);
+  return out;
+}
+
+export function decodeStoreSnapshot(data: Uint8Array): StoreSnapshot {
+  const format = data[0];
+  if (format !== SNAPSHOT_FORMAT_JSON && format !== SNAPSHOT_FORMAT_DEFLATE_JSON)
+    throw new CorruptionError(`store snapshot: unknown format byte ${format}`);
+  let parsed: unknown;
+  try {
+    const body = Buffer.from(data.buffer, data.byteOffset + 1, data.length - 1);
+    const json = format === SNAPSHOT_FORMAT_DEFLATE_JSON ? inflateRawSync(body) : body;
+    parsed = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    throw new CorruptionError('store snapshot: cannot decode', { cause: e });
+  }
+  const s = parsed as { version?: unknown; objects?: Record<string, unknown> } | null;
+  if (!s || !Number.isSafeInteger(s.version) || typeof s.objects !== 'object' || s.objects === null)
+    throw new CorruptionError('store snapshot: missing version or objects');
+  for (const [kind, list] of Object.entries(s.objects)) {
+    if (!isObjectKind(kind)) throw new CorruptionError(`store snapshot: unknown kind ${kind}`);
+    if (
+      !Array.isArray(list) ||
+      list.some((o) => typeof o?.id !== 'string' || typeof o?.meta?.version !== 'number')
+    )
+      throw new CorruptionError(`store snapshot: bad ${kind} list`);
+  }
+  const objects = Object.fromEntries(OBJECT_KINDS.map((k) => [k, (s.objects?.[k] as AnyObject[]) ?? []]));
+  return { version: s.version as number, objects: objects as unknown as StoreSnapshot['objects'] };
+}
