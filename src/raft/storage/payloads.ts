@@ -36,24 +36,29 @@ export function decodeSegmentHeader(payload: Uint8Array): SegmentHeader {
 
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'conf-change'];
 
-export function encodeEntry(e: Entry): Uint8Array {
-  return new BinaryWriter(e.data.length + 24)
-    .uint(e.term)
-    .uint(e.index)
-    .uint(ENTRY_TYPES.indexOf(e.type))
-    .bytes(e.data)
-    .finish();
+/** Consecutive entries in one record: one checksum and one seal per batch, not per entry. */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  let size = 8;
+  for (const e of entries) size += e.data.length + 24;
+  const w = new BinaryWriter(size).uint(entries.length);
+  for (const e of entries) w.uint(e.term).uint(e.index).uint(ENTRY_TYPES.indexOf(e.type)).bytes(e.data);
+  return w.finish();
 }
 
-export function decodeEntry(payload: Uint8Array): Entry {
+export function decodeEntries(payload: Uint8Array): Entry[] {
   const r = new BinaryReader(payload);
-  const term = r.uint();
-  const index = r.uint();
-  const code = r.uint();
-  const type = ENTRY_TYPES[code];
-  if (type === undefined) throw new CorruptionError(`unknown entry type ${code}`);
-  // Copy: the payload is a view into a whole segment buffer that should not stay alive.
-  return { term, index, type, data: Uint8Array.from(r.bytes()) };
+  const count = r.uint();
+  const out: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    const term = r.uint();
+    const index = r.uint();
+    const code = r.uint();
+    const type = ENTRY_TYPES[code];
+    if (type === undefined) throw new CorruptionError(`unknown entry type ${code}`);
+    // Copy: the payload is a view into a whole segment buffer that should not stay alive.
+    out.push({ term, index, type, data: Uint8Array.from(r.bytes()) });
+  }
+  return out;
 }
 
 export function encodeHardState(h: HardState): Uint8Array {

@@ -20,7 +20,8 @@ const MAX_PAYLOAD_BYTES = 1 << 30;
 export const RecordType = {
   /** First record of every segment: magic, version, sequence, first index. Never sealed. */
   header: 1,
-  entry: 2,
+  /** One or more consecutive log entries. */
+  entries: 2,
   hardState: 3,
   /** A snapshot marker: the snapshot file (index, term) is durable and may be loaded. */
   snapshot: 4,

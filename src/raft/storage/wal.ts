@@ -19,11 +19,11 @@ import { io, toStorageError } from './errors.js';
 import type { StorageFile, StorageFs } from './fs.js';
 import type { SnapshotMarker } from './payloads.js';
 import {
-  decodeEntry,
+  decodeEntries,
   decodeHardState,
   decodeMarker,
   decodeSegmentHeader,
-  encodeEntry,
+  encodeEntries,
   encodeHardState,
   encodeMarker,
   encodeSegmentHeader,
@@ -111,7 +111,7 @@ export class Wal {
       const seg = this.segments.at(-1)!;
       const b = new BatchBuilder(seg.seq, this.tailSize, this.cipher);
       if (batch.marker) b.add(RecordType.snapshot, encodeMarker(batch.marker));
-      for (const e of batch.entries) b.add(RecordType.entry, encodeEntry(e));
+      if (batch.entries.length > 0) b.add(RecordType.entries, encodeEntries(batch.entries));
       if (batch.hardState) b.add(RecordType.hardState, encodeHardState(batch.hardState));
       if (b.isEmpty) return;
       const bytes = b.finish();
@@ -256,12 +256,12 @@ export class Wal {
       payload = this.cipher.decrypt(payload, recordAad(seg.seq, r.offset, r.type));
     }
     switch (r.type) {
-      case RecordType.entry: {
-        const e = decodeEntry(payload);
-        replay.entry(e, `WAL segment ${seg.path} offset ${r.offset}`);
-        seg.maxIndex = Math.max(seg.maxIndex, e.index);
+      case RecordType.entries:
+        for (const e of decodeEntries(payload)) {
+          replay.entry(e, `WAL segment ${seg.path} offset ${r.offset}`);
+          seg.maxIndex = Math.max(seg.maxIndex, e.index);
+        }
         return;
-      }
       case RecordType.hardState:
         replay.hardState = decodeHardState(payload);
         return;
