@@ -139,8 +139,7 @@ describe('lab', () => {
     await reachable(1, h3);
 
     await l.cutLink(3);
-    const toCut = await l.httpGet(1, h3, 1_500);
-    const fromCut = await l.httpGet(3, h1, 1_500);
+    const [toCut, fromCut] = await Promise.all([l.httpGet(1, h3, 1_500), l.httpGet(3, h1, 1_500)]);
     expect(toCut).toMatchObject({ ok: false });
     expect(fromCut).toMatchObject({ ok: false });
     expect(toCut.elapsedMs).toBeLessThan(5_000);
