@@ -203,7 +203,7 @@ export function stepLeader(r: RaftCore, m: Message): void {
       pr.probeSent = false;
       // Acks may have been lost: free a slot so replication cannot stall on a full window.
       if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeTo(pr.inflights.firstIndex());
-      if (pr.match < r.log.lastIndex()) sendAppends(r, m.from, false);
+      if (pr.match < r.log.lastIndex()) sendAppends(r, m.from, true);
       for (const read of r.reads.ack(m.from, m.readRound, r.id, r.conf)) releaseRead(r, read);
       return;
     }

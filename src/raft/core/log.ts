@@ -31,13 +31,21 @@ export class RaftLog {
     this.offset = snapshot?.meta.index ?? 0;
     this.offsetTerm = snapshot?.meta.term ?? 0;
     this.entries = [...entries];
-    if (entries.length > 0 && entries[0]!.index !== this.offset + 1) {
-      throw new BugError(`log starts at ${entries[0]!.index}, expected ${this.offset + 1}`);
+    const first = entries[0];
+    if (first && first.index <= this.offset) {
+      // Storage kept a tail from before the snapshot: keep serving it to lagging followers.
+      this.offset = first.index;
+      this.offsetTerm = first.term;
+      this.entries.shift();
+    }
+    if (first && first.index > this.offset + 1) {
+      throw new BugError(`log starts at ${first.index}, expected ${this.offset + 1}`);
     }
     this.persisted = this.lastIndex();
     this.unstableFrom = this.lastIndex() + 1;
-    this.committed = Math.min(Math.max(commit, this.offset), this.lastIndex());
-    this.applying = this.offset;
+    const snapIndex = snapshot?.meta.index ?? 0;
+    this.committed = Math.min(Math.max(commit, snapIndex), this.lastIndex());
+    this.applying = snapIndex;
   }
 
   firstIndex(): number {

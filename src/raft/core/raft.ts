@@ -472,7 +472,7 @@ export class RaftCore {
       this.log.hasNextCommitted() ||
       this.bcastEntries ||
       this.bcastCommit ||
-      this.reads.pending() > 0 ||
+      this.reads.hasUnsent() ||
       !sameHard(hs, this.prevHard) ||
       ss.role !== this.prevSoft.role ||
       ss.leader !== this.prevSoft.leader ||

@@ -46,6 +46,11 @@ export class ReadOnlyQueue {
     return this.waiting.splice(0, n).map((w) => w.read);
   }
 
+  /** Requests that still need a heartbeat round. */
+  hasUnsent(): boolean {
+    return this.unsent.length > 0;
+  }
+
   pending(): number {
     return this.unsent.length + this.waiting.length;
   }

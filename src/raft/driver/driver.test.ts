@@ -1,0 +1,247 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isSwarmError, ManualClock, type Probe, SeededRandom, waitFor } from '../../common/index.js';
+import { RaftDriver, type RaftDriverOptions } from './driver.js';
+import { CounterMachine, FakeNetwork, MemoryStorage, type TraceEvent } from './test-fakes.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+interface Member {
+  driver: RaftDriver<number>;
+  storage: MemoryStorage;
+  sm: CounterMachine;
+  stop: AbortController;
+  done: Promise<void>;
+}
+
+class Harness {
+  readonly clock = new ManualClock();
+  readonly trace: TraceEvent[] = [];
+  readonly net = new FakeNetwork(this.trace);
+  readonly members = new Map<string, Member>();
+
+  start(id: string, options: RaftDriverOptions, storage?: MemoryStorage, seed = 7): Member {
+    const st = storage ?? new MemoryStorage(id, this.trace);
+    const sm = new CounterMachine();
+    const driver = new RaftDriver<number>(
+      {
+        id,
+        clock: this.clock,
+        random: new SeededRandom(seed + id.charCodeAt(0)),
+        storage: st,
+        transport: this.net.transport(id),
+        stateMachine: sm,
+      },
+      options,
+    );
+    const stop = new AbortController();
+    const m: Member = { driver, storage: st, sm, stop, done: driver.run(stop.signal) };
+    this.members.set(id, m);
+    return m;
+  }
+
+  get(id: string): Member {
+    return this.members.get(id)!;
+  }
+
+  /** Advances logical time one tick per probe until `check` holds. */
+  async until<T>(what: string, check: () => Probe<T>): Promise<T> {
+    return waitFor(
+      () => {
+        const r = check();
+        if (!r.done) this.clock.advance(100);
+        return r;
+      },
+      { timeoutMs: 5000, intervalMs: 1, what },
+    );
+  }
+
+  leader(): string | null {
+    const ls = [...this.members].filter(([, m]) => safeRole(m) === 'leader').map(([id]) => id);
+    return ls.length === 1 ? ls[0]! : null;
+  }
+
+  async waitLeader(): Promise<string> {
+    return this.until('a leader', () => {
+      const l = this.leader();
+      return l ? { done: true, value: l } : { done: false, state: 'no single leader' };
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    for (const m of this.members.values()) m.stop.abort();
+    await Promise.allSettled([...this.members.values()].map((m) => m.done));
+  }
+}
+
+function safeRole(m: Member): string {
+  try {
+    return m.driver.status().role;
+  } catch {
+    return 'stopped';
+  }
+}
+
+const three: RaftDriverOptions = { bootstrap: { voters: ['a', 'b', 'c'], learners: [] } };
+let h: Harness;
+
+afterEach(async () => {
+  await h.stopAll();
+});
+
+describe('RaftDriver', () => {
+  it('elects a leader on ticks from the injected clock and resolves proposals with the applied result', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const r1 = await h.get(leader).driver.propose(enc('xyz'));
+    const r2 = await h.get(leader).driver.propose(enc('ab'));
+    expect(r1.result).toBe(3);
+    expect(r2.result).toBe(5);
+    await h.until('followers applied', () => {
+      const totals = [...h.members.values()].map((m) => m.sm.total);
+      return totals.every((t) => t === 5)
+        ? { done: true, value: 0 }
+        : { done: false, state: totals.join(',') };
+    });
+  });
+
+  it('2.2 #37 (driver): a single voter does not acknowledge a write before its own fsync', async () => {
+    h = new Harness();
+    const a = h.start('a', { bootstrap: { voters: ['a'], learners: [] } });
+    await h.waitLeader();
+    a.storage.hold = true;
+    let resolved = false;
+    const p = a.driver.propose(enc('x')).then((r) => {
+      resolved = true;
+      return r;
+    });
+    await h.until('save in flight', () =>
+      a.storage.saves >= 0 && a.driver.status().lastIndex >= 3
+        ? { done: true, value: 0 }
+        : { done: false, state: 'not appended' },
+    );
+    for (let i = 0; i < 5; i++) h.clock.advance(100);
+    expect(resolved).toBe(false);
+    expect(a.driver.status().commit).toBeLessThan(a.driver.status().lastIndex);
+    a.storage.release();
+    expect((await p).result).toBe(1);
+  });
+
+  it('2.2 #37 (driver): votes and append acks leave only after the save that makes them true', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    await h.get(leader).driver.propose(enc('x'));
+    await h.get(leader).driver.propose(enc('y'));
+    // For every response a node sent, a save by that node covering the acked index and term came first.
+    const saved = new Map<string, { lastIndex: number; term: number }>();
+    let checked = 0;
+    for (const ev of h.trace) {
+      if (ev.kind === 'saved') {
+        saved.set(ev.node, { lastIndex: ev.lastIndex, term: ev.term });
+        continue;
+      }
+      const m = ev.message;
+      if (m.type === 'vote-resp' && !m.reject) {
+        expect(saved.get(ev.node)?.term).toBeGreaterThanOrEqual(m.term);
+        checked++;
+      }
+      if (m.type === 'append-resp' && !m.reject && m.index > 1) {
+        expect(saved.get(ev.node)?.lastIndex).toBeGreaterThanOrEqual(m.index);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(2);
+  });
+
+  it('forwards proposals from a follower and reads linearizably on leader and follower', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    const r = await h.get(follower).driver.propose(enc('four'));
+    expect(r.result).toBe(4);
+    const idx = await h.get(follower).driver.readIndex();
+    expect(idx).toBeGreaterThanOrEqual(r.index);
+    expect(h.get(follower).sm.total).toBe(4);
+    expect(await h.get(leader).driver.readIndex()).toBeGreaterThanOrEqual(r.index);
+  });
+
+  it('2.2 #22 (driver): an isolated leader fails reads with NO_QUORUM or lost leadership, never answers', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    h.net.isolate(leader);
+    const read = h
+      .get(leader)
+      .driver.readIndex()
+      .then(
+        () => 'answered',
+        (e: unknown) => (isSwarmError(e) ? e.code : 'other'),
+      );
+    let outcome = '';
+    void read.then((o) => {
+      outcome = o;
+    });
+    await h.until('read settled', () =>
+      outcome ? { done: true, value: 0 } : { done: false, state: 'pending' },
+    );
+    expect(['NO_QUORUM', 'NOT_LEADER', 'LOST_LEADERSHIP']).toContain(outcome);
+  });
+
+  it('2.2 #15: a retried command with the same session is applied once', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const session = { clientId: 'client-1', seq: 1 };
+    const first = await h.get(leader).driver.propose(enc('aaaa'), { session });
+    const retry = await h.get(leader).driver.propose(enc('aaaa'), { session });
+    expect(first.result).toBe(4);
+    expect(retry.result).toBe(4);
+    expect(retry.index).toBeGreaterThan(first.index);
+    expect(h.get(leader).sm.total).toBe(4);
+  });
+
+  it('2.2 #31/#34 (driver): snapshots every N entries, restarts from snapshot + tail without re-applying', async () => {
+    h = new Harness();
+    const opts: RaftDriverOptions = { ...three, snapshotEveryEntries: 5, keepEntriesAfterSnapshot: 2 };
+    for (const id of ['a', 'b', 'c']) h.start(id, opts);
+    const leader = await h.waitLeader();
+    const lagging = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    h.net.isolate(lagging);
+    for (let i = 0; i < 12; i++) await h.get(leader).driver.propose(enc('x'));
+    expect(h.get(leader).storage.snapshotsSaved).toBeGreaterThan(0);
+    expect(h.get(leader).driver.status().firstIndex).toBeGreaterThan(3);
+    h.net.heal();
+    await h.until('lagging node restored from a snapshot', () => {
+      const m = h.get(lagging);
+      return m.sm.total === 12 ? { done: true, value: 0 } : { done: false, state: `total ${m.sm.total}` };
+    });
+    expect(h.get(lagging).sm.restores).toBe(1);
+    // Restart the leader from its storage: the state machine is rebuilt, applied entries are not re-applied.
+    const old = h.get(leader);
+    old.stop.abort();
+    await old.done;
+    const snapIndex = old.storage.state.snapshot!.meta.index;
+    const restarted = h.start(leader, opts, old.storage);
+    await h.until('restarted node caught up', () =>
+      restarted.sm.total === 12
+        ? { done: true, value: 0 }
+        : { done: false, state: `total ${restarted.sm.total}` },
+    );
+    expect(restarted.sm.restores).toBeGreaterThanOrEqual(1);
+    expect(restarted.sm.appliedIndexes.every((i) => i > snapIndex)).toBe(true);
+  });
+
+  it('rejects pending proposals with STOPPED when the node stops', async () => {
+    h = new Harness();
+    const a = h.start('a', { bootstrap: { voters: ['a'], learners: [] } });
+    await h.waitLeader();
+    a.storage.hold = true;
+    const p = a.driver.propose(enc('x'));
+    a.stop.abort();
+    await expect(p).rejects.toMatchObject({ code: 'STOPPED' });
+    a.storage.release();
+    await a.done;
+  });
+});

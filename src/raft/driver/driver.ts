@@ -1,0 +1,371 @@
+import {
+  type Clock,
+  type Component,
+  DisposableStore,
+  deferred,
+  Emitter,
+  type Event,
+  errorMessage,
+  type Logger,
+  noopLogger,
+  type Random,
+  StoppedError,
+  toError,
+} from '../../common/index.js';
+import { decodeConfChange, decodeProposal, encodeProposal } from '../codec/index.js';
+import { LostLeadershipError, NoQuorumError, NotLeaderError } from '../core/errors.js';
+import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from '../core/options.js';
+import { bootstrapState, RaftCore, type RaftStatus } from '../core/raft.js';
+import type { Ready, SoftState } from '../core/ready.js';
+import type {
+  ClientSession,
+  Command,
+  ConfChange,
+  ConfState,
+  Entry,
+  LoadedState,
+  NodeId,
+  RaftStorage,
+  StateMachine,
+  Transport,
+} from '../types.js';
+import { PendingTable } from './pending.js';
+
+export interface RaftDriverDeps<R> {
+  readonly id: NodeId;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly storage: RaftStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<R>;
+  readonly logger?: Logger;
+}
+
+export interface RaftDriverOptions extends RaftOptions {
+  /** Membership written as entry 1 when storage is empty (a founding member). Joiners leave it unset. */
+  bootstrap?: ConfState;
+  /** A ReadIndex not confirmed within this many ticks fails with NO_QUORUM. @default 2 × electionTicks */
+  readTimeoutTicks?: number;
+}
+
+export interface ProposeOptions {
+  readonly signal?: AbortSignal;
+  /** Client identity for exactly-once application of retries (see SessionTable). */
+  readonly session?: ClientSession;
+}
+
+/** The result of a proposal, once committed and applied here. */
+export interface Applied<R> {
+  readonly index: number;
+  readonly result: R | undefined;
+}
+
+/**
+ * Runs a RaftCore against real (or simulated) storage, transport, clock and state machine, and
+ * enforces the ordering rules: messages that promise durability go out only after storage
+ * confirmed the Ready's writes; the leader counts its own log only after its own fsync; entries
+ * are applied strictly in order; a proposal resolves only once its entry is committed and applied.
+ */
+export class RaftDriver<R = unknown> implements Component {
+  readonly name = 'raft';
+  private readonly opts: ResolvedRaftOptions;
+  private readonly readTimeoutTicks: number;
+  private readonly logger: Logger;
+  private core: RaftCore | null = null;
+  private pumping = false;
+  private stopped = false;
+  private fatal: ((e: Error) => void) | null = null;
+  private ticks = 0;
+  private requestSeq = 0;
+  private applied = 0;
+  private snapshotIndex = 0;
+  private soft: SoftState = { role: 'follower', leader: null, term: 0 };
+  private readonly proposals = new PendingTable<Applied<R>>();
+  private readonly reads = new PendingTable<number>();
+  /** Confirmed reads waiting for apply to reach their index. */
+  private readonly readyReads: { ctx: string; index: number }[] = [];
+  private readonly leadership = new Emitter<SoftState>();
+  private readonly appliedEvents = new Emitter<number>();
+  readonly onLeadershipChange: Event<SoftState> = this.leadership.event;
+  readonly onApplied: Event<number> = this.appliedEvents.event;
+
+  constructor(
+    private readonly deps: RaftDriverDeps<R>,
+    private readonly options: RaftDriverOptions = {},
+  ) {
+    const { bootstrap: _b, readTimeoutTicks, ...raft } = options;
+    this.opts = resolveRaftOptions(raft);
+    this.readTimeoutTicks = readTimeoutTicks ?? 2 * this.opts.electionTicks;
+    this.logger = (deps.logger ?? noopLogger).child({ module: 'raft/driver', 'node.id': deps.id });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const store = new DisposableStore();
+    const failed = deferred<void>();
+    this.fatal = (e) => failed.reject(e);
+    try {
+      const state = await this.load();
+      const core = new RaftCore(
+        { id: this.deps.id, random: this.deps.random, logger: this.deps.logger },
+        this.opts,
+        state,
+      );
+      this.core = core;
+      store.add(this.deps.transport.onMessage((m) => this.input(() => core.step(m))));
+      if (this.deps.transport.onReport) {
+        store.add(
+          this.deps.transport.onReport((r) =>
+            this.input(() =>
+              r.kind === 'unreachable' ? core.reportUnreachable(r.peer) : core.reportSnapshot(r.peer, r.ok),
+            ),
+          ),
+        );
+      }
+      const scheduleTick = (): void => {
+        const cancel = this.deps.clock.setTimer(this.opts.tickMs, () => {
+          this.onTick();
+          if (!this.stopped) scheduleTick();
+        });
+        store.defer(cancel);
+      };
+      scheduleTick();
+      this.kick();
+      const aborted = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await Promise.race([aborted, failed.promise]);
+    } finally {
+      this.stopped = true;
+      store.dispose();
+      this.proposals.rejectAll(() => new StoppedError('raft node'));
+      this.reads.rejectAll(() => new StoppedError('raft node'));
+      this.leadership.dispose();
+      this.appliedEvents.dispose();
+      await this.deps.storage.close();
+    }
+  }
+
+  private async load(): Promise<LoadedState> {
+    let state = await this.deps.storage.load();
+    const empty = state.hardState.term === 0 && state.entries.length === 0 && state.snapshot === null;
+    if (empty && this.options.bootstrap) {
+      state = bootstrapState(this.options.bootstrap);
+      await this.deps.storage.save({ hardState: state.hardState, entries: state.entries });
+    }
+    if (state.snapshot) {
+      await this.deps.stateMachine.restore(state.snapshot.data);
+      this.applied = state.snapshot.meta.index;
+      this.snapshotIndex = state.snapshot.meta.index;
+    }
+    return state;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  /** Resolves with the state machine's result once the entry is committed and applied here. */
+  propose(payload: Uint8Array, options: ProposeOptions = {}): Promise<Applied<R>> {
+    const core = this.live();
+    const requestId = this.nextRequestId();
+    const data = encodeProposal(
+      options.session ? { requestId, session: options.session, payload } : { requestId, payload },
+    );
+    options.signal?.throwIfAborted();
+    const p = this.proposals.add(requestId, this.ticks, options.signal);
+    this.submit(requestId, () => core.propose(data));
+    return p;
+  }
+
+  /** Resolves once the change is committed and applied (membership then in effect here). */
+  proposeConfChange(change: ConfChange, options: { signal?: AbortSignal } = {}): Promise<Applied<R>> {
+    const core = this.live();
+    const requestId = this.nextRequestId();
+    options.signal?.throwIfAborted();
+    const p = this.proposals.add(requestId, this.ticks, options.signal);
+    this.submit(requestId, () => core.proposeConfChange(change, requestId));
+    return p;
+  }
+
+  /**
+   * Linearizable read barrier: resolves with an index once it is confirmed by a quorum and
+   * applied here, so a local read of the state machine is then linearizable.
+   */
+  readIndex(options: { signal?: AbortSignal } = {}): Promise<number> {
+    const core = this.live();
+    const ctx = `${this.deps.id}/r${++this.requestSeq}`;
+    options.signal?.throwIfAborted();
+    const p = this.reads.add(ctx, this.ticks, options.signal);
+    try {
+      core.readIndex(ctx);
+    } catch (e) {
+      this.reads.reject(ctx, e);
+    }
+    this.kick();
+    return p;
+  }
+
+  transferLeadership(to: NodeId): void {
+    const core = this.live();
+    core.transferLeadership(to);
+    this.kick();
+  }
+
+  status(): RaftStatus & { readonly applied: number } {
+    return { ...this.live().status(), applied: this.applied };
+  }
+
+  // ------------------------------------------------------------------ loop
+
+  private live(): RaftCore {
+    if (this.stopped || !this.core) throw new StoppedError('raft node');
+    return this.core;
+  }
+
+  private nextRequestId(): string {
+    return `${this.deps.id}/${++this.requestSeq}`;
+  }
+
+  private submit(requestId: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (e) {
+      this.proposals.reject(requestId, e);
+    }
+    this.kick();
+  }
+
+  private input(fn: () => void): void {
+    if (this.stopped || !this.core) return;
+    fn();
+    this.kick();
+  }
+
+  private onTick(): void {
+    if (this.stopped || !this.core) return;
+    this.ticks++;
+    this.core.tick();
+    this.reads.rejectOlderThan(
+      this.ticks - this.readTimeoutTicks,
+      () => new NoQuorumError('read index not confirmed by a quorum in time'),
+    );
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumping || this.stopped || !this.core) return;
+    this.pumping = true;
+    this.pump().then(
+      () => {
+        this.pumping = false;
+        if (!this.stopped && this.core?.hasReady()) this.kick();
+      },
+      (e: unknown) => {
+        this.pumping = false;
+        this.logger.error('raft loop failed', { error: errorMessage(e) });
+        this.fatal?.(toError(e));
+      },
+    );
+  }
+
+  /** Carries out Readies one at a time; inputs that arrive meanwhile go into the next one (group commit). */
+  private async pump(): Promise<void> {
+    const core = this.core!;
+    while (!this.stopped && core.hasReady()) {
+      const rd = core.ready();
+      if (rd.softState) this.onSoftState(rd.softState);
+      if (rd.messages.length > 0) this.deps.transport.send(rd.messages);
+      if (rd.mustSync) {
+        const batch = { hardState: rd.hardState ?? core.hardState(), entries: rd.entries };
+        await this.deps.storage.save(rd.snapshot ? { ...batch, snapshot: rd.snapshot } : batch);
+        if (this.stopped) return;
+      }
+      core.persisted(rd.persist);
+      if (rd.persistedMessages.length > 0) this.deps.transport.send(rd.persistedMessages);
+      await this.apply(rd);
+      for (const ctx of rd.readFailures)
+        this.reads.reject(ctx, new LostLeadershipError('read index refused'));
+      this.readyReads.push(...rd.readStates);
+      this.serveReads();
+      await this.maybeSnapshot(core);
+    }
+  }
+
+  private onSoftState(s: SoftState): void {
+    const prev = this.soft;
+    this.soft = s;
+    if (prev.leader !== s.leader || prev.term !== s.term) {
+      // Outcome unknown: the entries may still commit under the next leader (retry with a session).
+      this.proposals.rejectAll(() => new LostLeadershipError());
+      this.reads.rejectAll(() =>
+        s.leader === null
+          ? new NotLeaderError(null, 'leader lost')
+          : new LostLeadershipError('leader changed'),
+      );
+      this.readyReads.length = 0;
+    }
+    this.logger.info('raft state', { role: s.role, leader: s.leader ?? undefined, term: s.term });
+    this.leadership.fire(s);
+  }
+
+  private async apply(rd: Ready): Promise<void> {
+    if (rd.snapshot) {
+      await this.deps.stateMachine.restore(rd.snapshot.data);
+      this.applied = rd.snapshot.meta.index;
+      this.snapshotIndex = rd.snapshot.meta.index;
+    }
+    if (rd.committedEntries.length === 0) return;
+    const commands: Command[] = [];
+    const ids: string[] = [];
+    const done: { id: string; index: number }[] = [];
+    for (const e of rd.committedEntries) this.collect(e, commands, ids, done);
+    const results = commands.length > 0 ? await this.deps.stateMachine.apply(commands) : [];
+    this.applied = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+    commands.forEach((c, i) => {
+      this.proposals.resolve(ids[i]!, { index: c.index, result: results[i] });
+    });
+    for (const d of done) this.proposals.resolve(d.id, { index: d.index, result: undefined });
+    this.appliedEvents.fire(this.applied);
+  }
+
+  private collect(e: Entry, commands: Command[], ids: string[], done: { id: string; index: number }[]): void {
+    if (e.data.length === 0) return;
+    if (e.type === 'conf-change') {
+      const { requestId } = decodeConfChange(e.data);
+      if (requestId) done.push({ id: requestId, index: e.index });
+      return;
+    }
+    const env = decodeProposal(e.data);
+    const cmd: Command = env.session
+      ? { index: e.index, term: e.term, data: env.payload, session: env.session }
+      : { index: e.index, term: e.term, data: env.payload };
+    commands.push(cmd);
+    ids.push(env.requestId);
+  }
+
+  private serveReads(): void {
+    let i = 0;
+    while (i < this.readyReads.length) {
+      const r = this.readyReads[i]!;
+      if (r.index <= this.applied) {
+        this.reads.resolve(r.ctx, r.index);
+        this.readyReads.splice(i, 1);
+      } else {
+        i++;
+      }
+    }
+  }
+
+  private async maybeSnapshot(core: RaftCore): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
+    // The core's view must be exactly what the state machine has applied.
+    if (core.log.applying !== this.applied) return;
+    const meta = core.snapshotMeta();
+    const data = await this.deps.stateMachine.snapshot();
+    const snapshot = { meta, data };
+    const keepFrom = Math.max(1, meta.index - this.opts.keepEntriesAfterSnapshot + 1);
+    await this.deps.storage.saveSnapshot(snapshot, keepFrom);
+    this.snapshotIndex = meta.index;
+    core.compacted(snapshot, keepFrom);
+    this.logger.info('snapshot taken', { index: meta.index, keepFrom });
+  }
+}
