@@ -85,12 +85,19 @@ export class SimCluster implements ClusterControl {
     this.nextNodeNumber = config.nodes + 1;
   }
 
-  /** Creates the initial members on empty disks and starts them. */
-  async bootstrap(): Promise<void> {
+  /** Creates the initial members on empty disks and starts them (they finish as events run). */
+  bootstrap(): void {
     const ids = Array.from({ length: this.config.nodes }, (_, i) => `n${i + 1}`);
     const conf: ConfState = { voters: ids, learners: [] };
     for (const id of ids) this.addNode(id);
-    await Promise.all(ids.map((id) => this.startNode(id, conf)));
+    for (const id of ids) this.launch(id, conf);
+  }
+
+  /** Starts an incarnation; its recovery runs on simulated disk events, so it is not awaited here. */
+  private launch(id: NodeId, bootstrap: ConfState | null): void {
+    this.startNode(id, bootstrap).catch((e: unknown) =>
+      this.invariants.report('harness', `start of ${id} failed: ${e instanceof Error ? e.stack : String(e)}`),
+    );
   }
 
   private addNode(id: NodeId): SimNode {
@@ -293,9 +300,7 @@ export class SimCluster implements ClusterControl {
   restart(id: NodeId): void {
     const node = this.nodes.get(id);
     if (!node || node.handle || node.retired) return;
-    void this.startNode(id, null).catch((e: unknown) =>
-      this.invariants.report('harness', `restart of ${id} failed: ${String(e)}`),
-    );
+    this.launch(id, null);
   }
 
   pause(id: NodeId, ms: number): void {
@@ -352,9 +357,7 @@ export class SimCluster implements ClusterControl {
     // A new member always gets a new id (never reuse an id: etcd's rule).
     const id = `n${this.nextNodeNumber++}`;
     this.addNode(id);
-    void this.startNode(id, null).catch((e: unknown) =>
-      this.invariants.report('harness', `start of ${id} failed: ${String(e)}`),
-    );
+    this.launch(id, null);
     this.changeMembership({ type: 'add-learner', node: id });
   }
 

@@ -91,11 +91,12 @@ describe('InvariantChecker', () => {
     expect(c.violations).toEqual([]);
   });
 
-  it('flags different commands applied at one index and out-of-order applies', () => {
+  it('flags different commands applied at one index and applies that go backwards', () => {
     const c = checker();
     c.onApplied('a', 1, 'x');
     c.onApplied('b', 1, 'y');
     c.onApplied('a', 3, 'z');
+    c.onApplied('a', 2, 'w');
     expect(c.violations.map((v) => v.kind)).toEqual(['state-machine-safety', 'apply-order']);
   });
 
