@@ -103,6 +103,17 @@ describe('WalStorage encryption at rest', () => {
     ).toBe(true);
   });
 
+  it('opens a plaintext store with a key and seals what it writes from then on', async () => {
+    await writeSecrets();
+    const cipher = new AesGcmCipher({ keys: [K1], activeKeyId: 'k1' });
+    const storage = new WalStorage(tmp.path, { cipher });
+    expect(new TextDecoder().decode((await storage.load()).snapshot!.data)).toBe(SECRET);
+    await storage.save({ entries: [entry(3, 1, new TextEncoder().encode(`${SECRET}-new`))] });
+    await storage.close();
+    expect((await rawFiles()).includes(`${SECRET}-new`)).toBe(false);
+    expect(labels((await load(cipher)).entries)).toEqual(['3/1']);
+  });
+
   it('detects sealed records moved to another position even when every checksum still matches', async () => {
     const cipher = new AesGcmCipher({ keys: [K1], activeKeyId: 'k1' });
     const storage = new WalStorage(tmp.path, { cipher });

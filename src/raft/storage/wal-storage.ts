@@ -104,8 +104,10 @@ export class WalStorage implements RaftStorage {
     await io('mkdir', this.dir, () => this.fs.mkdir(this.dir));
     await this.snapshots.init();
     const replay = await this.wal.open();
-    // The directories themselves must survive a crash too.
+    // The directories themselves must survive a crash too: a lost vote is a safety bug.
     await io('fsync', this.dir, () => this.fs.syncDir(this.dir));
+    const parent = posix.dirname(this.dir);
+    await io('fsync', parent, () => this.fs.syncDir(parent));
     for (const m of replay.markers) this.referenced.add(snapshotFileName(m.index, m.term));
     const snapshot = await this.newestReferencedSnapshot();
     const after = snapshot?.meta.index ?? 0;
