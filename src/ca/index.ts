@@ -20,6 +20,14 @@ export {
 } from './join-token.js';
 export type { NodeKeyAndCsr, VerifyNodeCertificateInput } from './node-identity.js';
 export { generateNodeKeyAndCsr, parseNodeCertificate, verifyNodeCertificate } from './node-identity.js';
+export type {
+  CertRenewerDeps,
+  CertRenewerOptions,
+  NodeCredentials,
+  RenewalFailure,
+  Validity,
+} from './renewal.js';
+export { CertRenewer, RENEW_LOWER_FRACTION, RENEW_UPPER_FRACTION, renewalTime } from './renewal.js';
 export type { CreateRootCaDeps, CreateRootCaOptions, RootCa, RootCaWithKey } from './root-ca.js';
 export {
   CERT_BACKDATE_MS,
