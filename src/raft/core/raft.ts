@@ -482,6 +482,8 @@ export class RaftCore {
 
   /** Collects the outputs; the caller must carry them out in the order documented on Ready. */
   ready(): Ready {
+    // Flush first: if a committed conf change removes this leader, followers still learn the commit.
+    if (this.role === 'leader') leader.flush(this);
     const committedEntries = this.log.nextCommitted(this.opts.maxApplyBytes);
     for (const e of committedEntries) {
       this.log.applying = e.index;

@@ -29,6 +29,8 @@ export interface TestClusterOptions {
   options?: RaftOptions;
   /** Initial configuration (default: all ids are voters). */
   conf?: ConfState;
+  /** Durable state per node instead of a fresh bootstrap (Figure 7 style setups). */
+  states?: Readonly<Record<NodeId, LoadedState>>;
 }
 
 const text = new TextEncoder();
@@ -52,7 +54,7 @@ export class TestCluster {
     this.options = opts.options ?? {};
     const conf = opts.conf ?? { voters: [...ids], learners: [] };
     let seed = opts.seed ?? 1;
-    for (const id of ids) this.addNode(id, bootstrapState(conf), seed++);
+    for (const id of ids) this.addNode(id, opts.states?.[id] ?? bootstrapState(conf), seed++);
   }
 
   /** Adds a node with the given durable state (a joining node starts empty). */
@@ -251,4 +253,19 @@ function decodeApplied(data: Uint8Array): string[] {
   if (data.length === 0) return [];
   const v: unknown = JSON.parse(untext.decode(data));
   return Array.isArray(v) ? v.map(String) : [];
+}
+
+/** Durable state whose log is the bootstrap entry followed by empty entries of `terms` (index 2, 3, …). */
+export function stateWithLog(
+  conf: ConfState,
+  terms: readonly number[],
+  term: number,
+  commit = 1,
+): LoadedState {
+  const boot = bootstrapState(conf);
+  const entries: Entry[] = [...boot.entries];
+  terms.forEach((t, i) => {
+    entries.push({ term: t, index: i + 2, type: 'normal', data: new Uint8Array(0) });
+  });
+  return { hardState: { term, vote: null, commit }, snapshot: null, entries };
 }
