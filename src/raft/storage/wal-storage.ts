@@ -211,6 +211,10 @@ export class WalStorage implements RaftStorage {
 }
 
 function checkEntries(entries: readonly Entry[]): void {
+  const first = entries[0];
+  if (first !== undefined && (!Number.isSafeInteger(first.index) || first.index < 1)) {
+    throw new InvalidArgumentError('entries[0].index', `entry indexes start at 1, got ${first.index}`);
+  }
   for (let i = 1; i < entries.length; i++) {
     if (entries[i]!.index !== entries[i - 1]!.index + 1) {
       throw new InvalidArgumentError(
