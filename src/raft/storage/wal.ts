@@ -91,9 +91,9 @@ export class Wal {
     for (const [i, seg] of this.segments.entries()) {
       await this.replaySegment(seg, i === this.segments.length - 1, replay);
     }
-    this.lastIndex = replay.lastIndex;
     this.hardState = this.segments.length > 0 ? replay.hardState : null;
     this.marker = replay.markers.at(-1) ?? null;
+    this.lastIndex = Math.max(replay.lastIndex, this.marker?.index ?? 0);
     const last = this.segments.at(-1);
     if (last === undefined) await this.cut();
     else if (this.tail === null) {
