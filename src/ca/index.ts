@@ -36,4 +36,14 @@ export {
   MIN_ROOT_CA_VALIDITY_MS,
   parseRootCa,
 } from './root-ca.js';
+export type { BeginRotationOptions, CaRoots, RootRotation, TrustBundle } from './rotation.js';
+export {
+  beginRootRotation,
+  completeRootRotation,
+  crossSignRoot,
+  isIssuedUnder,
+  servedRootPem,
+  signingMaterial,
+  trustBundle,
+} from './rotation.js';
 export * from './types.js';
