@@ -52,6 +52,10 @@ export class Staging {
 
   /** Selected objects including staged writes, sorted by id. */
   find<K extends ObjectKind>(kind: K, selector: Selector<ObjectKind>): ObjectOf<K>[] {
+    if (this.writes.size === 0) {
+      // Plain views: no staged writes to merge.
+      return [...this.base.selectIds(kind, selector)].sort().map((id) => this.base.get(kind, id)!);
+    }
     const ids = new Set<string>();
     for (const id of this.base.selectIds(kind, selector)) if (!this.writes.has(keyOf(kind, id))) ids.add(id);
     for (const w of this.writes.values()) {
