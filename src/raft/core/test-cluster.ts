@@ -33,6 +33,13 @@ export interface TestClusterOptions {
   states?: Readonly<Record<NodeId, LoadedState>>;
 }
 
+const DURABLE_RESPONSES: ReadonlySet<Message['type']> = new Set([
+  'append-resp',
+  'vote-resp',
+  'pre-vote-resp',
+  'heartbeat-resp',
+]);
+
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
@@ -96,6 +103,9 @@ export class TestCluster {
     while (n.core.hasReady()) {
       if (++guard > 1000) throw new BugError(`node ${id} never quiesces`);
       const rd = n.core.ready();
+      // Responses promise durable state: they must never be in the send-now list.
+      const early = rd.messages.find((m) => DURABLE_RESPONSES.has(m.type));
+      if (early) throw new BugError(`node ${id} would send ${early.type} before persisting`);
       this.post(rd.messages);
       if (rd.snapshot) {
         n.disk.snapshot = rd.snapshot;
