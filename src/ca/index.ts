@@ -1,3 +1,4 @@
+export { SECRET_FILE_MODE, writeFileAtomic } from './atomic-file.js';
 export type { CaSignerDeps, CaSignerOptions, SigningMaterial, SignRequest } from './ca-signer.js';
 export {
   CaSigner,
@@ -18,6 +19,8 @@ export {
   rootCaDigest,
   verifyRootAgainstToken,
 } from './join-token.js';
+export type { NodeKeyFile, NodeKeyStoreDeps, NodeSecrets } from './key-store.js';
+export { DEK_BYTES, generateDek, NodeKeyStore } from './key-store.js';
 export type { NodeKeyAndCsr, VerifyNodeCertificateInput } from './node-identity.js';
 export { generateNodeKeyAndCsr, parseNodeCertificate, verifyNodeCertificate } from './node-identity.js';
 export type {
@@ -47,3 +50,5 @@ export {
   trustBundle,
 } from './rotation.js';
 export * from './types.js';
+export type { UnlockKey } from './unlock-key.js';
+export { formatUnlockKey, generateUnlockKey, parseUnlockKey } from './unlock-key.js';
