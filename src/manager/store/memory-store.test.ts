@@ -195,6 +195,42 @@ describe('MemoryStore transactions', () => {
     expect(store.version).toBe(2);
   });
 
+  it('refuses task updates that move the observed or desired state backwards', async () => {
+    const store = localStore();
+    const sid = nextId<ServiceId>();
+    const tid = nextId<TaskId>();
+    await store.update((tx) => {
+      const s = tx.create('service', newService(sid, 'web')) as Service;
+      tx.create('task', newTask(tid, s, 1, { state: 'running' }));
+    });
+    const t = store.view((tx) => tx.get('task', tid))!;
+    const back = await rejection(
+      store.update((tx) => tx.update('task', { ...t, status: { ...t.status, state: 'pending' } })),
+    );
+    expect(isSwarmError(back, 'FAILED_PRECONDITION')).toBe(true);
+    expect((back as Error).message).toContain('running to pending');
+    const desiredBack = await rejection(
+      store.update((tx) => tx.update('task', { ...t, desiredState: 'ready' })),
+    );
+    expect(isSwarmError(desiredBack, 'FAILED_PRECONDITION')).toBe(true);
+    // Same state with new details (health, message) and forward moves are fine.
+    await store.update((tx) => tx.update('task', { ...t, status: { ...t.status, health: 'healthy' } }));
+    const t2 = store.view((tx) => tx.get('task', tid))!;
+    await store.update((tx) =>
+      tx.update('task', { ...t2, desiredState: 'shutdown', status: { ...t2.status, state: 'shutdown' } }),
+    );
+    expect(store.view((tx) => tx.get('task', tid))!.status).toMatchObject({
+      state: 'shutdown',
+      health: 'healthy',
+    });
+  });
+
+  it('refuses async transaction callbacks', async () => {
+    const store = localStore();
+    expect(() => store.view(async () => 1)).toThrow(BugError);
+    expect(await rejection(store.update(async () => 1))).toBeInstanceOf(BugError);
+  });
+
   it('refuses a transaction object used after its callback returned', async () => {
     const store = localStore();
     let leaked: { get: (k: 'service', id: string) => unknown } | undefined;

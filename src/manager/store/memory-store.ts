@@ -8,6 +8,7 @@ import type {
 } from '../../api/index.js';
 import { OBJECT_KINDS } from '../../api/index.js';
 import {
+  BugError,
   type Clock,
   type Disposable,
   isSwarmError,
@@ -101,7 +102,7 @@ export class MemoryStore implements ChangeSetApplier {
   view<T>(fn: (tx: ReadTx) => T): T {
     const tx = new ReadTxImpl(this.tables);
     try {
-      return fn(tx);
+      return assertSync(fn(tx));
     } finally {
       tx.close();
     }
@@ -120,7 +121,7 @@ export class MemoryStore implements ChangeSetApplier {
         const tx = new WriteTxImpl(this.tables, this.deps.clock);
         let result: T;
         try {
-          result = fn(tx);
+          result = assertSync(fn(tx));
         } finally {
           tx.close();
         }
@@ -268,6 +269,13 @@ export class MemoryStore implements ChangeSetApplier {
     this.closed = true;
     for (const w of [...this.watchers]) w.queue.fail('store-closed');
   }
+}
+
+/** Transactions are synchronous by design (see view); an async callback would outlive its tx. */
+function assertSync<T>(value: T): T {
+  if (typeof (value as { then?: unknown } | null)?.then === 'function')
+    throw new BugError('store transaction callbacks must be synchronous, not async');
+  return value;
 }
 
 function stageChange(staging: Staging, c: Change): void {

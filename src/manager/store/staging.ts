@@ -1,5 +1,7 @@
 import {
   type AnyObject,
+  assertDesiredStateChange,
+  assertTransition,
   hasUniqueName,
   type ObjectKind,
   type ObjectOf,
@@ -75,6 +77,7 @@ export class Staging {
     if (!current) throw new NotFoundError(kind, obj.id);
     if (current.meta.version !== expectedVersion)
       throw new VersionConflictError(kind, obj.id, expectedVersion, current.meta.version);
+    if (kind === 'task') checkTaskProgress(current as ObjectOf<'task'>, obj as ObjectOf<'task'>);
     this.checkName(kind, obj);
     this.writes.set(keyOf(kind, obj.id), { kind, id: obj.id, obj });
   }
@@ -113,4 +116,12 @@ export class Staging {
     }
     return out;
   }
+}
+
+/** A task's observed and desired states only move forward: the store refuses anything else. */
+function checkTaskProgress(before: ObjectOf<'task'>, after: ObjectOf<'task'>): void {
+  if (before.status.state !== after.status.state)
+    assertTransition(before.status.state, after.status.state, after.id);
+  if (before.desiredState !== after.desiredState)
+    assertDesiredStateChange(before.desiredState, after.desiredState, after.id);
 }
