@@ -242,6 +242,17 @@ describe('MemoryStore transactions', () => {
 });
 
 describe('MemoryStore indexes', () => {
+  it('types selectors by kind', () => {
+    const store = localStore();
+    store.view((tx) => {
+      // @ts-expect-error a task selector does not apply to services
+      expect(tx.find('service', by.serviceId(nextId()))).toEqual([]);
+      // @ts-expect-error tasks have no name index
+      expect(tx.find('task', by.name('x'))).toEqual([]);
+      expect(tx.find('cluster', by.name('default'))).toEqual([]);
+    });
+  });
+
   it('keeps every index right across creates, updates and deletes', async () => {
     const store = localStore();
     const [n1, n2] = [nextId<NodeId>(), nextId<NodeId>()];
