@@ -13,10 +13,11 @@ import { KvStateMachine } from './kv-state-machine.js';
 import type { ClusterControl } from './nemesis.js';
 import type { NetworkConfig } from './network.js';
 import { SimNetwork } from './network.js';
-import type { DiskConfig } from './sim-memory-storage.js';
+import type { DiskConfig, DiskStats, NodeDisk } from './sim-memory-storage.js';
 import { SimDisk } from './sim-memory-storage.js';
 import type { SimNodeFactory, SimNodeHandle } from './sim-node.js';
 import { Incarnation, SimTransport, type Wire } from './sim-transport.js';
+import { WalSimDisk } from './wal-disk.js';
 import type { ClientRequest } from './workload.js';
 
 /** Deliberate bugs, to show that the simulator catches them. */
@@ -35,12 +36,14 @@ export interface ClusterConfig {
   readonly lossyNetwork: NetworkConfig;
   readonly disk: DiskConfig;
   readonly restartAfterMs: readonly [number, number];
+  /** 'wal': the real WAL over SimFs; 'memory': the in-memory stand-in (faster, coarser). */
+  readonly storage: 'wal' | 'memory';
   readonly bug?: InjectedBug;
 }
 
 interface SimNode {
   readonly id: NodeId;
-  readonly disk: SimDisk;
+  readonly disk: NodeDisk;
   life: Incarnation | null;
   handle: SimNodeHandle | null;
   transport: SimTransport | null;
@@ -101,7 +104,11 @@ export class SimCluster implements ClusterControl {
   }
 
   private addNode(id: NodeId): SimNode {
-    const disk = new SimDisk(this.queue, this.diskRng, this.config.disk, id);
+    const c = this.config;
+    const disk: NodeDisk =
+      c.storage === 'wal'
+        ? new WalSimDisk(this.queue, this.diskRng, [c.disk.syncMinMs, c.disk.syncMaxMs], id)
+        : new SimDisk(this.queue, this.diskRng, c.disk, id);
     const node: SimNode = {
       id,
       disk,
@@ -121,9 +128,16 @@ export class SimCluster implements ClusterControl {
     node.incarnations++;
     const life = new Incarnation(id, node.incarnations, this.queue);
     const transport = new SimTransport(life, this.queue, this.network);
-    const kv = new KvStateMachine((r) => {
-      if (!life.dead) this.invariants.onApplied(id, r.index, r.digest);
-    });
+    const kv = new KvStateMachine(
+      (r) => {
+        if (!life.dead) this.invariants.onApplied(id, r.index, r.digest);
+      },
+      () => {
+        if (life.dead) return;
+        this.counters.snapshotsRestored++;
+        this.invariants.onRestored(id);
+      },
+    );
     const storage = node.disk.open();
     const lying = this.config.bug === 'ack-before-fsync';
     const handle = this.factory({
@@ -151,11 +165,6 @@ export class SimCluster implements ClusterControl {
         this.counters.fatalErrors++;
         this.crash(id, false);
         this.scheduleRestart(id);
-      },
-      onRestored: (index) => {
-        if (life.dead) return;
-        this.counters.snapshotsRestored++;
-        this.invariants.onRestored(id, index);
       },
     });
     node.life = life;
@@ -226,8 +235,8 @@ export class SimCluster implements ClusterControl {
     return this.nodes.get(id)?.kv ?? null;
   }
 
-  disks(): SimDisk[] {
-    return [...this.nodes.values()].map((n) => n.disk);
+  diskStats(): DiskStats[] {
+    return [...this.nodes.values()].map((n) => n.disk.stats);
   }
 
   /** The configuration as known by the running node that has applied the most. */
@@ -285,9 +294,7 @@ export class SimCluster implements ClusterControl {
     node.handle = null;
     node.transport = null;
     node.kv = null;
-    if (torn) node.disk.setConfig({ ...this.config.disk, tornRate: 1 });
-    node.disk.crash();
-    node.disk.setConfig(this.config.disk);
+    node.disk.crash(torn);
     this.network.setDown(id, true);
     this.invariants.onCrash(id);
   }
@@ -317,24 +324,23 @@ export class SimCluster implements ClusterControl {
   slowDisk(id: NodeId, ms: number): void {
     const disk = this.nodes.get(id)?.disk;
     if (!disk) return;
-    disk.setConfig({ ...this.config.disk, syncMinMs: ms / 2, syncMaxMs: ms });
-    this.queue.schedule(5_000, 'disk-recover', () => disk.setConfig(this.config.disk));
+    disk.setSyncLatency(ms / 2, ms);
+    this.queue.schedule(5_000, 'disk-recover', () => this.normalDisk(disk));
+  }
+
+  private normalDisk(disk: NodeDisk): void {
+    disk.setSyncLatency(this.config.disk.syncMinMs, this.config.disk.syncMaxMs);
   }
 
   failNextSync(id: NodeId): void {
-    const disk = this.nodes.get(id)?.disk;
-    if (!disk) return;
-    disk.setConfig({ ...this.config.disk, syncFailRate: 1 });
-    this.queue.schedule(this.config.disk.syncMaxMs + 1, 'disk-recover', () =>
-      disk.setConfig(this.config.disk),
-    );
+    this.nodes.get(id)?.disk.failNextSync();
   }
 
   /** Restores calm: heals, calms the network and disks, restarts every crashed member. */
   calm(): void {
     this.heal();
     this.setLossy(false);
-    for (const n of this.nodes.values()) n.disk.setConfig(this.config.disk);
+    for (const n of this.nodes.values()) this.normalDisk(n.disk);
     for (const id of this.crashed()) this.restart(id);
   }
 

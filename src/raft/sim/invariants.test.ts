@@ -103,7 +103,7 @@ describe('InvariantChecker', () => {
   it('lets a node resume applying after a snapshot restore or a crash', () => {
     const c = checker();
     c.onApplied('a', 1, 'x');
-    c.onRestored('a', 10);
+    c.onRestored('a');
     c.onApplied('a', 11, 'y');
     c.onCrash('a');
     c.onApplied('a', 5, 'q');

@@ -110,11 +110,15 @@ export class InvariantChecker {
     }
     let verified = restarted ? n.snapshotIndex : Math.max(prev.verified, n.snapshotIndex);
     // A follower may hold stale entries past its own commit index: only its committed prefix must agree.
-    const upTo = Math.min(n.commit, n.lastIndex);
+    let upTo = Math.min(n.commit, n.lastIndex);
     for (let i = verified + 1; i <= upTo; i++) {
       const term = n.termAt(i);
       const digest = n.digestAt(i);
-      if (term === undefined || digest === undefined) continue;
+      if (term === undefined || digest === undefined) {
+        // Not visible yet (e.g. not handed to storage): verify it on a later observation.
+        upTo = i - 1;
+        break;
+      }
       const known = this.committed.get(i);
       if (!known) this.committed.set(i, { term, digest });
       else if (known.term !== term || known.digest !== digest) {
@@ -126,7 +130,7 @@ export class InvariantChecker {
       }
     }
     verified = Math.max(verified, upTo);
-    if (upTo > this.maxCommitted) this.maxCommitted = upTo;
+    if (n.commit > this.maxCommitted) this.maxCommitted = n.commit;
     if (becameLeader) this.checkLeaderCompleteness(n);
     this.seen.set(n.id, {
       incarnation: n.incarnation,
@@ -172,9 +176,9 @@ export class InvariantChecker {
     }
   }
 
-  /** The node's state machine was replaced by a snapshot at `index` (or restarted from one). */
-  onRestored(node: NodeId, index: number): void {
-    this.lastApplied.set(node, index);
+  /** The node's state machine was replaced by a snapshot: it resumes applying after it. */
+  onRestored(node: NodeId): void {
+    this.lastApplied.delete(node);
   }
 
   /** The node crashed: its next incarnation starts applying after its snapshot. */

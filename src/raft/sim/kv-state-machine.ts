@@ -50,7 +50,10 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
   /** Commands that were retries of an already applied command. */
   duplicatesDropped = 0;
 
-  constructor(private readonly onApplied?: (record: AppliedRecord) => void) {}
+  constructor(
+    private readonly onApplied?: (record: AppliedRecord) => void,
+    private readonly onRestored?: () => void,
+  ) {}
 
   apply(commands: readonly Command[]): readonly (KvOutput | null)[] {
     return commands.map((c) => this.applyOne(c));
@@ -94,6 +97,7 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
   }
 
   restore(bytes: Uint8Array): void {
+    this.onRestored?.();
     if (bytes.length === 0) {
       this.data = new Map();
       this.sessions = new Map();

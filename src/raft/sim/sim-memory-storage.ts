@@ -35,6 +35,18 @@ export interface DiskConfig {
 
 export const FAST_DISK: DiskConfig = { syncMinMs: 0.5, syncMaxMs: 2, syncFailRate: 0, tornRate: 0 };
 
+/** One node's disk as the cluster sees it: it outlives the node's incarnations. */
+export interface NodeDisk {
+  readonly stats: DiskStats;
+  /** Storage for a new incarnation of the node. */
+  open(): RaftStorage;
+  /** Power loss: unsynced writes are lost, or with `torn` partly kept, garbled or reordered. */
+  crash(torn: boolean): void;
+  setSyncLatency(minMs: number, maxMs: number): void;
+  /** The next fsync fails with an IO error. */
+  failNextSync(): void;
+}
+
 export interface DiskStats {
   syncs: number;
   syncFailures: number;
@@ -44,7 +56,7 @@ export interface DiskStats {
 }
 
 /** One node's disk; it outlives the storage objects of successive incarnations of the node. */
-export class SimDisk {
+export class SimDisk implements NodeDisk {
   private image: DiskImage = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
   private unsynced: { write: Write; done: () => void; fail: (e: unknown) => void }[] = [];
   private syncScheduled = false;
@@ -58,8 +70,18 @@ export class SimDisk {
     readonly node: string,
   ) {}
 
+  private failNext = false;
+
   setConfig(config: DiskConfig): void {
     this.config = config;
+  }
+
+  setSyncLatency(minMs: number, maxMs: number): void {
+    this.config = { ...this.config, syncMinMs: minMs, syncMaxMs: maxMs };
+  }
+
+  failNextSync(): void {
+    this.failNext = true;
   }
 
   /** A fresh storage handle for a new incarnation of the node. */
@@ -78,11 +100,11 @@ export class SimDisk {
   }
 
   /** The node loses power: unsynced writes vanish, or a prefix of them survives (torn). */
-  crash(): void {
+  crash(torn = false): void {
     this.stats.crashes++;
     this.generation++;
     let keep = 0;
-    if (this.unsynced.length > 0 && this.rng.next() < this.config.tornRate) {
+    if (this.unsynced.length > 0 && (torn || this.rng.next() < this.config.tornRate)) {
       keep = this.rng.int(0, this.unsynced.length + 1);
       this.stats.tornCrashes++;
     }
@@ -127,7 +149,8 @@ export class SimDisk {
     const batch = this.unsynced;
     this.unsynced = [];
     this.stats.syncs++;
-    if (this.config.syncFailRate > 0 && this.rng.next() < this.config.syncFailRate) {
+    if (this.failNext || (this.config.syncFailRate > 0 && this.rng.next() < this.config.syncFailRate)) {
+      this.failNext = false;
       this.stats.syncFailures++;
       // After a failed fsync nothing about these writes is known: they count as lost.
       this.stats.lostWrites += batch.length;

@@ -25,8 +25,6 @@ export interface SimNodeDeps {
   readonly electionTicks: number;
   /** A fatal error (fsync failure): the process must die. */
   readonly onFatal: (error: unknown) => void;
-  /** Called when the state machine is replaced by a snapshot (at `index`). */
-  readonly onRestored: (index: number) => void;
 }
 
 export interface SimNodeHandle {

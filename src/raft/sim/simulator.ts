@@ -28,6 +28,8 @@ export interface SimulationOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly bug?: InjectedBug;
+  /** @default 'wal' */
+  readonly storage?: 'wal' | 'memory';
   /** Disable faults entirely (a calm run). */
   readonly faults?: boolean;
   /** Receives one line per notable event (faults, elections, violations). */
@@ -95,6 +97,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       },
       disk: { syncMinMs: 1, syncMaxMs: 5, syncFailRate: 0, tornRate: 0 },
       restartAfterMs: [electionMs / 2, electionMs * 4],
+      storage: options.storage ?? 'wal',
       bug: options.bug,
     },
     options.factory,
@@ -214,7 +217,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     traceHash: (trace >>> 0).toString(16).padStart(8, '0'),
     faults: nemesis.counts,
     network: cluster.network.stats,
-    disk: sumDiskStats(cluster.disks().map((d) => d.stats)),
+    disk: sumDiskStats(cluster.diskStats()),
     workload: workload.stats,
     cluster: cluster.counters,
     leadersElected: invariants.leadersElected,
