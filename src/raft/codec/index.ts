@@ -1,4 +1,3 @@
-export { ByteReader, ByteWriter } from './bytes.js';
 export {
   type ConfChangeEnvelope,
   decodeConfChange,
