@@ -113,8 +113,13 @@ export class LogProposer implements Proposer {
   }
 
   commitAll(): void {
-    const batch = this.pending;
-    this.pending = [];
+    this.commit(this.pending.length);
+  }
+
+  /** Commits and applies the oldest `n` pending proposals. */
+  commit(n: number): void {
+    const batch = this.pending.slice(0, n);
+    this.pending = this.pending.slice(n);
     for (const { data, done } of batch) {
       this.log.push(data);
       for (const r of this.replicas) r.applyCommitted(decodeChangeSet(data));
