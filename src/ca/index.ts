@@ -7,9 +7,23 @@ export {
   parseAndVerifyCsr,
   validateCertExpiry,
 } from './ca-signer.js';
+export type { CaState, CaStateDeps, CaStateStore, InitCaStateOptions } from './ca-state.js';
+export {
+  beginCaRotation,
+  completeCaRotation,
+  initialCaState,
+  isNodeRemoved,
+  markNodeRemoved,
+  rotateClusterUnlockKey,
+  rotateJoinToken,
+  setAutolock,
+  setCertExpiry,
+} from './ca-state.js';
 export type { VerifyChainInput } from './chain.js';
 export { verifyCertificateChain } from './chain.js';
 export * from './errors.js';
+export type { FileCaStateStoreDeps } from './file-ca-state-store.js';
+export { FileCaStateStore } from './file-ca-state-store.js';
 export type { JoinTokens, ParsedJoinToken } from './join-token.js';
 export {
   generateJoinToken,
