@@ -47,8 +47,17 @@ function failRead(r: RaftCore, read: PendingRead): void {
   else r.send({ type: 'read-index-resp', to: read.from, ctx: read.ctx, index: 0, reject: true });
 }
 
+/** Without a transport report, a snapshot send is presumed lost after this many election timeouts. */
+const SNAPSHOT_TIMEOUT_ELECTIONS = 10;
+
 export function tickLeader(r: RaftCore): void {
   r.heartbeatElapsed++;
+  for (const [id, pr] of r.progress) {
+    if (pr.state === 'snapshot' && ++pr.snapshotTicks >= SNAPSHOT_TIMEOUT_ELECTIONS * r.opts.electionTicks) {
+      r.logger.warn('snapshot send not reported; probing again', { 'peer.id': id });
+      pr.becomeProbe();
+    }
+  }
   if (r.electionElapsed >= r.opts.electionTicks) {
     r.electionElapsed = 0;
     if (r.opts.checkQuorum && !quorumActive(r)) {
@@ -253,7 +262,11 @@ function handleAppendResp(r: RaftCore, m: AppendResponse): void {
   }
   if (pr.state === 'probe') {
     pr.becomeReplicate();
-  } else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+  } else if (
+    pr.state === 'snapshot' &&
+    (pr.match >= pr.pendingSnapshot || pr.match + 1 >= r.log.firstIndex())
+  ) {
+    // Installed, or the follower already has what our log can still provide.
     pr.becomeProbe();
     pr.becomeReplicate();
   } else if (pr.state === 'replicate') {

@@ -62,6 +62,8 @@ export class Progress {
   probeSent = false;
   /** The snapshot index being sent in snapshot state. */
   pendingSnapshot = 0;
+  /** Ticks spent in snapshot state, so a snapshot whose outcome is never reported is retried. */
+  snapshotTicks = 0;
   /** Heard from this peer since the last check-quorum round. */
   recentActive = false;
   readonly inflights: Inflights;
@@ -99,6 +101,7 @@ export class Progress {
   becomeSnapshot(index: number): void {
     this.reset('snapshot');
     this.pendingSnapshot = index;
+    this.snapshotTicks = 0;
   }
 
   /** An acknowledgement up to `index`; stale or duplicated ones never move match backwards. */

@@ -98,3 +98,22 @@ describe('snapshots and compaction (paper §7)', () => {
     expect(c.node('b').applied).toEqual(c.node('a').applied);
   });
 });
+
+describe('snapshot send without a transport report', () => {
+  it('falls back to probing after ten election timeouts and retries', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.isolate('c');
+    writes(c, 10);
+    c.compact('a', 2);
+    c.heal();
+    c.filter = (m) => m.type !== 'snapshot';
+    c.tickAll(1);
+    expect(c.core('a').status().progress.get('c')!.state).toBe('snapshot');
+    c.tickAll(99);
+    expect(c.core('a').status().progress.get('c')!.state).toBe('snapshot');
+    c.heal();
+    c.tickAll(3);
+    expect(c.node('c').applied).toEqual(c.node('a').applied);
+  });
+});
