@@ -1,9 +1,15 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { type Clock, type Event, InvalidArgumentError } from '../common/index.js';
-import { DEFAULT_CERT_EXPIRY_MS, validateCertExpiry } from './ca-signer.js';
+import { CaSigner, type CaSignerOptions, DEFAULT_CERT_EXPIRY_MS, validateCertExpiry } from './ca-signer.js';
 import { generateJoinToken, generateJoinTokens, type JoinTokens } from './join-token.js';
 import { type CreateRootCaOptions, createRootCa } from './root-ca.js';
-import { beginRootRotation, type CaRoots, completeRootRotation, servedRootPem } from './rotation.js';
+import {
+  beginRootRotation,
+  type CaRoots,
+  completeRootRotation,
+  servedRootPem,
+  signingMaterial,
+} from './rotation.js';
 import type { NodeRole, RandomBytes } from './types.js';
 import { formatUnlockKey, generateUnlockKey } from './unlock-key.js';
 
@@ -144,4 +150,16 @@ export function rotateClusterUnlockKey(
       kekVersion: (state.autolock?.kekVersion ?? 0) + 1,
     },
   };
+}
+
+/** The signer for this state: the current root, or the new key and cross-certificate mid-rotation. */
+export function createSignerForState(
+  state: CaState,
+  deps: CaStateDeps,
+  options: Omit<CaSignerOptions, 'certExpiryMs'> = {},
+): Promise<CaSigner> {
+  return CaSigner.create(signingMaterial(state.roots), deps, {
+    ...options,
+    certExpiryMs: state.certExpiryMs,
+  });
 }

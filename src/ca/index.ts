@@ -11,6 +11,7 @@ export type { CaState, CaStateDeps, CaStateStore, InitCaStateOptions } from './c
 export {
   beginCaRotation,
   completeCaRotation,
+  createSignerForState,
   initialCaState,
   isNodeRemoved,
   markNodeRemoved,
@@ -21,6 +22,8 @@ export {
 } from './ca-state.js';
 export type { VerifyChainInput } from './chain.js';
 export { verifyCertificateChain } from './chain.js';
+export type { JoinResult, JoinTransport, RenewTransport } from './enrollment.js';
+export { joinWithToken, renewWithCertificate } from './enrollment.js';
 export * from './errors.js';
 export type { FileCaStateStoreDeps } from './file-ca-state-store.js';
 export { FileCaStateStore } from './file-ca-state-store.js';
