@@ -9,7 +9,6 @@ import {
 import { decodeConfChange, encodeConfChange } from '../codec/index.js';
 import type {
   ConfChange,
-  ConfState,
   Entry,
   HardState,
   LoadedState,
@@ -23,10 +22,15 @@ import * as leader from './leader.js';
 import { entryBytes, RaftLog } from './log.js';
 import { Membership } from './membership.js';
 import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from './options.js';
+import { buildReady, hasReady, ReadyTracker } from './outputs.js';
 import type { Progress } from './progress.js';
 import { type PendingRead, ReadOnlyQueue } from './read-only.js';
 import type { PersistAck, ReadState, Ready, Role, SoftState } from './ready.js';
 import * as replica from './replica.js';
+import { type RaftStatus, statusOf } from './status.js';
+
+export { bootstrapState } from './bootstrap.js';
+export type { ProgressStatus, RaftStatus } from './status.js';
 
 export interface RaftCoreDeps {
   readonly id: NodeId;
@@ -39,28 +43,6 @@ export interface RaftCoreDeps {
 export type ProposeResult =
   | { readonly kind: 'appended'; readonly index: number; readonly term: number }
   | { readonly kind: 'forwarded'; readonly to: NodeId };
-
-export interface ProgressStatus {
-  readonly match: number;
-  readonly next: number;
-  readonly state: Progress['state'];
-  readonly learner: boolean;
-  readonly inflight: number;
-}
-
-export interface RaftStatus extends SoftState {
-  readonly id: NodeId;
-  readonly vote: NodeId | null;
-  readonly commit: number;
-  readonly applying: number;
-  readonly persisted: number;
-  readonly lastIndex: number;
-  readonly firstIndex: number;
-  readonly conf: ConfState;
-  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
-  readonly leadTransferee: NodeId | null;
-  readonly uncommittedBytes: number;
-}
 
 /**
  * The deterministic Raft state machine (etcd RawNode style). No clock, timers, randomness source
@@ -102,9 +84,7 @@ export class RaftCore {
   persistedMsgs: Message[] = [];
   readStates: ReadState[] = [];
   readFailures: string[] = [];
-  private confChanged = false;
-  private prevHard: HardState;
-  private prevSoft: SoftState;
+  readonly tracker: ReadyTracker;
 
   constructor(deps: RaftCoreDeps, options: RaftOptions, initial: LoadedState) {
     this.id = deps.id;
@@ -115,9 +95,8 @@ export class RaftCore {
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.conf = initial.snapshot ? new Membership(initial.snapshot.meta.conf) : Membership.empty();
-    this.prevHard = this.hardState();
     this.resetTimers();
-    this.prevSoft = this.softState();
+    this.tracker = new ReadyTracker(this.hardState(), this.softState());
   }
 
   // ------------------------------------------------------------------ inputs
@@ -431,12 +410,12 @@ export class RaftCore {
   }
 
   /** Applies a committed membership change (at the moment it is handed out for apply). */
-  private applyConfChange(entry: Entry): void {
+  applyConfChange(entry: Entry): void {
     const { change } = decodeConfChange(entry.data);
     const next = this.conf.apply(change);
     if (next === this.conf) return;
     this.conf = next;
-    this.confChanged = true;
+    this.tracker.confChanged = true;
     this.logger.info('membership changed', {
       index: entry.index,
       voters: next.toConfState().voters.join(','),
@@ -446,7 +425,7 @@ export class RaftCore {
   }
 
   markConfChanged(): void {
-    this.confChanged = true;
+    this.tracker.confChanged = true;
   }
 
   // ------------------------------------------------------------------ outputs
@@ -460,121 +439,17 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    const hs = this.hardState();
-    const ss = this.softState();
-    return (
-      this.msgs.length > 0 ||
-      this.persistedMsgs.length > 0 ||
-      this.readStates.length > 0 ||
-      this.readFailures.length > 0 ||
-      this.log.pendingSnapshot !== null ||
-      this.log.unstableFrom <= this.log.lastIndex() ||
-      this.log.hasNextCommitted() ||
-      this.bcastEntries ||
-      this.bcastCommit ||
-      this.reads.hasUnsent() ||
-      !sameHard(hs, this.prevHard) ||
-      ss.role !== this.prevSoft.role ||
-      ss.leader !== this.prevSoft.leader ||
-      ss.term !== this.prevSoft.term
-    );
+    return hasReady(this);
   }
 
   /** Collects the outputs; the caller must carry them out in the order documented on Ready. */
   ready(): Ready {
-    // Flush first: if a committed conf change removes this leader, followers still learn the commit.
-    if (this.role === 'leader') leader.flush(this);
-    const committedEntries = this.log.nextCommitted(this.opts.maxApplyBytes);
-    for (const e of committedEntries) {
-      this.log.applying = e.index;
-      if (e.type === 'conf-change') this.applyConfChange(e);
-    }
-    if (this.role === 'leader') leader.flush(this);
-    const snapshot = this.log.pendingSnapshot;
-    this.log.pendingSnapshot = null;
-    const entries = this.log.unstableEntries();
-    this.log.unstableFrom = this.log.lastIndex() + 1;
-    const hs = this.hardState();
-    const hardChanged = !sameHard(hs, this.prevHard);
-    const mustSync =
-      entries.length > 0 ||
-      snapshot !== null ||
-      hs.term !== this.prevHard.term ||
-      hs.vote !== this.prevHard.vote;
-    this.prevHard = hs;
-    const ss = this.softState();
-    const softChanged =
-      ss.role !== this.prevSoft.role || ss.leader !== this.prevSoft.leader || ss.term !== this.prevSoft.term;
-    this.prevSoft = ss;
-    const last = entries[entries.length - 1];
-    const rd: Ready = {
-      softState: softChanged ? ss : null,
-      hardState: hardChanged ? hs : null,
-      entries,
-      snapshot,
-      mustSync,
-      messages: this.msgs,
-      persistedMessages: this.persistedMsgs,
-      committedEntries,
-      conf: this.confChanged ? this.conf.toConfState() : null,
-      readStates: this.readStates,
-      readFailures: this.readFailures,
-      persist: {
-        term: hs.term,
-        vote: hs.vote,
-        lastIndex: last?.index ?? 0,
-        lastTerm: last?.term ?? 0,
-        snapshotIndex: snapshot?.meta.index ?? 0,
-      },
-    };
-    this.msgs = [];
-    this.persistedMsgs = [];
-    this.readStates = [];
-    this.readFailures = [];
-    this.confChanged = false;
-    return rd;
+    return buildReady(this);
   }
 
   status(): RaftStatus {
-    const progress = new Map<NodeId, ProgressStatus>();
-    for (const [id, pr] of [...this.progress].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      progress.set(id, {
-        match: pr.match,
-        next: pr.next,
-        state: pr.state,
-        learner: pr.isLearner,
-        inflight: pr.inflights.count,
-      });
-    }
-    return {
-      ...this.softState(),
-      id: this.id,
-      vote: this.vote,
-      commit: this.log.committed,
-      applying: this.log.applying,
-      persisted: this.log.persisted,
-      lastIndex: this.log.lastIndex(),
-      firstIndex: this.log.firstIndex(),
-      conf: this.conf.toConfState(),
-      progress,
-      leadTransferee: this.leadTransferee,
-      uncommittedBytes: this.uncommittedBytes,
-    };
+    return statusOf(this);
   }
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-function sameHard(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-/** The durable state of a brand-new cluster member: entry 1 records the initial configuration. */
-export function bootstrapState(conf: ConfState): LoadedState {
-  const data = encodeConfChange({ requestId: '', change: { type: 'bootstrap', conf } });
-  return {
-    hardState: { term: 1, vote: null, commit: 1 },
-    snapshot: null,
-    entries: [{ term: 1, index: 1, type: 'conf-change', data }],
-  };
-}
