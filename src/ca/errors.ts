@@ -6,8 +6,7 @@ export type CertificateRejection =
   | 'expired'
   | 'not-yet-valid'
   | 'unknown-authority'
-  | 'not-a-ca'
-  | 'wrong-usage';
+  | 'not-a-ca';
 
 /** A certificate (or chain) that does not prove what it claims: the peer is not authenticated. */
 export class CertificateVerificationError extends SwarmError {
