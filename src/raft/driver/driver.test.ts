@@ -189,6 +189,38 @@ describe('RaftDriver', () => {
     expect(['NO_QUORUM', 'NOT_LEADER', 'LOST_LEADERSHIP']).toContain(outcome);
   });
 
+  it('2.2 #23 (driver): a follower read fails when the leader changes before confirming it, never returns old data', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, { ...three, readTimeoutTicks: 100 });
+    const leader = await h.waitLeader();
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    h.net.isolate(leader);
+    let outcome = '';
+    void h
+      .get(follower)
+      .driver.readIndex()
+      .then(
+        () => {
+          outcome = 'answered';
+        },
+        (e: unknown) => {
+          outcome = isSwarmError(e) ? e.code : 'other';
+        },
+      );
+    await h.until('read settled', () =>
+      outcome ? { done: true, value: 0 } : { done: false, state: 'pending' },
+    );
+    expect(['LOST_LEADERSHIP', 'NOT_LEADER']).toContain(outcome);
+    const next = await h.until('a new leader', () => {
+      const l = [...h.members.keys()].find(
+        (id) => id !== leader && h.get(id).driver.status().role === 'leader',
+      );
+      return l ? { done: true, value: l } : { done: false, state: 'none' };
+    });
+    const written = await h.get(next).driver.propose(enc('abc'));
+    expect(await h.get(follower).driver.readIndex()).toBeGreaterThanOrEqual(written.index);
+  });
+
   it('2.2 #15: a retried command with the same session is applied once', async () => {
     h = new Harness();
     for (const id of ['a', 'b', 'c']) h.start(id, three);
