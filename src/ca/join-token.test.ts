@@ -88,6 +88,7 @@ describe('join tokens', () => {
     expect(tokens.worker.split('-')[2]).toBe(tokens.manager.split('-')[2]);
     expect(roleForJoinToken(tokens, tokens.worker)).toBe('worker');
     expect(roleForJoinToken(tokens, tokens.manager)).toBe('manager');
+    expect(roleForJoinToken(tokens, ` ${tokens.manager}\n`)).toBe('manager'); // pasted with blanks
     const rotated = generateJoinTokens(root.certPem);
     expect(() => roleForJoinToken(tokens, rotated.worker)).toThrow(
       expect.objectContaining({ code: 'UNAUTHENTICATED', name: 'InvalidJoinTokenError' }),

@@ -120,8 +120,9 @@ function sameSecret(a: string, b: string): boolean {
  */
 export function roleForJoinToken(tokens: JoinTokens, presented: string): NodeRole {
   parseJoinToken(presented);
-  const isWorker = sameSecret(tokens.worker, presented);
-  const isManager = sameSecret(tokens.manager, presented);
+  const token = presented.trim();
+  const isWorker = sameSecret(tokens.worker, token);
+  const isManager = sameSecret(tokens.manager, token);
   if (isManager) return 'manager';
   if (isWorker) return 'worker';
   throw new InvalidJoinTokenError();
