@@ -15,6 +15,7 @@ import {
   formatBatch,
   formatFailureDetail,
   formatRun,
+  type InjectedBug,
   type RunSummary,
   runSimulation,
   summarize,
@@ -22,7 +23,9 @@ import {
 
 const USAGE = `usage: sim-raft [--seeds N --seed-start S | --seed X] [--nodes 3|5] [--steps K] [--jobs J]
                 [--storage wal|memory] [--verbose] [--determinism-every M]
-  --steps K   simulated ticks (100 ms each) of load and faults per run before healing (default 150)`;
+                [--bug ack-before-fsync|stale-local-reads]
+  --steps K   simulated ticks (100 ms each) of load and faults per run before healing (default 150)
+  --bug B     inject a deliberate bug, to see the simulator catch it`;
 
 interface Args {
   seeds: number[];
@@ -30,6 +33,7 @@ interface Args {
   steps: number;
   jobs: number;
   storage: 'wal' | 'memory';
+  bug: InjectedBug | undefined;
   verbose: boolean;
   determinismEvery: number;
 }
@@ -59,6 +63,7 @@ function parse(argv: string[]): Args {
       storage: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       'determinism-every': { type: 'string' },
+      bug: { type: 'string' },
       worker: { type: 'boolean' },
       'seed-list': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -73,6 +78,10 @@ function parse(argv: string[]): Args {
   if (nodes !== 3 && nodes !== 5) fail(`--nodes must be 3 or 5, got ${nodes}`);
   const storage = values.storage ?? 'wal';
   if (storage !== 'wal' && storage !== 'memory') fail(`--storage must be wal or memory, got ${storage}`);
+  const bug = values.bug;
+  if (bug !== undefined && bug !== 'ack-before-fsync' && bug !== 'stale-local-reads') {
+    fail(`--bug must be ack-before-fsync or stale-local-reads, got ${bug}`);
+  }
   let seeds: number[];
   if (values['seed-list'] !== undefined) {
     seeds = values['seed-list'].split(',').map((x) => int('seed-list', x, 0, 0));
@@ -90,6 +99,7 @@ function parse(argv: string[]): Args {
     steps: int('steps', values.steps, 150, 1),
     jobs: int('jobs', values.jobs, defaultJobs, 1),
     storage,
+    bug,
     verbose: values.verbose ?? false,
     determinismEvery: int('determinism-every', values['determinism-every'], 50, 0),
   };
@@ -102,6 +112,7 @@ async function runOne(seed: number, a: Args, log?: (line: string) => void): Prom
     nodes: a.nodes,
     faultMs: a.steps * 100,
     storage: a.storage,
+    bug: a.bug,
     factory: driverNodeFactory,
     log,
   });
@@ -162,6 +173,7 @@ async function main(): Promise<void> {
           a.storage,
           '--determinism-every',
           String(a.determinismEvery),
+          ...(a.bug ? ['--bug', a.bug] : []),
           '--seed-list',
           share.join(','),
         ];

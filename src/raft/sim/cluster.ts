@@ -67,6 +67,8 @@ export class SimCluster implements ClusterControl {
   private membershipBusy = false;
   readonly counters = { snapshotsRestored: 0, fatalErrors: 0, membershipFailures: 0, transfers: 0 };
   clients: ClientGateway | null = null;
+  /** Told about every fatal node error (fsync failures, failed recoveries). */
+  onFatal: (node: NodeId, phase: 'recovery' | 'running', message: string) => void = () => {};
   /** Folds every delivered message into the run's trace. */
   onTrace: (line: string) => void = () => {};
 
@@ -105,10 +107,12 @@ export class SimCluster implements ClusterControl {
 
   private addNode(id: NodeId): SimNode {
     const c = this.config;
+    // The lying disk is the stand-in's: its write-back cache coalesces like a real one.
+    const lying = c.bug === 'ack-before-fsync';
     const disk: NodeDisk =
-      c.storage === 'wal'
+      c.storage === 'wal' && !lying
         ? new WalSimDisk(this.queue, this.diskRng, [c.disk.syncMinMs, c.disk.syncMaxMs], id)
-        : new SimDisk(this.queue, this.diskRng, c.disk, id);
+        : new SimDisk(this.queue, this.diskRng, c.disk, id, lying);
     const node: SimNode = {
       id,
       disk,
@@ -139,30 +143,26 @@ export class SimCluster implements ClusterControl {
       },
     );
     const storage = node.disk.open();
-    const lying = this.config.bug === 'ack-before-fsync';
     const handle = this.factory({
       id,
       incarnation: node.incarnations,
       clock: life.clock(),
       random: new SeededRandom(deriveSeed(this.nodeRng.int(0, 2 ** 31), id)),
-      storage: lying
-        ? {
-            ...storage,
-            // The bug: report durability at once while the real write is still in the page cache.
-            save: (batch) => {
-              void storage.save(batch).catch(() => {});
-              return Promise.resolve();
-            },
-          }
-        : storage,
+      storage,
       transport,
       stateMachine: kv,
       bootstrap,
       tickMs: this.config.tickMs,
       electionTicks: this.config.electionTicks,
-      onFatal: () => {
+      onFatal: (error, phase) => {
         if (life.dead) return;
         this.counters.fatalErrors++;
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        this.onFatal(id, phase, message);
+        // The stand-in bug breaks recovery on purpose; otherwise a node that cannot start is a bug.
+        if (phase === 'recovery' && !this.config.bug) {
+          this.invariants.report('recovery-failed', `${id} cannot start from its disk: ${message}`);
+        }
         this.crash(id, false);
         this.scheduleRestart(id);
       },
@@ -297,6 +297,13 @@ export class SimCluster implements ClusterControl {
     node.disk.crash(torn);
     this.network.setDown(id, true);
     this.invariants.onCrash(id);
+  }
+
+  powerLoss(torn: boolean): void {
+    for (const id of this.running()) {
+      this.crash(id, torn);
+      this.scheduleRestart(id);
+    }
   }
 
   private scheduleRestart(id: NodeId): void {

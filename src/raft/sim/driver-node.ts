@@ -134,7 +134,7 @@ class DriverNode implements SimNodeHandle {
 
   async start(): Promise<void> {
     this.driver.run(this.abort.signal).catch((e: unknown) => {
-      if (!this.dead) this.deps.onFatal(e);
+      if (!this.dead) this.deps.onFatal(e, this.core() ? 'running' : 'recovery');
     });
   }
 

@@ -35,6 +35,8 @@ export type ViolationKind =
   | 'persist-before-send'
   | 'acked-write-lost'
   | 'replicas-diverge'
+  /** A node could not recover from a disk state that a crash can legitimately leave behind. */
+  | 'recovery-failed'
   | 'harness';
 
 export interface Violation {

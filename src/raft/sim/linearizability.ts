@@ -307,11 +307,13 @@ function explain<S, I, O>(
   state: S,
   stuck: Node<I, O> | undefined,
 ): PartitionFailure {
+  const t = (n: number | undefined): string =>
+    n === undefined ? '?' : Number.isInteger(n) ? `${n}` : n.toFixed(1);
   const show = (i: number): string => {
     const op = ops[i]!;
-    const ret = op.outcome === 'ok' ? `${op.return ?? '?'}` : 'never';
+    const ret = op.outcome === 'ok' ? t(op.return) : 'never';
     const out = op.outcome === 'ok' ? op.output : undefined;
-    return `#${op.id} ${op.client} [${op.call}, ${ret}] ${model.describe(op.input, out)}`;
+    return `#${op.id} ${op.client} [${t(op.call)}, ${ret}] ${model.describe(op.input, out)}`;
   };
   const linearized = new Set(prefix);
   const stuckOp = stuck ? stuck.op : -1;

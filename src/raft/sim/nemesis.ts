@@ -14,6 +14,7 @@ export type FaultKind =
   | 'partition-bridge'
   | 'heal'
   | 'crash'
+  | 'power-loss'
   | 'restart'
   | 'pause'
   | 'lossy-network'
@@ -42,6 +43,8 @@ export interface ClusterControl {
   ): void;
   heal(): void;
   crash(node: NodeId, torn: boolean): void;
+  /** Every running node loses power at once; all restart a little later. */
+  powerLoss(torn: boolean): void;
   restart(node: NodeId): void;
   pause(node: NodeId, ms: number): void;
   setLossy(lossy: boolean): void;
@@ -61,6 +64,8 @@ export interface NemesisConfig {
   readonly clusterSize: number;
   readonly membershipChanges: boolean;
   readonly diskFaults: boolean;
+  /** Share of faults that are crashes or restarts, on top of the usual mix (0 = the usual mix). */
+  readonly crashBias: number;
 }
 
 export class Nemesis {
@@ -103,7 +108,8 @@ export class Nemesis {
     const c = this.cluster;
     const all = [...c.running(), ...c.crashed()].sort();
     const voters = c.voters();
-    const r = this.rng.next();
+    // With a crash bias, a share of the rolls land in the crash/restart band of the mix below.
+    const r = this.rng.next() < this.config.crashBias ? 0.4 + this.rng.next() * 0.22 : this.rng.next();
     if (r < 0.1) {
       const [a, b] = this.split(all);
       c.partition('symmetric', a, b);
@@ -132,9 +138,13 @@ export class Nemesis {
       c.partition('bridge', rest.slice(0, half), rest.slice(half), bridge);
       return 'partition-bridge';
     }
-    if (r < 0.42) {
+    if (r < 0.4) {
       c.heal();
       return 'heal';
+    }
+    if (r < 0.42) {
+      c.powerLoss(this.config.diskFaults && this.rng.next() < 0.5);
+      return 'power-loss';
     }
     if (r < 0.52) {
       // Keep a quorum of voters alive most of the time, so that clients make progress.

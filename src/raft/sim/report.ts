@@ -111,9 +111,10 @@ export function formatFailureDetail(s: RunSummary): string {
   const lines = [`seed ${s.seed} (nodes ${s.nodes}) FAILED:`];
   for (const v of s.violations) lines.push(`  invariant violation: ${v}`);
   if (s.linearizabilityReport) lines.push(...s.linearizabilityReport.split('\n').map((l) => `  ${l}`));
-  if (!s.live)
+  if (!s.live && s.violations.length === 0)
     lines.push('  liveness: no leader committed a probe write within 10 election timeouts of healing');
-  if (!s.converged && s.live) lines.push('  convergence: members did not reach the same state after healing');
+  if (!s.converged && s.live && s.violations.length === 0)
+    lines.push('  convergence: members did not reach the same state after healing');
   lines.push(`  replay: npm run sim:raft -- --seed ${s.seed} --nodes ${s.nodes} --verbose`);
   return lines.join('\n');
 }

@@ -23,8 +23,8 @@ export interface SimNodeDeps {
   readonly bootstrap: ConfState | null;
   readonly tickMs: number;
   readonly electionTicks: number;
-  /** A fatal error (fsync failure): the process must die. */
-  readonly onFatal: (error: unknown) => void;
+  /** A fatal error: the process must die. 'recovery' if it failed before the node was running. */
+  readonly onFatal: (error: unknown, phase: 'recovery' | 'running') => void;
 }
 
 export interface SimNodeHandle {

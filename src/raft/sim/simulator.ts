@@ -30,6 +30,8 @@ export interface SimulationOptions {
   readonly bug?: InjectedBug;
   /** @default 'wal' */
   readonly storage?: 'wal' | 'memory';
+  /** Share of faults forced to be crashes/restarts. @default 0 */
+  readonly crashBias?: number;
   /** Disable faults entirely (a calm run). */
   readonly faults?: boolean;
   /** Receives one line per notable event (faults, elections, violations). */
@@ -95,7 +97,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         delayRate: 0.05,
         maxDelayMs: 400,
       },
-      disk: { syncMinMs: 1, syncMaxMs: 5, syncFailRate: 0, tornRate: 0 },
+      // A lying disk is only dangerous with a real write-back window: make its writes land late.
+      disk:
+        options.bug === 'ack-before-fsync'
+          ? { syncMinMs: 200, syncMaxMs: 1000, syncFailRate: 0, tornRate: 0 }
+          : { syncMinMs: 1, syncMaxMs: 5, syncFailRate: 0, tornRate: 0 },
       restartAfterMs: [electionMs / 2, electionMs * 4],
       storage: options.storage ?? 'wal',
       bug: options.bug,
@@ -109,6 +115,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     for (let i = 0; i < s.length; i++) trace = Math.imul(trace ^ s.charCodeAt(i), 0x01000193);
   };
   cluster.onTrace = fold;
+  cluster.onFatal = (node, phase, message) =>
+    log(`${queue.now.toFixed(0)}ms ${node} died (${phase}): ${message}`);
 
   const workload = new Workload(
     queue,
@@ -137,6 +145,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       clusterSize: options.nodes,
       membershipChanges: true,
       diskFaults: true,
+      crashBias: options.crashBias ?? 0,
     },
     cluster,
   );
@@ -165,7 +174,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const run = async (until: number, done?: () => boolean): Promise<boolean> => {
     for (;;) {
       if (done?.()) return true;
-      const kind = queue.step(until);
+      let kind: string | undefined;
+      try {
+        kind = queue.step(until);
+      } catch (e) {
+        invariants.report('harness', `event threw: ${e instanceof Error ? e.stack : String(e)}`);
+        return false;
+      }
       if (kind === undefined) return done?.() ?? true;
       fold(`${queue.now}:${kind}`);
       // The driver's promise continuations for this event run before the next event.
