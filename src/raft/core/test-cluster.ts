@@ -55,6 +55,8 @@ export class TestCluster {
   private readonly cuts = new Set<string>();
   /** Return false to drop a message. */
   filter: (m: Message) => boolean = () => true;
+  /** Tell the sender whether each snapshot message arrived, as a streaming transport would. */
+  reportSnapshots = false;
   readonly options: RaftOptions;
 
   constructor(ids: readonly NodeId[], opts: TestClusterOptions = {}) {
@@ -152,10 +154,21 @@ export class TestCluster {
     this.queue = [];
     let n = 0;
     for (const m of batch) {
-      if (!this.deliverable(m)) continue;
+      if (!this.deliverable(m)) {
+        const sender = this.nodes.get(m.from);
+        if (m.type === 'snapshot' && this.reportSnapshots && sender && !sender.crashed) {
+          sender.core.reportSnapshot(m.to, false);
+          this.process(m.from);
+        }
+        continue;
+      }
       n++;
       this.core(m.to).step(m);
       this.process(m.to);
+      if (m.type === 'snapshot' && this.reportSnapshots) {
+        this.core(m.from).reportSnapshot(m.to, true);
+        this.process(m.from);
+      }
     }
     return n;
   }
