@@ -53,10 +53,12 @@ function run(seed: number, size: number, steps: number): void {
       } catch {
         // target not a voter: fine
       }
+    } else if (roll < 0.9 && leaders.length > 0) {
+      membershipStep(c, leaders[0]!, rnd, ids);
     } else c.stabilize();
     check();
   }
-  // Heal everything: a leader emerges and every node converges on the same applied sequence.
+  // Heal everything: a leader emerges and every member converges on the same applied sequence.
   for (const id of ids) if (c.node(id).crashed) c.restart(id);
   c.heal();
   c.tickAll(60);
@@ -66,7 +68,30 @@ function run(seed: number, size: number, steps: number): void {
   check();
   const final = c.node(c.leader()).applied;
   expect(final.at(-1)).toBe('final');
-  for (const n of c.nodes.values()) expect(n.applied).toEqual(final);
+  const members = c.core(c.leader()).status().conf;
+  for (const id of [...members.voters, ...members.learners]) expect(c.node(id).applied).toEqual(final);
+}
+
+/** Adds a learner (a fresh node), promotes a caught-up learner, or removes a voter (keeping ≥ 3). */
+function membershipStep(c: TestCluster, leader: string, rnd: SeededRandom, ids: string[]): void {
+  const conf = c.core(leader).status().conf;
+  const kind = rnd.int(0, 3);
+  try {
+    if (kind === 0 && ids.length < 9) {
+      const id = `m${ids.length}`;
+      c.addNode(id, TestCluster.emptyState(), 500 + ids.length);
+      ids.push(id);
+      c.core(leader).proposeConfChange({ type: 'add-learner', node: id });
+    } else if (kind === 1 && conf.learners.length > 0) {
+      c.core(leader).proposeConfChange({ type: 'promote', node: conf.learners[0]! });
+    } else if (kind === 2 && conf.voters.length > 3) {
+      const victim = conf.voters[rnd.int(0, conf.voters.length)]!;
+      c.core(leader).proposeConfChange({ type: 'remove', node: victim });
+    }
+    c.process(leader);
+  } catch {
+    // Refused (pending change, not caught up, new leader): fine.
+  }
 }
 
 describe('randomised safety on the in-memory network', () => {
