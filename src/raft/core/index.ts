@@ -1,5 +1,6 @@
 export { LostLeadershipError, NoQuorumError, NotLeaderError, ProposalBackpressureError } from './errors.js';
 export { Membership } from './membership.js';
+export { type MessageChannel, messageChannel, mustFollowPersist } from './messages.js';
 export {
   DEFAULT_RAFT_OPTIONS,
   type RaftOptions,

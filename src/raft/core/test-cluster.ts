@@ -1,5 +1,6 @@
 import { BugError, SeededRandom } from '../../common/index.js';
 import type { ConfState, Entry, HardState, LoadedState, Message, NodeId, Snapshot } from '../types.js';
+import { mustFollowPersist } from './messages.js';
 import type { RaftOptions } from './options.js';
 import { bootstrapState, RaftCore } from './raft.js';
 import type { ReadState } from './ready.js';
@@ -32,13 +33,6 @@ export interface TestClusterOptions {
   /** Durable state per node instead of a fresh bootstrap (Figure 7 style setups). */
   states?: Readonly<Record<NodeId, LoadedState>>;
 }
-
-const DURABLE_RESPONSES: ReadonlySet<Message['type']> = new Set([
-  'append-resp',
-  'vote-resp',
-  'pre-vote-resp',
-  'heartbeat-resp',
-]);
 
 const text = new TextEncoder();
 const untext = new TextDecoder();
@@ -106,7 +100,7 @@ export class TestCluster {
       if (++guard > 1000) throw new BugError(`node ${id} never quiesces`);
       const rd = n.core.ready();
       // Responses promise durable state: they must never be in the send-now list.
-      const early = rd.messages.find((m) => DURABLE_RESPONSES.has(m.type));
+      const early = rd.messages.find(mustFollowPersist);
       if (early) throw new BugError(`node ${id} would send ${early.type} before persisting`);
       this.post(rd.messages);
       if (rd.snapshot) {

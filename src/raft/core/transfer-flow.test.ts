@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSwarmError } from '../../common/index.js';
+import { messageChannel } from './messages.js';
 import { bytes, TestCluster } from './test-cluster.js';
 
 const T = 10;
@@ -112,5 +113,26 @@ describe('flow control', () => {
     c.process('a');
     const appends = c.sent.slice(mark).filter((m) => m.type === 'append');
     expect(appends.map((m) => (m.type === 'append' ? m.entries.length : 0))).toEqual([100, 100]);
+  });
+});
+
+describe('message channels', () => {
+  it('puts snapshots on the bulk channel and everything else on the control channel', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.isolate('c');
+    for (let i = 0; i < 4; i++) c.propose('a', `x${i}`);
+    c.stabilize();
+    c.compact('a', 1);
+    c.heal();
+    c.tickAll(2);
+    const kinds = new Map<string, Set<string>>();
+    for (const m of c.sent) {
+      const ch = messageChannel(m);
+      kinds.set(ch, (kinds.get(ch) ?? new Set()).add(m.type));
+    }
+    expect([...kinds.get('bulk')!]).toEqual(['snapshot']);
+    expect(kinds.get('control')!.has('heartbeat')).toBe(true);
+    expect(kinds.get('control')!.has('snapshot')).toBe(false);
   });
 });
