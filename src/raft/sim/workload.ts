@@ -193,9 +193,13 @@ export class Workload {
       ) {
         this.lastSeen.set(f.op.input.key, f.op.input.value);
       }
-    } else if (result.outcome === 'fail' || f.op.input.kind === 'get') {
-      // A read that never answered had no effect: leave it out rather than widen the search.
+    } else if (result.outcome === 'fail') {
       this.stats.failed++;
+      this.history.push({ ...base, outcome: 'fail' });
+    } else if (f.op.input.kind === 'get') {
+      // Unknown to the client, but a read that never answered had no effect: the checker can leave
+      // it out rather than widen its search.
+      this.stats.unknown++;
       this.history.push({ ...base, outcome: 'fail' });
     } else {
       this.stats.unknown++;
