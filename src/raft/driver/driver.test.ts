@@ -116,11 +116,13 @@ describe('RaftDriver', () => {
       return r;
     });
     await h.until('save in flight', () =>
-      a.storage.saves >= 0 && a.driver.status().lastIndex >= 3
-        ? { done: true, value: 0 }
-        : { done: false, state: 'not appended' },
+      a.storage.pendingSaves > 0 ? { done: true, value: 0 } : { done: false, state: 'no save pending' },
     );
-    for (let i = 0; i < 5; i++) h.clock.advance(100);
+    // Let ticks and the event loop run while the fsync is held.
+    let turns = 0;
+    await h.until('five ticks', () =>
+      ++turns >= 5 ? { done: true, value: 0 } : { done: false, state: `${turns}` },
+    );
     expect(resolved).toBe(false);
     expect(a.driver.status().commit).toBeLessThan(a.driver.status().lastIndex);
     a.storage.release();

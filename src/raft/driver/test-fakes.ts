@@ -66,6 +66,11 @@ export class MemoryStorage implements RaftStorage {
     });
   }
 
+  /** Saves waiting for `release()`. */
+  get pendingSaves(): number {
+    return this.waiting.length;
+  }
+
   release(): void {
     this.hold = false;
     for (const d of this.waiting.splice(0)) d.resolve();
