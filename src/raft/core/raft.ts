@@ -1,11 +1,4 @@
-import {
-  BugError,
-  FailedPreconditionError,
-  type Logger,
-  noopLogger,
-  type Random,
-  UnavailableError,
-} from '../../common/index.js';
+import { BugError, type Logger, noopLogger, type Random } from '../../common/index.js';
 import { decodeConfChange, encodeConfChange } from '../codec/index.js';
 import type {
   ConfChange,
@@ -17,13 +10,14 @@ import type {
   ProposedEntry,
   Snapshot,
 } from '../types.js';
-import { NotLeaderError, ProposalBackpressureError } from './errors.js';
+import { NotLeaderError } from './errors.js';
 import * as leader from './leader.js';
 import { entryBytes, RaftLog } from './log.js';
 import { Membership } from './membership.js';
 import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from './options.js';
 import { buildReady, hasReady, ReadyTracker } from './outputs.js';
 import type { Progress } from './progress.js';
+import * as proposals from './proposals.js';
 import { type PendingRead, ReadOnlyQueue } from './read-only.js';
 import type { PersistAck, ReadState, Ready, Role, SoftState } from './ready.js';
 import * as replica from './replica.js';
@@ -175,22 +169,7 @@ export class RaftCore {
   }
 
   proposeEntries(entries: readonly ProposedEntry[]): ProposeResult {
-    if (this.role === 'leader') {
-      if (this.leadTransferee !== null) {
-        throw new UnavailableError(`leadership is being transferred to ${this.leadTransferee}`, {
-          details: { leaderId: this.leadTransferee },
-        });
-      }
-      const bytes = entries.reduce((n, e) => n + e.data.length, 0);
-      if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.opts.maxUncommittedBytes) {
-        throw new ProposalBackpressureError(this.uncommittedBytes, this.opts.maxUncommittedBytes);
-      }
-      const first = this.log.lastIndex() + 1;
-      this.appendEntries(
-        entries.map((e, i) => ({ term: this.term, index: first + i, type: e.type, data: e.data })),
-      );
-      return { kind: 'appended', index: first + entries.length - 1, term: this.term };
-    }
+    if (this.role === 'leader') return proposals.appendProposals(this, entries);
     if (this.role !== 'follower' || this.lead === null) throw new NotLeaderError(null);
     if (!this.opts.proposalForwarding) throw new NotLeaderError(this.lead);
     this.send({ type: 'propose', to: this.lead, entries });
@@ -199,24 +178,7 @@ export class RaftCore {
 
   /** Leader-side checks for a membership change (also applied to forwarded ones). */
   checkConfChange(change: ConfChange): void {
-    if (this.pendingConfIndex > this.log.applying) {
-      throw new FailedPreconditionError('a membership change is already pending', { retryable: true });
-    }
-    if (!this.committedInTerm()) {
-      throw new FailedPreconditionError('a new leader must commit an entry of its term first', {
-        retryable: true,
-      });
-    }
-    this.conf.validate(change);
-    if (change.type === 'promote') {
-      const pr = this.progress.get(change.node);
-      if (!pr || pr.match < this.log.committed) {
-        throw new FailedPreconditionError(
-          `learner ${change.node} has not caught up (match ${pr?.match ?? 0}, commit ${this.log.committed})`,
-          { retryable: true },
-        );
-      }
-    }
+    proposals.checkConfChange(this, change);
   }
 
   /**
