@@ -64,7 +64,7 @@ export class RaftKvCluster {
       `--keep=${this.o.keep ?? 500}`,
       ...(bootstrap ? ['--bootstrap'] : []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', log] });
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', log] });
     m.process = child;
     await new Promise<void>((resolve, reject) => {
       let out = '';

@@ -124,6 +124,9 @@ function sessionOf(r: PutRequest): { session?: { clientId: string; seq: number }
 const stop = new AbortController();
 process.once('SIGTERM', () => stop.abort());
 process.once('SIGINT', () => stop.abort());
+// The harness holds our stdin open: when it goes away (even killed), so do we.
+process.stdin.on('close', () => stop.abort());
+process.stdin.resume();
 const port = await server.bind(values.listen!, ServerCredentials.createInsecure());
 const running = Promise.all([transport.run(stop.signal), driver.run(stop.signal), server.run(stop.signal)]);
 process.stdout.write(`ready ${port}\n`);
@@ -131,3 +134,5 @@ await running.catch((e: unknown) => {
   process.stderr.write(`raft-kv node failed: ${e instanceof Error ? e.stack : String(e)}\n`);
   process.exitCode = 1;
 });
+// Everything we own has stopped; the open stdin pipe would keep the process alive otherwise.
+process.stdin.destroy();
