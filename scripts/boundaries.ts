@@ -15,13 +15,15 @@ export const MODULES = [
   'worker',
   'routing-mesh',
   'cli',
+  'daemon',
 ] as const;
 type Module = (typeof MODULES)[number];
 
 /** Which modules each module may import (besides itself). main.ts, the composition root, may import any index. */
 export const ALLOWED: Readonly<Record<Module, readonly Module[]>> = {
   common: [],
-  api: ['common'],
+  // The shared vocabulary, including the gRPC service definitions both sides of a call use.
+  api: ['common', 'rpc'],
   // Typed gRPC plumbing (service definitions, mTLS credentials, error mapping).
   rpc: ['common'],
   raft: ['api', 'common', 'rpc'],
@@ -32,6 +34,8 @@ export const ALLOWED: Readonly<Record<Module, readonly Module[]>> = {
   worker: ['api', 'common', 'rpc', 'ca', 'routing-mesh'],
   // cli reaches the daemon only through its API client (in cli/), never its internals.
   cli: ['api', 'common', 'rpc', 'ca'],
+  // The node process: composes a manager and/or a worker from a state directory.
+  daemon: ['api', 'common', 'rpc', 'ca', 'manager', 'worker', 'routing-mesh'],
 };
 
 export interface Violation {
