@@ -13,12 +13,17 @@ import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
 import { startEtcd } from './bench/etcd.js';
 import { type LoadResult, runLoad, valueOfSize } from './bench/load.js';
+import { freePortRun } from './bench/ports.js';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,64,1024' },
     'value-size': { type: 'string', default: '256' },
+    /** Run only one side (quick iterations while profiling). */
+    only: { type: 'string' },
+    /** Write V8 CPU profiles of the swarmctl members into this directory. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const durationMs = Number(values.seconds) * 1000;
@@ -26,65 +31,96 @@ const levels = values.concurrency!.split(',').map(Number);
 const value = valueOfSize(Number(values['value-size']));
 const valueText = value.toString('latin1');
 
+const only = values.only;
+if (only !== undefined && only !== 'swarmctl' && only !== 'etcd')
+  throw new Error(`--only must be swarmctl or etcd, got ${only}`);
+const runEtcd = only !== 'swarmctl';
+const runOurs = only !== 'etcd';
+
+interface LevelResult {
+  concurrency: number;
+  etcd?: LoadResult;
+  swarmctl?: LoadResult;
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'bench-raft-'));
-const results: { concurrency: number; etcd: LoadResult; swarmctl: LoadResult }[] = [];
-const etcd = await startEtcd(join(dir, 'etcd'), 23790);
+const results: LevelResult[] = [];
+const etcd = runEtcd ? await startEtcd(join(dir, 'etcd'), await freePortRun(23790, 6)) : null;
 mkdirSync(join(dir, 'swarmctl'));
-const ours = new RaftKvCluster({ dir: join(dir, 'swarmctl'), size: 3, basePort: 24500, channels: 4 });
+const profDir = values['cpu-prof'];
+const ours = new RaftKvCluster({
+  dir: join(dir, 'swarmctl'),
+  size: 3,
+  basePort: await freePortRun(24500, 3),
+  channels: 4,
+  ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+});
 try {
-  await ours.startAll();
-  await ours.waitForLeader();
+  if (runOurs) {
+    await ours.startAll();
+    await ours.waitForLeader();
+  }
   for (const concurrency of levels) {
-    const e = await runLoad({
-      concurrency,
-      durationMs,
-      op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
-    });
-    const o = await runLoad({
-      concurrency,
-      durationMs,
-      op: (w, s) =>
-        ours
-          .client(ours.members[w % 3]!)
-          .Put({ key: `k${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
-          .then(() => undefined),
-    });
-    results.push({ concurrency, etcd: e, swarmctl: o });
+    const r: LevelResult = { concurrency };
+    if (etcd) {
+      r.etcd = await runLoad({
+        concurrency,
+        durationMs,
+        op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
+      });
+    }
+    if (runOurs) {
+      r.swarmctl = await runLoad({
+        concurrency,
+        durationMs,
+        op: (w, s) =>
+          ours
+            .client(ours.members[w % 3]!)
+            .Put({ key: `k${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
+            .then(() => undefined),
+      });
+    }
+    results.push(r);
     process.stderr.write(`concurrency ${concurrency} done\n`);
   }
 } finally {
   await ours.stop();
-  await etcd.stop();
+  await etcd?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 
-const f = (n: number, d = 1): string => n.toFixed(d);
+const f = (n: number | undefined, d = 1): string => (n === undefined ? '-' : n.toFixed(d));
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}x`;
 const lines = [
   `raft write benchmark: 3 members each, loopback, fsync on, ${value.length} B values, ${values.seconds} s per level`,
   'concurrency | swarmctl w/s | etcd w/s | ratio | swarmctl p50/p99 ms | etcd p50/p99 ms | p50 ratio | p99 ratio',
 ];
-for (const r of results) {
+for (const { concurrency, swarmctl: o, etcd: e } of results) {
   lines.push(
     [
-      String(r.concurrency).padStart(11),
-      f(r.swarmctl.opsPerSec, 0).padStart(12),
-      f(r.etcd.opsPerSec, 0).padStart(8),
-      `${f(r.swarmctl.opsPerSec / r.etcd.opsPerSec, 2)}x`.padStart(5),
-      `${f(r.swarmctl.p50Ms, 2)}/${f(r.swarmctl.p99Ms, 2)}`.padStart(19),
-      `${f(r.etcd.p50Ms, 2)}/${f(r.etcd.p99Ms, 2)}`.padStart(15),
-      `${f(r.swarmctl.p50Ms / r.etcd.p50Ms, 2)}x`.padStart(9),
-      `${f(r.swarmctl.p99Ms / r.etcd.p99Ms, 2)}x`.padStart(9),
+      String(concurrency).padStart(11),
+      f(o?.opsPerSec, 0).padStart(12),
+      f(e?.opsPerSec, 0).padStart(8),
+      ratio(o?.opsPerSec, e?.opsPerSec).padStart(5),
+      `${f(o?.p50Ms, 2)}/${f(o?.p99Ms, 2)}`.padStart(19),
+      `${f(e?.p50Ms, 2)}/${f(e?.p99Ms, 2)}`.padStart(15),
+      ratio(o?.p50Ms, e?.p50Ms).padStart(9),
+      ratio(o?.p99Ms, e?.p99Ms).padStart(9),
     ].join(' | '),
   );
+  const errors = (o?.errors ?? 0) + (e?.errors ?? 0);
+  if (errors > 0)
+    lines.push(`${''.padStart(11)}   errors: swarmctl ${o?.errors ?? '-'}, etcd ${e?.errors ?? '-'}`);
 }
 const top = results.find((r) => r.concurrency === 1024);
 const one = results.find((r) => r.concurrency === 1);
-if (top) {
+if (top?.swarmctl && top.etcd) {
   lines.push(
     `goal at 1024: throughput >= 1.0x etcd: ${top.swarmctl.opsPerSec >= top.etcd.opsPerSec ? 'met' : 'NOT met'}; p99 <= etcd: ${top.swarmctl.p99Ms <= top.etcd.p99Ms ? 'met' : 'NOT met'}`,
   );
 }
-if (one)
+if (one?.swarmctl && one.etcd)
   lines.push(
     `goal at 1: p50 <= 1.2x etcd: ${one.swarmctl.p50Ms <= 1.2 * one.etcd.p50Ms ? 'met' : 'NOT met'}`,
   );

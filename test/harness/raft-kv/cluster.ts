@@ -20,6 +20,8 @@ export interface RaftKvOptions {
   keep?: number;
   /** gRPC channels per member for the client side (the benchmark opens several). @default 1 */
   channels?: number;
+  /** Extra node flags for the member processes (e.g. --cpu-prof for profiling). */
+  nodeArgs?: readonly string[];
 }
 
 export interface Member {
@@ -52,6 +54,7 @@ export class RaftKvCluster {
     mkdirSync(dir, { recursive: true });
     const log = openSync(join(this.o.dir, `${m.id}.log`), 'a');
     const args = [
+      ...(this.o.nodeArgs ?? []),
       '--import',
       'tsx',
       NODE_ENTRY,
