@@ -1,1 +1,1 @@
-export {};
+export * from './executor/index.js';

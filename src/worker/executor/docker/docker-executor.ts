@@ -1,0 +1,244 @@
+import type Docker from 'dockerode';
+import type { NodeDescription, NodeId, ServiceId, Task, TaskId } from '../../../api/index.js';
+import {
+  type Clock,
+  type Component,
+  type Event,
+  InvalidArgumentError,
+  type Logger,
+  NotFoundError,
+  noopLogger,
+  type Random,
+  systemClock,
+  systemRandom,
+} from '../../../common/index.js';
+import type {
+  ContainerEvent,
+  Controller,
+  Executor,
+  LogLine,
+  LogOptions,
+  ManagedContainer,
+} from '../executor.js';
+import { DockerController } from './controller.js';
+import { callEngine, mustCallEngine } from './docker-errors.js';
+import { EngineEvents } from './engine-events.js';
+import {
+  LABEL_NODE_ID,
+  LABEL_SERVICE_ID,
+  LABEL_SERVICE_NAME,
+  LABEL_TASK_ID,
+  managedLabelFilter,
+} from './labels.js';
+import { dockerSince, LogDemuxer } from './log-stream.js';
+import { toContainerState } from './status.js';
+
+export interface DockerExecutorOptions {
+  /** This node's id: written on every container and used to find ours again. */
+  readonly nodeId: NodeId;
+  /** `unix:///path`, `tcp://host:port` or a socket path; default: DOCKER_HOST, else /var/run/docker.sock. */
+  readonly dockerHost?: string;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly logger?: Logger;
+}
+
+/**
+ * The Executor over one Docker engine. It is also the Component that owns the engine's event
+ * stream: run it (under the agent's supervisor) for controllers to hear about exits and health.
+ */
+export class DockerExecutor implements Executor, Component {
+  readonly name = 'docker-executor';
+  readonly nodeId: NodeId;
+  private readonly engineEvents: EngineEvents;
+  readonly onDidContainerEvent: Event<ContainerEvent>;
+  /** True while the event stream is up (false before `run`, and while reconnecting). */
+  readonly onDidChangeConnection: Event<boolean>;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  /** Loads dockerode only now, so that CLI verbs that never touch an engine do not pay for it. */
+  static async create(options: DockerExecutorOptions): Promise<DockerExecutor> {
+    const { default: Dockerode } = await import('dockerode');
+    return new DockerExecutor(new Dockerode(dockerOptions(options.dockerHost)), options);
+  }
+
+  constructor(
+    private readonly docker: Docker,
+    options: DockerExecutorOptions,
+  ) {
+    this.nodeId = options.nodeId;
+    this.clock = options.clock ?? systemClock;
+    this.logger = (options.logger ?? noopLogger).child({ component: 'docker-executor' });
+    this.engineEvents = new EngineEvents({
+      docker,
+      nodeId: this.nodeId,
+      clock: this.clock,
+      random: options.random ?? systemRandom,
+      logger: this.logger,
+    });
+    this.onDidContainerEvent = this.engineEvents.onDidEvent;
+    this.onDidChangeConnection = this.engineEvents.onDidChangeConnection;
+  }
+
+  get eventsConnected(): boolean {
+    return this.engineEvents.connected;
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    return this.engineEvents.run(signal);
+  }
+
+  dispose(): void {
+    this.engineEvents.dispose();
+  }
+
+  async describe(signal?: AbortSignal): Promise<NodeDescription> {
+    signal?.throwIfAborted();
+    const info = await mustCallEngine('info', () => this.docker.info());
+    return {
+      hostname: String(info.Name ?? ''),
+      platform: { os: String(info.OSType ?? ''), architecture: String(info.Architecture ?? '') },
+      resources: { nanoCPUs: Number(info.NCPU ?? 0) * 1e9, memoryBytes: Number(info.MemTotal ?? 0) },
+      engine: { version: String(info.ServerVersion ?? ''), labels: parseEngineLabels(info.Labels) },
+    };
+  }
+
+  controller(task: Task): Controller {
+    return new DockerController(task, {
+      docker: this.docker,
+      nodeId: this.nodeId,
+      clock: this.clock,
+      logger: this.logger,
+      events: this.onDidContainerEvent,
+    });
+  }
+
+  async listManagedContainers(signal?: AbortSignal): Promise<ManagedContainer[]> {
+    const list = await mustCallEngine('list containers', () =>
+      this.docker.listContainers({
+        all: true,
+        filters: { label: managedLabelFilter(this.nodeId) },
+        abortSignal: signal,
+      }),
+    );
+    return list.map(toManagedContainer);
+  }
+
+  async removeUnownedContainers(
+    owned: ReadonlySet<TaskId>,
+    signal?: AbortSignal,
+  ): Promise<ManagedContainer[]> {
+    const removed: ManagedContainer[] = [];
+    for (const c of await this.listManagedContainers(signal)) {
+      if (owned.has(c.taskId)) continue;
+      const r = await callEngine('remove container', () =>
+        this.docker.getContainer(c.containerId).remove({ force: true, v: true, abortSignal: signal }),
+      );
+      // 404: gone meanwhile; 409: a removal already under way. Either way it is going.
+      if (r.ok || r.reply.statusCode === 404 || r.reply.statusCode === 409) {
+        this.logger.info('removed container of a task this node no longer owns', {
+          task: c.taskId,
+          container: c.containerId,
+        });
+        removed.push(c);
+      } else {
+        this.logger.warn('could not remove unowned container', {
+          container: c.containerId,
+          error: r.reply.message,
+        });
+      }
+    }
+    return removed;
+  }
+
+  async *logs(taskId: TaskId, options: LogOptions = {}): AsyncIterable<LogLine> {
+    const { signal } = options;
+    const [found] = await mustCallEngine('list containers', () =>
+      this.docker.listContainers({
+        all: true,
+        filters: { label: [...managedLabelFilter(this.nodeId), `${LABEL_TASK_ID}=${taskId}`] },
+        abortSignal: signal,
+      }),
+    );
+    if (!found) throw new NotFoundError('container of task', taskId);
+    const container = this.docker.getContainer(found.Id);
+    const info = await mustCallEngine('inspect container', () => container.inspect({ abortSignal: signal }));
+    const demux = new LogDemuxer(!info.Config.Tty);
+    const base = {
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(options.tail !== undefined && { tail: options.tail }),
+      ...(options.since !== undefined && { since: dockerSince(options.since) }),
+      abortSignal: signal,
+    };
+    if (!options.follow) {
+      const buf = await mustCallEngine('container logs', () => container.logs({ ...base, follow: false }));
+      yield* demux.push(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+      yield* demux.flush();
+      return;
+    }
+    const stream = await mustCallEngine('container logs', () => container.logs({ ...base, follow: true }));
+    const onAbort = (): void => destroyStream(stream);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of stream) {
+        yield* demux.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      }
+      yield* demux.flush();
+    } catch (e) {
+      // Aborting the follow is how a reader stops; the stream then errors or ends.
+      if (!signal?.aborted) throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      destroyStream(stream);
+    }
+  }
+}
+
+function destroyStream(stream: NodeJS.ReadableStream): void {
+  const d = (stream as { destroy?: () => void }).destroy;
+  if (typeof d === 'function') d.call(stream);
+}
+
+function toManagedContainer(c: Docker.ContainerInfo): ManagedContainer {
+  const labels = c.Labels ?? {};
+  return {
+    containerId: c.Id,
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    taskId: (labels[LABEL_TASK_ID] ?? '') as TaskId,
+    serviceId: (labels[LABEL_SERVICE_ID] ?? '') as ServiceId,
+    serviceName: labels[LABEL_SERVICE_NAME] ?? '',
+    nodeId: (labels[LABEL_NODE_ID] ?? '') as NodeId,
+    state: toContainerState(c.State),
+    statusText: c.Status,
+    createdAt: c.Created * 1000,
+  };
+}
+
+/** The engine's `--label k=v` list as a map (a label without `=` has an empty value). */
+function parseEngineLabels(labels: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(labels)) return out;
+  for (const l of labels) {
+    if (typeof l !== 'string') continue;
+    const eq = l.indexOf('=');
+    if (eq < 0) out[l] = '';
+    else out[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return out;
+}
+
+/** DOCKER_HOST syntax → dockerode options; undefined lets dockerode read DOCKER_HOST itself. */
+export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions | undefined {
+  if (dockerHost === undefined || dockerHost === '') return undefined;
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(dockerHost);
+  if (m) return { protocol: 'http', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  throw new InvalidArgumentError(
+    'docker-host',
+    `invalid --docker-host ${JSON.stringify(dockerHost)}: expected unix:///path/to/docker.sock or tcp://HOST:PORT`,
+  );
+}

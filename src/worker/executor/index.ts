@@ -1,0 +1,2 @@
+export * from './docker/index.js';
+export type * from './executor.js';
