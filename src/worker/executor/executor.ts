@@ -66,6 +66,9 @@ export type ContainerEvent =
   /** The event stream (re)connected: events may have been lost, so re-inspect. */
   | { readonly kind: 'resync' };
 
+/** The events about one container (everything but `resync`). */
+export type TaskContainerEvent = Exclude<ContainerEvent, { readonly kind: 'resync' }>;
+
 export interface ContainerEventBase {
   readonly containerId: string;
   readonly taskId: TaskId;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskStatus } from '../../../api/index.js';
 import { isSwarmError, waitFor } from '../../../common/index.js';
-import type { ContainerEvent, Controller } from '../executor.js';
+import type { Controller, TaskContainerEvent } from '../executor.js';
 import type { DockerExecutor } from './docker-executor.js';
 import { assertDockerAnswers, dockerCli, removeRunResources, testRun } from './testing.js';
 
