@@ -10,6 +10,7 @@ export type * from './objects/secret.js';
 export type * from './objects/service.js';
 export type * from './objects/task.js';
 export type * from './objects/task-spec.js';
+export * from './services/index.js';
 export * from './store-events.js';
 export * from './task-state.js';
 export { validateClusterSpec } from './validation/cluster.js';

@@ -8,11 +8,19 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): () => void;
 }
 
+/** setTimeout's limit: longer delays (certificate renewal weeks away) are chained. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, ms);
+    let t: NodeJS.Timeout;
+    const arm = (remaining: number): void => {
+      if (remaining > MAX_TIMER_MS) t = setTimeout(() => arm(remaining - MAX_TIMER_MS), MAX_TIMER_MS);
+      else t = setTimeout(fn, remaining);
+    };
+    arm(ms);
     return () => clearTimeout(t);
   },
 };

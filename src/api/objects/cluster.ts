@@ -79,6 +79,12 @@ export interface Cluster {
   readonly spec: ClusterSpec;
   readonly joinTokens: JoinTokens;
   readonly rootCa: RootCaInfo;
+  /**
+   * The CA's private state (root key, join token secrets, removed node IDs, unlock key),
+   * serialised by the ca module. Lives only in the replicated store, whose log and snapshots
+   * are encrypted at rest; never sent to workers.
+   */
+  readonly caState?: string;
   /** Nothing is observed about the cluster yet; kept for the common object shape. */
   readonly status: Readonly<Record<string, never>>;
 }

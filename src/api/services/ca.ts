@@ -1,0 +1,34 @@
+import { defineService, emptyCodec, jsonCodec, unary } from '../../rpc/index.js';
+
+export interface IssueCertificateRequest {
+  token: string;
+  csrPem: string;
+  /** Manager joins: the address other managers reach this node's Raft and API on. */
+  advertiseAddr?: string;
+  hostname?: string;
+  availability?: 'active' | 'pause' | 'drain';
+}
+
+export interface IssueCertificateResponse {
+  nodeId: string;
+  /** Leaf certificate followed by any intermediate (during a root rotation). */
+  certChainPem: string;
+  rootCaPem: string;
+  /** Managers the node can reach, `host:port`. */
+  managers: string[];
+}
+
+/**
+ * The CA on every manager. `GetRootCACertificate` and `IssueNodeCertificate` are the only calls
+ * a node without a cluster certificate may make (it has a join token instead).
+ */
+export const CaService = defineService('swarmctl.ca.CA', {
+  GetRootCACertificate: unary(emptyCodec, jsonCodec<{ rootCaPem: string }>()),
+  IssueNodeCertificate: unary(jsonCodec<IssueCertificateRequest>(), jsonCodec<IssueCertificateResponse>()),
+  /** Authenticated by the current certificate; the role comes from the store, not the CSR. */
+  RenewNodeCertificate: unary(
+    jsonCodec<{ csrPem: string }>(),
+    jsonCodec<{ certChainPem: string; rootCaPem: string }>(),
+  ),
+});
+export type CaServiceMethods = (typeof CaService)['methods'];

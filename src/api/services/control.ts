@@ -1,0 +1,60 @@
+import { defineService, emptyCodec, jsonCodec, unary } from '../../rpc/index.js';
+import type { Node, NodeAvailability, NodeRole } from '../objects/node.js';
+
+export interface ClusterInfo {
+  clusterId: string;
+  /** The manager that answered. */
+  nodeId: string;
+  leader: string | null;
+  raftTerm: number;
+  managers: { nodeId: string; addr: string; leader: boolean; reachability: string }[];
+  nodes: number;
+  autolock: boolean;
+  certExpiryMs: number;
+  rootCaDigest: string;
+  /** Present while a root rotation is under way. */
+  rootRotation?: { nodesOnNewRoot: number; nodes: number };
+}
+
+export interface UpdateNodeRequest {
+  id: string;
+  availability?: NodeAvailability;
+  role?: NodeRole;
+  labelAdd?: Record<string, string>;
+  labelRm?: string[];
+}
+
+/**
+ * The API the CLI drives: on every manager, over the local unix socket, or over TCP with a
+ * manager's client certificate. Writes on a follower are forwarded to the leader by Raft.
+ */
+export const ControlService = defineService('swarmctl.control.Control', {
+  Info: unary(emptyCodec, jsonCodec<ClusterInfo>()),
+  GetJoinToken: unary(jsonCodec<{ role: NodeRole; rotate?: boolean }>(), jsonCodec<{ token: string }>()),
+  GetUnlockKey: unary(jsonCodec<{ rotate?: boolean }>(), jsonCodec<{ unlockKey: string | null }>()),
+  UpdateCluster: unary(
+    jsonCodec<{ autolock?: boolean; certExpiryMs?: number }>(),
+    jsonCodec<{ unlockKey: string | null }>(),
+  ),
+  RotateRootCA: unary(emptyCodec, jsonCodec<{ rootCaDigest: string }>()),
+  ListNodes: unary(emptyCodec, jsonCodec<{ nodes: Node[] }>()),
+  InspectNode: unary(jsonCodec<{ id: string }>(), jsonCodec<Node>()),
+  UpdateNode: unary(jsonCodec<UpdateNodeRequest>(), jsonCodec<Node>()),
+  RemoveNode: unary(jsonCodec<{ id: string; force?: boolean }>(), emptyCodec),
+});
+export type ControlServiceMethods = (typeof ControlService)['methods'];
+
+export interface JoinManagerRequest {
+  nodeId: string;
+  /** Where the other managers reach the new member's Raft, `host:port`. */
+  raftAddr: string;
+}
+
+/** Raft membership, between managers only. */
+export const MembershipService = defineService('swarmctl.raft.Membership', {
+  /** Adds the caller as a learner; it is promoted to voter once caught up. */
+  Join: unary(jsonCodec<JoinManagerRequest>(), jsonCodec<{ members: { nodeId: string; addr: string }[] }>()),
+  /** Removes the caller (a manager leaving or being demoted) from the Raft group. */
+  Leave: unary(jsonCodec<{ nodeId: string }>(), emptyCodec),
+});
+export type MembershipServiceMethods = (typeof MembershipService)['methods'];

@@ -1,0 +1,3 @@
+export * from './ca.js';
+export * from './control.js';
+export * from './daemon.js';

@@ -1,0 +1,85 @@
+import { InvalidArgumentError } from '../common/index.js';
+
+export const DEFAULT_STATE_DIR = '/var/lib/swarmctl';
+export const DEFAULT_CONTROL_SOCKET = '/var/run/swarmctl.sock';
+export const DEFAULT_PORT = 2377;
+
+/** Everything a node process needs to know, resolved and validated in one place. */
+export interface DaemonConfig {
+  stateDir: string;
+  controlSocket: string;
+  /** `host:port` the inter-node listener binds. */
+  listenAddr: string;
+  /** `host:port` other nodes reach this one on. */
+  advertiseAddr: string;
+  dockerHost: string;
+  availability: 'active' | 'pause' | 'drain';
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface DaemonFlags {
+  stateDir?: string;
+  controlSocket?: string;
+  listenAddr?: string;
+  advertiseAddr?: string;
+  dockerHost?: string;
+  availability?: string;
+  logLevel?: string;
+}
+
+/** `ADDR[:PORT]` → `{host, port}`; IPv6 in brackets. */
+export function parseHostPort(
+  value: string,
+  field: string,
+  defaultPort?: number,
+): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value.trim());
+  const fail = (why: string): never => {
+    throw new InvalidArgumentError(field, `invalid ${field} ${JSON.stringify(value)}: ${why}`);
+  };
+  if (!m) return fail('expected ADDR[:PORT]');
+  const host = m[1]!;
+  if (m[2] === undefined) {
+    if (defaultPort === undefined) return fail('a port is required (ADDR:PORT)');
+    return { host, port: defaultPort };
+  }
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail('port must be 1-65535');
+  return { host, port };
+}
+
+export function resolveDaemonConfig(
+  flags: DaemonFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): DaemonConfig {
+  const listen = parseHostPort(flags.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, '--listen-addr', DEFAULT_PORT);
+  let advertise: { host: string; port: number };
+  if (flags.advertiseAddr) advertise = parseHostPort(flags.advertiseAddr, '--advertise-addr', listen.port);
+  else if (listen.host !== '0.0.0.0' && listen.host !== '[::]') advertise = listen;
+  else {
+    throw new InvalidArgumentError(
+      '--advertise-addr',
+      'could not choose an IP address to advertise since --listen-addr is a wildcard: use --advertise-addr',
+    );
+  }
+  const availability = flags.availability ?? 'active';
+  if (availability !== 'active' && availability !== 'pause' && availability !== 'drain') {
+    throw new InvalidArgumentError(
+      '--availability',
+      `invalid --availability ${JSON.stringify(availability)}: must be active, pause or drain`,
+    );
+  }
+  const logLevel = flags.logLevel ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new InvalidArgumentError('--log-level', `invalid --log-level ${JSON.stringify(logLevel)}`);
+  }
+  return {
+    stateDir: flags.stateDir ?? DEFAULT_STATE_DIR,
+    controlSocket: flags.controlSocket ?? DEFAULT_CONTROL_SOCKET,
+    listenAddr: `${listen.host}:${listen.port}`,
+    advertiseAddr: `${advertise.host}:${advertise.port}`,
+    dockerHost: flags.dockerHost ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+    availability,
+    logLevel: logLevel as DaemonConfig['logLevel'],
+  };
+}

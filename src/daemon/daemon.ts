@@ -1,0 +1,357 @@
+import { chmod, rm } from 'node:fs/promises';
+import {
+  ControlService,
+  type ControlServiceMethods,
+  DaemonService,
+  MembershipService,
+} from '../api/index.js';
+import {
+  CertRenewer,
+  type NodeCredentials,
+  type NodeKeyFile,
+  parseNodeCertificate,
+  parseUnlockKey,
+  type RandomBytes,
+  renewWithCertificate,
+} from '../ca/index.js';
+import {
+  type Clock,
+  type Component,
+  deferred,
+  errorMessage,
+  FailedPreconditionError,
+  type Logger,
+  type Random,
+  SwarmError,
+} from '../common/index.js';
+import { Manager } from '../manager/index.js';
+import {
+  clientCredentials,
+  createClient,
+  type Handlers,
+  NodeServerCredentials,
+  RpcServer,
+  ServerCredentials,
+  serverNameOverride,
+} from '../rpc/index.js';
+import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
+import type { DaemonConfig } from './config.js';
+import { keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
+import { type NodeRecord, StateDir } from './state-dir.js';
+
+export type DaemonStart =
+  | { kind: 'run' }
+  | ({ kind: 'init' } & InitOptions)
+  | { kind: 'join'; token: string; remote: string };
+
+export interface DaemonDeps {
+  clock: Clock;
+  random: Random;
+  randomBytes: RandomBytes;
+  logger: Logger;
+}
+
+/**
+ * One node process: its identity from the state directory (after init or join), the local control
+ * socket, and for managers the Raft member, the inter-node listener and the control API. A
+ * restarted autolocked manager serves only `Status` and `Unlock` until it is unlocked.
+ */
+export class Daemon implements Component {
+  readonly name = 'daemon';
+  private readonly dir: StateDir;
+  private record: NodeRecord | undefined;
+  private locked = false;
+  private ready = false;
+  private unlockWaiter = deferred<NodeKeyFile>();
+  private manager: Manager | undefined;
+  private readonly stop = new AbortController();
+  private leaving: { force: boolean } | undefined;
+
+  constructor(
+    private readonly deps: DaemonDeps,
+    private readonly config: DaemonConfig,
+    private readonly start: DaemonStart,
+  ) {
+    this.dir = new StateDir(config.stateDir);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const log = this.deps.logger.child({ module: 'daemon' });
+    const stop = AbortSignal.any([signal, this.stop.signal]);
+    await this.dir.prepare();
+    let seed: Awaited<ReturnType<typeof initIdentity>>['seed'] | undefined;
+    let pendingRecord: NodeRecord | undefined;
+    if (this.start.kind === 'init') {
+      const r = await initIdentity(this.deps, this.config, this.dir, this.start);
+      seed = r.seed;
+      pendingRecord = r.record;
+    } else if (this.start.kind === 'join') {
+      const r = await joinIdentity(this.deps, this.config, this.dir, this.start, stop);
+      await this.dir.writeNode(r.record);
+    }
+    this.record = pendingRecord ?? (await this.dir.readNode());
+    if (!this.record)
+      throw new FailedPreconditionError(`this node is not part of a swarm (no ${this.dir.nodeFile})`);
+    const record = this.record;
+
+    const local = new RpcServer({ logger: log }, { shutdownGraceMs: 500 });
+    local.addService(DaemonService, this.daemonHandlers(), () => {});
+    local.addService(ControlService, this.localControl(), () => {});
+    await rm(this.config.controlSocket, { force: true });
+    await local.bind(`unix://${this.config.controlSocket}`, ServerCredentials.createInsecure());
+    await chmod(this.config.controlSocket, 0o600);
+    const localDone = local.run(stop);
+
+    try {
+      let key: NodeKeyFile;
+      const initKey = seed?.ca.autolock ? parseUnlockKey(seed.ca.autolock.unlockKey) : undefined;
+      if (initKey) {
+        // A new autolocked cluster: the unlock key is still in hand, the node starts unlocked.
+        key = await this.dir.keyStore.read(initKey);
+        this.lastUnlockKey = initKey;
+      } else if (await this.dir.keyStore.isLocked()) {
+        this.locked = true;
+        log.warn('node is locked: run "swarmctl unlock"');
+        key = await Promise.race([
+          this.unlockWaiter.promise,
+          new Promise<never>((_, reject) =>
+            stop.addEventListener('abort', () => reject(stop.reason), { once: true }),
+          ),
+        ]);
+        this.locked = false;
+      } else {
+        key = await this.dir.keyStore.read();
+      }
+      const rootCaPem = await this.dir.readRootCa();
+      const material = tlsMaterial(rootCaPem, key);
+      let credentials: NodeCredentials = {
+        certChainPem: key.certChainPem,
+        keyPem: key.secrets.tlsKeyPem,
+        identity: parseNodeCertificate(key.certChainPem),
+      };
+      const serverCreds = new NodeServerCredentials(material);
+      const running: Promise<unknown>[] = [localDone];
+      let manager: Manager | undefined;
+      if (record.role === 'manager') {
+        if (!key.secrets.dek)
+          throw new SwarmError('CORRUPTION', `manager key file ${this.dir.keyStore.path} has no data key`);
+        manager = new Manager(
+          {
+            clock: this.deps.clock,
+            random: this.deps.random,
+            randomBytes: this.deps.randomBytes,
+            logger: this.deps.logger.child({ 'node.id': record.nodeId }),
+            credentials: () =>
+              clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
+            channelOptions: serverNameOverride(),
+          },
+          {
+            nodeId: record.nodeId,
+            clusterId: record.clusterId,
+            raftDir: this.dir.raftDir,
+            dek: key.secrets.dek,
+            ...(seed ? { seed } : {}),
+          },
+        );
+        this.manager = manager;
+        const server = new RpcServer({ logger: log }, { shutdownGraceMs: 500 });
+        manager.serve(server, { randomBytes: this.deps.randomBytes });
+        await server.bind(record.listenAddr, serverCreds);
+        running.push(server.run(stop), manager.run(stop));
+        running.push(this.followAutolock(manager, key, stop));
+        if (this.start.kind === 'join') await this.joinRaft(manager, record, material, stop);
+        if (seed) {
+          await this.waitForCluster(manager, stop);
+          await this.dir.writeNode(record);
+        }
+      }
+      const renewer = new CertRenewer(
+        {
+          clock: this.deps.clock,
+          random: this.deps.random,
+          logger: log,
+          renew: (current, s) =>
+            renewWithCertificate(
+              { current, rootsPem: rootCaPem, clock: this.deps.clock },
+              {
+                requestRenewal: async (req, s2) =>
+                  (await renewAtManagers(this.managersToAsk(), rootCaPem, req.current, req.csrPem, s2 ?? s))
+                    .certChainPem,
+              },
+              s,
+            ),
+        },
+        credentials,
+      );
+      renewer.onDidRenew((c) => {
+        credentials = c;
+        serverCreds.update({ ca: rootCaPem, cert: c.certChainPem, key: c.keyPem });
+        void this.persistCredentials(c, manager).catch((e: unknown) =>
+          log.error('could not store renewed certificate', { error: errorMessage(e) }),
+        );
+        log.info('certificate renewed', { notAfter: new Date(c.identity.notAfter).toISOString() });
+      });
+      running.push(renewer.run(stop));
+      this.ready = true;
+      log.info('node ready', { 'node.id': record.nodeId, role: record.role });
+      await Promise.all(running);
+    } finally {
+      this.stop.abort();
+      await localDone;
+      await rm(this.config.controlSocket, { force: true });
+      if (this.leaving) await this.dir.wipe();
+    }
+  }
+
+  private managersToAsk(): string[] {
+    const known = this.manager?.managerAddrs() ?? [];
+    return [
+      ...new Set([
+        ...(this.record?.role === 'manager' ? [this.record.advertiseAddr] : []),
+        ...known,
+        ...(this.record?.managers ?? []),
+      ]),
+    ];
+  }
+
+  private async persistCredentials(c: NodeCredentials, manager: Manager | undefined): Promise<void> {
+    const key = await this.dir.keyStore.read(await this.currentUnlockKey(manager));
+    await this.dir.keyStore.write(
+      { certChainPem: c.certChainPem, secrets: { ...key.secrets, tlsKeyPem: c.keyPem } },
+      keyFileLock(manager ? await manager.caState.load() : undefined),
+    );
+  }
+
+  private async currentUnlockKey(manager: Manager | undefined) {
+    const ca = manager ? await manager.caState.load() : undefined;
+    return ca?.autolock ? parseUnlockKey(ca.autolock.unlockKey) : undefined;
+  }
+
+  /** Re-seals this manager's key file whenever the cluster's autolock setting or unlock key changes. */
+  private async followAutolock(manager: Manager, initial: NodeKeyFile, signal: AbortSignal): Promise<void> {
+    let sealedWith = initial.kekVersion;
+    const changed = (): void => {
+      void (async () => {
+        const ca = await manager.caState.load();
+        const want = ca?.autolock?.kekVersion ?? 0;
+        if (want === sealedWith) return;
+        const key = await this.dir.keyStore.read(
+          sealedWith > 0 && this.lastUnlockKey ? this.lastUnlockKey : undefined,
+        );
+        const lock = keyFileLock(ca);
+        await this.dir.keyStore.write({ certChainPem: key.certChainPem, secrets: key.secrets }, lock);
+        this.lastUnlockKey = lock?.unlockKey;
+        sealedWith = want;
+      })().catch((e: unknown) =>
+        this.deps.logger.error('could not re-seal the key file', { error: errorMessage(e) }),
+      );
+    };
+    const sub = manager.caState.onDidChange(changed);
+    changed();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    sub.dispose();
+  }
+
+  private lastUnlockKey: ReturnType<typeof parseUnlockKey> | undefined;
+
+  private async joinRaft(
+    manager: Manager,
+    record: NodeRecord,
+    material: { ca: string; cert: string; key: string },
+    signal: AbortSignal,
+  ): Promise<void> {
+    let last: unknown;
+    for (const addr of record.managers) {
+      const c = createClient(MembershipService, addr, clientCredentials(material), serverNameOverride());
+      try {
+        const { members } = await c.call.Join(
+          { nodeId: record.nodeId, raftAddr: record.advertiseAddr },
+          { signal, timeoutMs: 20_000 },
+        );
+        // Until our store has replicated the node list, these are the only peers we know.
+        for (const m of members) if (m.nodeId !== record.nodeId) manager.transport.setPeer(m.nodeId, m.addr);
+        return;
+      } catch (e) {
+        last = e;
+      } finally {
+        c.close();
+      }
+    }
+    throw last ?? new SwarmError('UNAVAILABLE', 'no manager accepted this manager into Raft');
+  }
+
+  private async waitForCluster(manager: Manager, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      signal.throwIfAborted();
+      if (await manager.caState.load()) return;
+      await new Promise<void>((resolve) => {
+        const watch = manager.store.watch({ kinds: ['cluster'] }, signal);
+        void (async () => {
+          for await (const _ of watch) break;
+          watch.dispose();
+          resolve();
+        })().catch(() => resolve());
+      });
+    }
+  }
+
+  private daemonHandlers(): Handlers<typeof DaemonService.methods> {
+    return {
+      Status: async () => ({
+        nodeId: this.record?.nodeId ?? '',
+        role: this.record?.role ?? 'worker',
+        locked: this.locked,
+        ready: this.ready,
+        clusterId: this.record?.clusterId ?? '',
+        listenAddr: this.record?.listenAddr ?? this.config.listenAddr,
+        advertiseAddr: this.record?.advertiseAddr ?? this.config.advertiseAddr,
+        stateDir: this.config.stateDir,
+        pid: process.pid,
+      }),
+      Unlock: async (req) => {
+        if (!this.locked) throw new FailedPreconditionError('this node is not locked');
+        const unlockKey = parseUnlockKey(req.unlockKey, 'unlock key');
+        const key = await this.dir.keyStore.read(unlockKey);
+        this.lastUnlockKey = unlockKey;
+        this.unlockWaiter.resolve(key);
+        return {};
+      },
+      Leave: async (req) => {
+        if (this.record?.role === 'manager' && !req.force) {
+          throw new FailedPreconditionError(
+            'you are attempting to leave the swarm on a node that is participating as a manager; use --force to ignore this message',
+          );
+        }
+        this.leaving = { force: req.force ?? false };
+        setImmediate(() => this.stop.abort());
+        return {};
+      },
+    };
+  }
+
+  /** The control API on the local socket: the manager's, once it runs (locked or worker: refused). */
+  private localControl(): Handlers<ControlServiceMethods> {
+    const forward = <K extends keyof ControlServiceMethods>(method: K) =>
+      ((req: never, ctx: never) => {
+        if (this.locked)
+          throw new SwarmError(
+            'LOCKED',
+            'swarm is encrypted and needs to be unlocked before it can be used: run "swarmctl unlock"',
+          );
+        if (!this.manager) {
+          throw new FailedPreconditionError(
+            'this node is not a swarm manager: run this command on a manager, or promote this node',
+          );
+        }
+        const handlers = this.manager.controlHandlers(this.deps.randomBytes) as unknown as Record<
+          string,
+          (r: never, c: never) => unknown
+        >;
+        return handlers[method as string]!(req, ctx);
+      }) as unknown as Handlers<ControlServiceMethods>[K];
+    const out: Partial<Record<keyof ControlServiceMethods, unknown>> = {};
+    for (const m of Object.keys(ControlService.methods) as (keyof ControlServiceMethods)[])
+      out[m] = forward(m);
+    return out as Handlers<ControlServiceMethods>;
+  }
+}

@@ -1,0 +1,160 @@
+import type { ControlServiceMethods, Node, NodeRole } from '../../api/index.js';
+import {
+  markNodeRemoved,
+  type RandomBytes,
+  rootCaDigest,
+  rotateClusterUnlockKey,
+  rotateJoinToken,
+  servedRootPem,
+  setAutolock,
+  setCertExpiry,
+} from '../../ca/index.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/index.js';
+import type { RaftDriver } from '../../raft/index.js';
+import type { Handlers } from '../../rpc/index.js';
+import { readCluster, type StoreCaState } from '../ca/store-ca-state.js';
+import { type ApplyResult, by, type MemoryStore } from '../store/index.js';
+
+export interface ControlDeps {
+  store: MemoryStore;
+  caState: StoreCaState;
+  driver: RaftDriver<ApplyResult>;
+  nodeId: string;
+  randomBytes: RandomBytes;
+}
+
+/** Finds a node by full id, unique id prefix, or hostname/name, as docker's CLI does. */
+export function resolveNode(store: MemoryStore, ref: string): Node {
+  return store.view((tx) => {
+    const exact = tx.get('node', ref);
+    if (exact) return exact;
+    const all = tx.find('node', by.all());
+    const named = all.filter((n) => n.description?.hostname === ref || n.spec.name === ref);
+    if (named.length === 1) return named[0]!;
+    const prefixed = all.filter((n) => n.id.startsWith(ref));
+    if (prefixed.length === 1) return prefixed[0]!;
+    if (prefixed.length > 1 || named.length > 1) {
+      throw new InvalidArgumentError(
+        'node',
+        `node ${ref} is ambiguous (${prefixed.length + named.length} matches)`,
+      );
+    }
+    throw new NotFoundError('node', ref);
+  });
+}
+
+function checkRole(role: string): NodeRole {
+  if (role !== 'manager' && role !== 'worker') {
+    throw new InvalidArgumentError('role', `invalid role ${JSON.stringify(role)}: must be worker or manager`);
+  }
+  return role;
+}
+
+export function controlHandlers(deps: ControlDeps): Handlers<ControlServiceMethods> {
+  const { store, caState } = deps;
+  const loadCa = async () => {
+    const s = await caState.load();
+    if (!s) throw new FailedPreconditionError('the cluster is not initialised yet');
+    return s;
+  };
+  return {
+    Info: async () => {
+      const raft = deps.driver.status();
+      const ca = await loadCa();
+      const nodes = store.view((tx) => tx.find('node', by.all()));
+      return {
+        clusterId: ca.clusterId,
+        nodeId: deps.nodeId,
+        leader: raft.leader,
+        raftTerm: raft.term,
+        managers: nodes
+          .filter((n) => n.managerStatus)
+          .map((n) => ({
+            nodeId: n.id,
+            addr: n.managerStatus!.addr,
+            leader: n.id === raft.leader,
+            reachability: n.id === raft.leader || raft.conf.voters.includes(n.id) ? 'reachable' : 'unknown',
+          })),
+        nodes: nodes.length,
+        autolock: ca.autolock !== undefined,
+        certExpiryMs: ca.certExpiryMs,
+        rootCaDigest: rootCaDigest(servedRootPem(ca.roots)),
+      };
+    },
+
+    GetJoinToken: async (req) => {
+      const role = checkRole(req.role);
+      const s = req.rotate
+        ? await caState.update((c) => rotateJoinToken(c, role, deps.randomBytes))
+        : await loadCa();
+      return { token: s.joinTokens[role] };
+    },
+
+    GetUnlockKey: async (req) => {
+      let s = await loadCa();
+      if (req.rotate) {
+        if (!s.autolock)
+          throw new FailedPreconditionError('autolock is not enabled: there is no unlock key to rotate');
+        s = await caState.update((c) => rotateClusterUnlockKey(c, deps.randomBytes));
+      }
+      return { unlockKey: s.autolock?.unlockKey ?? null };
+    },
+
+    UpdateCluster: async (req) => {
+      const s = await caState.update((c) => {
+        let next = c;
+        if (req.autolock !== undefined) next = setAutolock(next, req.autolock, deps.randomBytes);
+        if (req.certExpiryMs !== undefined) next = setCertExpiry(next, req.certExpiryMs, 'cert-expiry');
+        return next;
+      });
+      return { unlockKey: s.autolock?.unlockKey ?? null };
+    },
+
+    RotateRootCA: async () => {
+      throw new FailedPreconditionError('root CA rotation is not available yet');
+    },
+
+    ListNodes: async () => ({ nodes: store.view((tx) => tx.find('node', by.all())) }),
+
+    InspectNode: async (req) => resolveNode(store, req.id),
+
+    UpdateNode: async (req) => {
+      const node = resolveNode(store, req.id);
+      const labels = { ...(node.spec.labels ?? {}), ...(req.labelAdd ?? {}) };
+      for (const k of req.labelRm ?? []) {
+        if (!(k in labels))
+          throw new InvalidArgumentError('label-rm', `key ${k} does not exist in node labels`);
+        delete labels[k];
+      }
+      const spec = {
+        ...node.spec,
+        labels,
+        ...(req.availability ? { availability: req.availability } : {}),
+        ...(req.role ? { desiredRole: checkRole(req.role) } : {}),
+      };
+      return store.update((tx) => tx.update('node', { ...node, spec }));
+    },
+
+    RemoveNode: async (req) => {
+      const node = resolveNode(store, req.id);
+      if (node.id === deps.nodeId)
+        throw new FailedPreconditionError('a node cannot remove itself: use leave');
+      if (node.role === 'manager' || node.spec.desiredRole === 'manager') {
+        throw new FailedPreconditionError(
+          `node ${node.id} is a cluster manager; demote it before removing it`,
+        );
+      }
+      if (node.status.state === 'ready' && !req.force) {
+        throw new FailedPreconditionError(
+          `node ${node.id} is not down and can't be removed (use --force to remove it anyway)`,
+        );
+      }
+      // Refuse its certificate first: the authorizer reads the removed list on every call.
+      await caState.update((c) => markNodeRemoved(c, node.id));
+      await store.update((tx) => tx.delete('node', node.id));
+      return {};
+    },
+  };
+}
+
+export { readCluster };

@@ -1,0 +1,286 @@
+import {
+  CaService,
+  type CaServiceMethods,
+  type Cluster,
+  ControlService,
+  type ControlServiceMethods,
+  MembershipService,
+  type Node,
+} from '../api/index.js';
+import type { CaState, RandomBytes } from '../ca/index.js';
+import {
+  type Clock,
+  type Component,
+  DisposableStore,
+  errorMessage,
+  isSwarmError,
+  type Logger,
+  type Random,
+  Supervisor,
+} from '../common/index.js';
+import {
+  AesGcmCipher,
+  GrpcTransport,
+  RaftDriver,
+  type RaftDriverOptions,
+  RaftService,
+  WalStorage,
+} from '../raft/index.js';
+import type { ChannelCredentials, Handlers, RpcServer } from '../rpc/index.js';
+import { type Audience, authorizer, everyMethod } from './authz.js';
+import { caHandlers } from './ca/ca-server.js';
+import { parseCaState, publicCaFields, StoreCaState } from './ca/store-ca-state.js';
+import { controlHandlers } from './control/control-server.js';
+import { LearnerPromoter, membershipHandlers } from './membership.js';
+import { RaftProposer } from './raft-proposer.js';
+import { type ApplyResult, by, MemoryStore, storeStateMachine } from './store/index.js';
+
+export interface ManagerDeps {
+  clock: Clock;
+  random: Random;
+  randomBytes: RandomBytes;
+  logger: Logger;
+  /** Client credentials for dialling other managers (mutual TLS with this node's certificate). */
+  credentials: () => ChannelCredentials;
+  channelOptions?: Record<string, string>;
+}
+
+/** What a brand-new cluster writes first, once its founding manager leads. */
+export interface ClusterSeed {
+  cluster: Omit<Cluster, 'meta' | 'joinTokens' | 'rootCa' | 'caState'>;
+  ca: CaState;
+  self: Omit<Node, 'meta'>;
+}
+
+export interface ManagerOptions {
+  nodeId: string;
+  /** From this node's certificate: known before the store has replicated anything. */
+  clusterId: string;
+  raftDir: string;
+  /** Data-encryption key for the WAL and snapshots (AES-256-GCM). */
+  dek: Uint8Array;
+  /** Founding member of a new cluster: bootstrap Raft with itself and write the seed. */
+  seed?: ClusterSeed;
+  raft?: Omit<RaftDriverOptions, 'bootstrap'>;
+}
+
+/**
+ * The manager's composition root: Raft (driver, encrypted WAL, transport), the replicated store
+ * and the group of control loops that runs only while this manager leads. It wires; it does not
+ * decide. Services are exposed as handler sets for the daemon's listeners.
+ */
+export class Manager implements Component {
+  readonly name = 'manager';
+  readonly store: MemoryStore;
+  readonly driver: RaftDriver<ApplyResult>;
+  readonly transport: GrpcTransport;
+  readonly caState: StoreCaState;
+  private removed: ReadonlySet<string> = new Set();
+  private clusterId: string;
+
+  constructor(
+    private readonly deps: ManagerDeps,
+    private readonly options: ManagerOptions,
+  ) {
+    this.clusterId = options.clusterId;
+    const logger = deps.logger.child({ module: 'manager', 'node.id': options.nodeId });
+    this.transport = new GrpcTransport({
+      self: options.nodeId,
+      clock: deps.clock,
+      logger,
+      credentials: deps.credentials,
+      ...(deps.channelOptions ? { channelOptions: deps.channelOptions } : {}),
+    });
+    let proposer: RaftProposer | undefined;
+    this.store = new MemoryStore({
+      clock: deps.clock,
+      logger,
+      proposer: { propose: (changes, signal) => proposer!.propose(changes, signal) },
+    });
+    const cipher = new AesGcmCipher({ keys: [{ id: 'dek1', key: options.dek }], activeKeyId: 'dek1' });
+    this.driver = new RaftDriver<ApplyResult>(
+      {
+        id: options.nodeId,
+        clock: deps.clock,
+        random: deps.random,
+        storage: new WalStorage(options.raftDir, { cipher, logger }),
+        transport: this.transport,
+        stateMachine: storeStateMachine(this.store),
+        logger,
+      },
+      {
+        ...options.raft,
+        ...(options.seed ? { bootstrap: { voters: [options.nodeId], learners: [] } } : {}),
+      },
+    );
+    proposer = new RaftProposer(this.driver);
+    this.caState = new StoreCaState(this.store);
+  }
+
+  /**
+   * Registers the manager's services on the inter-node listener, each with its audience:
+   * joining nodes may only fetch the root and present a token; Raft, membership and control are
+   * for managers; renewal for any node of the cluster.
+   */
+  serve(server: RpcServer, controlDeps: { randomBytes: RandomBytes }): void {
+    const authz = (audienceOf: (method: string) => Audience) =>
+      authorizer({ clusterId: () => this.clusterId, isRemoved: (id) => this.isRemoved(id) }, audienceOf);
+    server
+      .addService(RaftService, this.transport.handlers(), authz(everyMethod('manager')))
+      .addService(
+        MembershipService,
+        membershipHandlers({ driver: this.driver, store: this.store }),
+        authz(everyMethod('manager')),
+      )
+      .addService(
+        CaService,
+        this.caHandlers(),
+        authz((m) => (m === 'GetRootCACertificate' || m === 'IssueNodeCertificate' ? 'anonymous' : 'node')),
+      )
+      .addService(
+        ControlService,
+        this.controlHandlers(controlDeps.randomBytes),
+        authz(everyMethod('manager')),
+      );
+  }
+
+  caHandlers(): Handlers<CaServiceMethods> {
+    return caHandlers({
+      store: this.store,
+      caState: this.caState,
+      clock: this.deps.clock,
+      randomBytes: this.deps.randomBytes,
+      logger: this.deps.logger,
+      managerAddrs: () => this.managerAddrs(),
+    });
+  }
+
+  controlHandlers(randomBytes: RandomBytes): Handlers<ControlServiceMethods> {
+    return controlHandlers({
+      store: this.store,
+      caState: this.caState,
+      driver: this.driver,
+      nodeId: this.options.nodeId,
+      randomBytes,
+    });
+  }
+
+  /** Synchronous, for the authorizer on every call. */
+  isRemoved(nodeId: string): boolean {
+    return this.removed.has(nodeId);
+  }
+
+  currentClusterId(): string {
+    return this.clusterId;
+  }
+
+  /** Raft addresses of the managers the store knows. */
+  managerAddrs(): string[] {
+    return this.store.view((tx) =>
+      tx.find('node', by.role('manager')).flatMap((n) => (n.managerStatus ? [n.managerStatus.addr] : [])),
+    );
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const disposables = new DisposableStore();
+    const log = this.deps.logger.child({ module: 'manager', 'node.id': this.options.nodeId });
+    let leaderGroup: { stop: AbortController; done: Promise<void> } | undefined;
+    const stopping: Promise<void>[] = [];
+    const stopLeaderGroup = (): void => {
+      const g = leaderGroup;
+      leaderGroup = undefined;
+      if (!g) return;
+      g.stop.abort();
+      stopping.push(g.done);
+    };
+    try {
+      disposables.add(
+        this.driver.onLeadershipChange((s) => {
+          if (s.role === 'leader' && !leaderGroup) {
+            const stop = new AbortController();
+            const group = new Supervisor('leader', { clock: this.deps.clock, logger: log })
+              .add(new LearnerPromoter({ driver: this.driver, clock: this.deps.clock, logger: log }), {
+                kind: 'restart',
+                initialBackoffMs: 200,
+                maxBackoffMs: 5000,
+                maxRestarts: 100,
+              })
+              .add(this.seeder(log));
+            leaderGroup = {
+              stop,
+              done: group
+                .run(stop.signal)
+                .catch((e: unknown) => log.error('leader group failed', { error: errorMessage(e) })),
+            };
+            log.info('leading: control loops started');
+          } else if (s.role !== 'leader' && leaderGroup) {
+            stopLeaderGroup();
+            log.info('not leading: control loops stopped');
+          }
+        }),
+      );
+      await Promise.all([this.transport.run(signal), this.driver.run(signal), this.followStore(signal)]);
+    } finally {
+      stopLeaderGroup();
+      await Promise.all(stopping);
+      disposables.dispose();
+    }
+  }
+
+  /** Writes the new cluster's seed the first time its founding manager leads. */
+  private seeder(log: Logger): Component {
+    return {
+      name: 'cluster-seeder',
+      run: async (signal) => {
+        const seed = this.options.seed;
+        if (!seed) return;
+        const exists = this.store.view((tx) => tx.find('cluster', by.all()).length > 0);
+        if (exists) return;
+        await this.store.update(
+          (tx) => {
+            tx.create('cluster', { ...seed.cluster, ...publicCaFields(seed.ca) });
+            tx.create('node', seed.self);
+          },
+          { signal },
+        );
+        log.info('cluster created', { 'cluster.id': seed.ca.clusterId });
+      },
+    };
+  }
+
+  /** Transport peers and the removed-node list follow the store; resyncs after a restore. */
+  private async followStore(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const watch = this.store.watch({ kinds: ['node', 'cluster'] }, signal);
+      try {
+        this.syncFromStore();
+        for await (const e of watch) if (e.kind === 'commit') this.syncFromStore();
+      } catch (e) {
+        if (signal.aborted) break;
+        if (!isSwarmError(e)) throw e;
+      } finally {
+        watch.dispose();
+      }
+    }
+  }
+
+  private syncFromStore(): void {
+    const { managers, cluster } = this.store.view((tx) => ({
+      managers: tx.find('node', by.role('manager')),
+      cluster: tx.find('cluster', by.all())[0],
+    }));
+    const want = new Map<string, string>();
+    for (const n of managers)
+      if (n.managerStatus && n.id !== this.options.nodeId) want.set(n.id, n.managerStatus.addr);
+    for (const [id, addr] of want) this.transport.setPeer(id, addr);
+    for (const id of this.knownPeers) if (!want.has(id)) this.transport.removePeer(id);
+    this.knownPeers = new Set(want.keys());
+    if (cluster?.caState) {
+      const ca = parseCaState(cluster.caState);
+      this.removed = new Set(ca.removedNodeIds);
+      this.caState.notify(cluster);
+    }
+  }
+
+  private knownPeers = new Set<string>();
+}
