@@ -53,11 +53,11 @@ function recordStatuses(c: Controller): { status: TaskStatus; at: number }[] {
 }
 
 function nextEngineEvent(
-  predicate: (e: ContainerEvent) => boolean,
-): Promise<{ event: ContainerEvent; at: number }> {
+  predicate: (e: TaskContainerEvent) => boolean,
+): Promise<{ event: TaskContainerEvent; at: number }> {
   return new Promise((resolve) => {
     const sub = executor.onDidContainerEvent((event) => {
-      if (!predicate(event)) return;
+      if (event.kind === 'resync' || !predicate(event)) return;
       sub.dispose();
       resolve({ event, at: Date.now() });
     });
