@@ -10,11 +10,13 @@ import {
   type ResourceAmounts,
   type Service,
   type ServiceId,
+  type Task,
   type TaskId,
   type TaskState,
 } from '../../api/index.js';
-import { ManualClock, SeededRandom } from '../../common/index.js';
+import { ManualClock, noopLogger, SeededRandom, waitFor } from '../../common/index.js';
 import {
+  by,
   type ChangeSet,
   type ChangeSetApplier,
   type CreateInput,
@@ -23,6 +25,8 @@ import {
   type Proposer,
 } from '../store/index.js';
 import { NodeInfo } from './node-info.js';
+import type { SchedulerOptions } from './options.js';
+import { type PassReport, Scheduler } from './scheduler.js';
 
 export function idSource(seed = 1): <I extends ServiceId | TaskId | NodeId>() => I {
   const r = new SeededRandom(seed);
@@ -143,4 +147,111 @@ export function countingStore(clock = new ManualClock(1_000)): {
     },
   });
   return { store, proposer };
+}
+
+export const QUIET_MS = 50;
+
+/** A scheduler over a counting store with a manual clock; `settle` drives the debounce timers. */
+export class SchedulerHarness {
+  readonly clock = new ManualClock(1_000);
+  readonly store: MemoryStore;
+  readonly proposer: CountingProposer;
+  readonly scheduler: Scheduler;
+  readonly reports: PassReport[] = [];
+  private controller?: AbortController;
+  private running?: Promise<void>;
+  private readonly ids = idSource(11);
+
+  constructor(options: SchedulerOptions = {}) {
+    ({ store: this.store, proposer: this.proposer } = countingStore(this.clock));
+    this.scheduler = new Scheduler(
+      { store: this.store, clock: this.clock, logger: noopLogger },
+      { quietPeriodMs: QUIET_MS, ...options },
+    );
+    this.scheduler.onDidPass((r) => this.reports.push(r));
+  }
+
+  id<I extends ServiceId | TaskId | NodeId>(): I {
+    return this.ids<I>();
+  }
+
+  start(): void {
+    this.controller = new AbortController();
+    this.running = this.scheduler.run(this.controller.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.controller?.abort();
+    await this.running;
+  }
+
+  /** Change sets proposed by the scheduler (those that set a task's status or node). */
+  schedulerProposals(): ChangeSet[] {
+    return this.proposals.filter((cs) =>
+      cs.changes.every(
+        (c) =>
+          c.action === 'update' &&
+          c.kind === 'task' &&
+          (c.object.status.state === 'assigned' || !!c.object.status.err),
+      ),
+    );
+  }
+
+  get proposals(): ChangeSet[] {
+    return this.proposer.proposals;
+  }
+
+  async addNode(o: NodeOptions = {}): Promise<Node> {
+    return this.store.update((tx) => tx.create('node', nodeInput(this.id<NodeId>(), o)));
+  }
+
+  /** Creates a service and `count` pending tasks in one transaction. */
+  async addService(
+    name: string,
+    count: number,
+    o: ServiceOptions & { nodeIds?: NodeId[] } = {},
+  ): Promise<Service> {
+    return this.store.update((tx) => {
+      const service = tx.create('service', serviceInput(this.id<ServiceId>(), name, o));
+      for (let i = 0; i < count; i++)
+        tx.create(
+          'task',
+          taskInput(this.id<TaskId>(), service, o.global ? 0 : i + 1, { nodeId: o.nodeIds?.[i] }),
+        );
+      return service;
+    });
+  }
+
+  tasks(serviceId?: ServiceId): Task[] {
+    return this.store.view((tx) => tx.find('task', serviceId ? by.serviceId(serviceId) : by.all()));
+  }
+
+  /** Assigned tasks of the service per node id. */
+  perNode(serviceId: ServiceId): Map<NodeId, number> {
+    const counts = new Map<NodeId, number>();
+    for (const t of this.tasks(serviceId))
+      if (t.nodeId && t.status.state === 'assigned') counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
+    return counts;
+  }
+
+  /** Advances the manual clock past the debounce until `check` holds (polled, with a deadline). */
+  async settle(what: string, check: () => string | true, timeoutMs = 5000): Promise<void> {
+    await waitFor(
+      () => {
+        this.clock.advance(QUIET_MS);
+        const r = check();
+        return r === true ? { done: true, value: undefined } : { done: false, state: r };
+      },
+      { timeoutMs, intervalMs: 1, what },
+    );
+  }
+
+  /** Waits until the service's tasks are all assigned or carry an error. */
+  async settleService(serviceId: ServiceId): Promise<Task[]> {
+    await this.settle(`tasks of ${serviceId} decided`, () => {
+      const open = this.tasks(serviceId).filter((t) => t.status.state === 'pending' && !t.status.err);
+      return open.length === 0 || `${open.length} tasks still undecided`;
+    });
+    return this.tasks(serviceId);
+  }
 }
