@@ -106,14 +106,19 @@ export class OrchestrationHarness {
 
   async addNode(
     hostname: string,
-    opts: { labels?: Record<string, string>; role?: Node['role']; state?: Node['status']['state'] } = {},
+    opts: {
+      labels?: Record<string, string>;
+      role?: Node['role'];
+      state?: Node['status']['state'];
+      availability?: Node['spec']['availability'];
+    } = {},
   ): Promise<Node> {
     const id = this.id<NodeId>();
     const input: CreateInput<'node'> = {
       id,
       spec: {
         desiredRole: opts.role ?? 'worker',
-        availability: 'active',
+        availability: opts.availability ?? 'active',
         ...(opts.labels ? { labels: opts.labels } : {}),
       },
       role: opts.role ?? 'worker',
