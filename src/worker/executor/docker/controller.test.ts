@@ -3,7 +3,7 @@ import type { TaskStatus } from '../../../api/index.js';
 import { isSwarmError, waitFor } from '../../../common/index.js';
 import type { Controller, TaskContainerEvent } from '../executor.js';
 import type { DockerExecutor } from './docker-executor.js';
-import { assertDockerAnswers, dockerCli, removeRunResources, testRun } from './testing.js';
+import { assertDockerAnswers, dockerCli, inspect, removeRunResources, testRun } from './testing.js';
 
 const run = testRun('ctl');
 let executor: DockerExecutor;
@@ -179,9 +179,9 @@ describe('DockerController', () => {
       executor.controller(run.task('usr1', { stopSignal: 'SIGUSR1', stopGracePeriodMs: 1_000 })),
     );
     const prepared = await c.prepare();
-    const inspect = JSON.parse(await dockerCli(['inspect', prepared.containerStatus!.containerId!]))[0];
-    expect(inspect.Config.StopSignal).toBe('SIGUSR1');
-    expect(inspect.Config.StopTimeout).toBe(1);
+    const i = await inspect(prepared.containerStatus!.containerId!);
+    expect(i.Config.StopSignal).toBe('SIGUSR1');
+    expect(i.Config.StopTimeout).toBe(1);
     await c.start();
     const t0 = performance.now();
     const stopped = await c.shutdown();

@@ -89,3 +89,17 @@ export async function removeRunResources(runId: string): Promise<void> {
   const volumes = (await dockerCli(['volume', 'ls', '-q', '--filter', filter])).split('\n').filter(Boolean);
   if (volumes.length > 0) await dockerCli(['volume', 'rm', '-f', ...volumes]);
 }
+
+/** The parts of `docker inspect` the tests read; values stay `unknown` and are checked by assertions. */
+export interface InspectJson {
+  readonly Name: string;
+  readonly Config: Readonly<Record<string, unknown>>;
+  readonly HostConfig: Readonly<Record<string, unknown>>;
+  readonly State: Readonly<Record<string, unknown>>;
+}
+
+export async function inspect(id: string): Promise<InspectJson> {
+  const [first] = JSON.parse(await dockerCli(['inspect', id])) as InspectJson[];
+  if (!first) throw new Error(`docker inspect ${id} returned nothing`);
+  return first;
+}
