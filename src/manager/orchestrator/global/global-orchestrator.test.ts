@@ -33,7 +33,7 @@ describe('GlobalOrchestrator', () => {
     const agent = await h.addService('agent', { type: 'global' });
     await h.settle();
     expect(runningOn(agent)).toEqual([a, b].sort());
-    expect(on(agent, down)).toEqual([]);
+    for (const n of [paused, drained, down]) expect(on(agent, n)).toEqual([]);
     for (const t of h.tasks(agent.id)) {
       expect(t.slot).toBe(0);
       expect(t.status.state).toBe('pending');
