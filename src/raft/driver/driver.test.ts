@@ -267,6 +267,56 @@ describe('RaftDriver', () => {
     expect(restarted.sm.appliedIndexes.every((i) => i > snapIndex)).toBe(true);
   });
 
+  it('a restarted node never resolves a new proposal with an entry proposed by its previous run', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const f = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    // The follower's proposal reaches the leader and commits, but the follower never hears of it.
+    h.net.deafen(f);
+    const lost = h
+      .get(f)
+      .driver.propose(enc('aaaa'))
+      .then(
+        () => 'applied',
+        (e: unknown) => (isSwarmError(e) ? e.code : 'other'),
+      );
+    await h.until('entry committed without the follower', () => {
+      const s = h.get(leader).sm.total;
+      return s === 4 ? { done: true, value: 0 } : { done: false, state: `leader total ${s}` };
+    });
+    const old = h.get(f);
+    old.stop.abort();
+    expect(['STOPPED', 'LOST_LEADERSHIP']).toContain(await lost);
+    await old.done;
+    // The new run hears heartbeats but no entries yet, so it proposes before applying the old entry.
+    h.net.deafen(f, (m) => m.type === 'append' && m.entries.length > 0);
+    const restarted = h.start(f, three, old.storage);
+    await h.until('restarted follower knows the leader', () => {
+      const l = restarted.driver.status().leader;
+      return l ? { done: true, value: l } : { done: false, state: 'no leader known' };
+    });
+    let fresh: number | string | undefined;
+    void restarted.driver.propose(enc('bb')).then(
+      (r) => {
+        fresh = r.result;
+      },
+      (e: unknown) => {
+        fresh = isSwarmError(e) ? e.code : 'other';
+      },
+    );
+    await h.until('new entry committed', () => {
+      const s = h.get(leader).sm.total;
+      return s === 6 ? { done: true, value: 0 } : { done: false, state: `leader total ${s}` };
+    });
+    h.net.heal();
+    await h.until('new proposal settled', () =>
+      fresh === undefined ? { done: false, state: 'pending' } : { done: true, value: 0 },
+    );
+    // Its own entry (total 4 + 2), not the old run's entry at the same request sequence number (4).
+    expect(fresh).toBe(6);
+  });
+
   it('rejects pending proposals with STOPPED when the node stops', async () => {
     h = new Harness();
     const a = h.start('a', { bootstrap: { voters: ['a'], learners: [] } });

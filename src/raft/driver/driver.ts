@@ -77,6 +77,11 @@ export class RaftDriver<R = unknown> implements Component {
   private fatal: ((e: Error) => void) | null = null;
   private ticks = 0;
   private requestSeq = 0;
+  /**
+   * Distinguishes this run's request ids and read contexts from an earlier run's: entries and
+   * read responses of a previous incarnation may still arrive, and must not resolve new callers.
+   */
+  private readonly incarnation: string;
   private applied = 0;
   private snapshotIndex = 0;
   private soft: SoftState = { role: 'follower', leader: null, term: 0 };
@@ -97,6 +102,7 @@ export class RaftDriver<R = unknown> implements Component {
     this.opts = resolveRaftOptions(raft);
     this.readTimeoutTicks = readTimeoutTicks ?? 2 * this.opts.electionTicks;
     this.logger = (deps.logger ?? noopLogger).child({ module: 'raft/driver', 'node.id': deps.id });
+    this.incarnation = `${deps.clock.now().toString(36)}.${deps.random.int(0, 2 ** 30).toString(36)}`;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -192,7 +198,7 @@ export class RaftDriver<R = unknown> implements Component {
    */
   readIndex(options: { signal?: AbortSignal } = {}): Promise<number> {
     const core = this.live();
-    const ctx = `${this.deps.id}/r${++this.requestSeq}`;
+    const ctx = `${this.deps.id}/${this.incarnation}/r${++this.requestSeq}`;
     options.signal?.throwIfAborted();
     const p = this.reads.add(ctx, this.ticks, options.signal);
     try {
@@ -222,7 +228,7 @@ export class RaftDriver<R = unknown> implements Component {
   }
 
   private nextRequestId(): string {
-    return `${this.deps.id}/${++this.requestSeq}`;
+    return `${this.deps.id}/${this.incarnation}/${++this.requestSeq}`;
   }
 
   private submit(requestId: string, fn: () => unknown): void {

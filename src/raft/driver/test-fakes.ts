@@ -88,6 +88,8 @@ export class MemoryStorage implements RaftStorage {
 export class FakeNetwork {
   private readonly handlers = new Map<NodeId, (m: Message) => void>();
   private readonly cuts = new Set<NodeId>();
+  /** Per node: which messages to it are dropped (it still sends). */
+  private readonly deaf = new Map<NodeId, (m: Message) => boolean>();
 
   constructor(private readonly trace: TraceEvent[]) {}
 
@@ -96,7 +98,7 @@ export class FakeNetwork {
       send: (messages) => {
         for (const m of messages) {
           this.trace.push({ kind: 'sent', node, message: m });
-          if (this.cuts.has(m.from) || this.cuts.has(m.to)) continue;
+          if (this.cuts.has(m.from) || this.cuts.has(m.to) || this.deaf.get(m.to)?.(m)) continue;
           queueMicrotask(() => this.handlers.get(m.to)?.(m));
         }
       },
@@ -111,8 +113,14 @@ export class FakeNetwork {
     this.cuts.add(node);
   }
 
+  /** Until `heal()`, messages to `node` matching `drop` (default: all) are lost; it still sends. */
+  deafen(node: NodeId, drop: (m: Message) => boolean = () => true): void {
+    this.deaf.set(node, drop);
+  }
+
   heal(): void {
     this.cuts.clear();
+    this.deaf.clear();
   }
 }
 
