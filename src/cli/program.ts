@@ -30,7 +30,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerSwarm(program, output);
   registerNode(program, output);
   registerInfo(program, output);
-  registerDaemon(program, deps.runDaemon);
+  registerDaemon(program, deps.runDaemon, output);
   return program;
 }
 

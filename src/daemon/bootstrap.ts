@@ -10,7 +10,7 @@ import {
 } from '../ca/index.js';
 import type { Clock } from '../common/index.js';
 import type { ClusterSeed } from '../manager/index.js';
-import type { DaemonConfig } from './config.js';
+import { type DaemonConfig, requireAdvertiseAddr } from './config.js';
 import { caClient, defaultHostname, keyFileLock } from './identity.js';
 import type { NodeRecord, StateDir } from './state-dir.js';
 
@@ -30,6 +30,7 @@ export async function initIdentity(
   dir: StateDir,
   options: InitOptions,
 ): Promise<{ seed: ClusterSeed; record: NodeRecord; dek: Uint8Array }> {
+  requireAdvertiseAddr(config);
   await dir.ensureEmpty();
   await dir.wipe();
   await dir.prepare();
@@ -98,6 +99,7 @@ export async function joinIdentity(
   join: { token: string; remote: string },
   signal: AbortSignal,
 ): Promise<{ record: NodeRecord; dek: Uint8Array | undefined }> {
+  requireAdvertiseAddr(config);
   await dir.ensureEmpty();
   let issuedTo: { nodeId: string; managers: string[] } | undefined;
   // joinWithToken verifies the fetched root against the token before it asks for a certificate.

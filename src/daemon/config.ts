@@ -53,15 +53,10 @@ export function resolveDaemonConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): DaemonConfig {
   const listen = parseHostPort(flags.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, '--listen-addr', DEFAULT_PORT);
-  let advertise: { host: string; port: number };
+  // Empty when it cannot be derived: only init and join need it (requireAdvertiseAddr).
+  let advertise: { host: string; port: number } | undefined;
   if (flags.advertiseAddr) advertise = parseHostPort(flags.advertiseAddr, '--advertise-addr', listen.port);
   else if (listen.host !== '0.0.0.0' && listen.host !== '[::]') advertise = listen;
-  else {
-    throw new InvalidArgumentError(
-      '--advertise-addr',
-      'could not choose an IP address to advertise since --listen-addr is a wildcard: use --advertise-addr',
-    );
-  }
   const availability = flags.availability ?? 'active';
   if (availability !== 'active' && availability !== 'pause' && availability !== 'drain') {
     throw new InvalidArgumentError(
@@ -77,9 +72,20 @@ export function resolveDaemonConfig(
     stateDir: flags.stateDir ?? DEFAULT_STATE_DIR,
     controlSocket: flags.controlSocket ?? DEFAULT_CONTROL_SOCKET,
     listenAddr: `${listen.host}:${listen.port}`,
-    advertiseAddr: `${advertise.host}:${advertise.port}`,
+    advertiseAddr: advertise ? `${advertise.host}:${advertise.port}` : '',
     dockerHost: flags.dockerHost ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
     availability,
     logLevel: logLevel as DaemonConfig['logLevel'],
   };
+}
+
+/** Init and join announce an address to the other nodes: it must be known. */
+export function requireAdvertiseAddr(config: DaemonConfig): string {
+  if (!config.advertiseAddr) {
+    throw new InvalidArgumentError(
+      '--advertise-addr',
+      'could not choose an IP address to advertise since --listen-addr is a wildcard: use --advertise-addr',
+    );
+  }
+  return config.advertiseAddr;
 }

@@ -78,7 +78,6 @@ export class Daemon implements Component {
   async run(signal: AbortSignal): Promise<void> {
     const log = this.deps.logger.child({ module: 'daemon' });
     const stop = AbortSignal.any([signal, this.stop.signal]);
-    await this.dir.prepare();
     let seed: Awaited<ReturnType<typeof initIdentity>>['seed'] | undefined;
     let pendingRecord: NodeRecord | undefined;
     if (this.start.kind === 'init') {

@@ -170,7 +170,7 @@ export function registerInfo(program: Command, output: CliOutput): void {
         const status = c.daemon ? await c.daemon.Status({}) : undefined;
         const info = status?.role === 'worker' || status?.locked ? undefined : await c.control.Info({});
         if (opts.format === 'json') return output.out(`${JSON.stringify({ node: status, cluster: info })}\n`);
-        const lines = ['Swarm: ' + (status?.locked ? 'locked' : 'active')];
+        const lines = [`Swarm: ${status?.locked ? 'locked' : 'active'}`];
         if (status)
           lines.push(
             ` NodeID: ${status.nodeId}`,
