@@ -1,10 +1,23 @@
-import type { Node, NodeId, Service, ServiceId, ServiceSpec, Task, TaskId, TaskState } from '../../api/index.js';
+import type {
+  Node,
+  NodeId,
+  Service,
+  ServiceId,
+  ServiceSpec,
+  Task,
+  TaskId,
+  TaskState,
+} from '../../api/index.js';
 
 /** Small builders for output tests: only the fields the formatters read are meaningful. */
 
 export const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-export function service(id: string, spec: Partial<ServiceSpec> & { name: string }, extra: Partial<Service> = {}): Service {
+export function service(
+  id: string,
+  spec: Partial<ServiceSpec> & { name: string },
+  extra: Partial<Service> = {},
+): Service {
   return {
     id: id as ServiceId,
     meta: { version: 1, createdAt: NOW - 60_000, updatedAt: NOW - 60_000 },

@@ -12,7 +12,12 @@ import {
 import { formatTaskList } from './task-list.js';
 
 const HOUR = 3_600_000;
-const port = (publishedPort: number, targetPort: number, protocol: 'tcp' | 'udp' = 'tcp', publishMode: 'host' | 'ingress' = 'ingress'): PortConfig => ({
+const port = (
+  publishedPort: number,
+  targetPort: number,
+  protocol: 'tcp' | 'udp' = 'tcp',
+  publishMode: 'host' | 'ingress' = 'ingress',
+): PortConfig => ({
   publishedPort,
   targetPort,
   protocol,
@@ -58,8 +63,12 @@ describe('service ls', () => {
   });
 
   it('-q prints IDs only; --no-trunc full IDs', () => {
-    expect(formatServiceList(rows, { quiet: true })).toBe('zzzzzzzzzzzz\na1b2c3d4e5f6\njjjjjjjjjjjj\nky2sbecmtl2r\n');
-    expect(formatServiceList(rows.slice(0, 1), { quiet: true, noTrunc: true })).toBe('ky2sbecmtl2rwd4hc5t7e2r1s\n');
+    expect(formatServiceList(rows, { quiet: true })).toBe(
+      'zzzzzzzzzzzz\na1b2c3d4e5f6\njjjjjjjjjjjj\nky2sbecmtl2r\n',
+    );
+    expect(formatServiceList(rows.slice(0, 1), { quiet: true, noTrunc: true })).toBe(
+      'ky2sbecmtl2rwd4hc5t7e2r1s\n',
+    );
   });
 
   it('--format json prints one object per line', () => {
@@ -105,11 +114,21 @@ describe('service ls', () => {
       task('t5', { serviceId: 'other', slot: 1, state: 'running', nodeId: 'n1' }),
     ];
     const svc = service('svc', { name: 'web', mode: { type: 'replicated', replicas: 3 } });
-    expect(countServiceTasks(svc, tasks, new Set(['down' as NodeId]))).toEqual({ running: 1, desired: 3, completed: 0 });
+    expect(countServiceTasks(svc, tasks, new Set(['down' as NodeId]))).toEqual({
+      running: 1,
+      desired: 3,
+      completed: 0,
+    });
     const global = service('svc', { name: 'agent', mode: { type: 'global' } });
     expect(countServiceTasks(global, tasks)).toEqual({ running: 2, desired: 3, completed: 0 });
-    const job = service('svc', { name: 'job', mode: { type: 'replicated-job', maxConcurrent: 1, totalCompletions: 4 } });
-    const done = [...tasks, task('t6', { serviceId: 'svc', slot: 4, state: 'complete', desired: 'complete' })];
+    const job = service('svc', {
+      name: 'job',
+      mode: { type: 'replicated-job', maxConcurrent: 1, totalCompletions: 4 },
+    });
+    const done = [
+      ...tasks,
+      task('t6', { serviceId: 'svc', slot: 4, state: 'complete', desired: 'complete' }),
+    ];
     expect(replicasColumn(job, countServiceTasks(job, done))).toBe('2/3 (1/4 completed)');
   });
 });
@@ -117,8 +136,24 @@ describe('service ls', () => {
 describe('service ps', () => {
   it('matches docker’s layout for a slot’s history (docker golden: task-print-with-indentation)', () => {
     const tasks = [
-      task('id-bar', { serviceName: 'service-name-foo', createdAt: NOW - 2000, nodeId: 'node-id-bar', image: 'myimage:mytag', desired: 'ready', state: 'failed', at: NOW - 2 * HOUR }),
-      task('id-foo', { serviceName: 'service-name-foo', createdAt: NOW - 1000, nodeId: 'node-id-bar', image: 'myimage:mytag', desired: 'ready', state: 'failed', at: NOW - 2 * HOUR }),
+      task('id-bar', {
+        serviceName: 'service-name-foo',
+        createdAt: NOW - 2000,
+        nodeId: 'node-id-bar',
+        image: 'myimage:mytag',
+        desired: 'ready',
+        state: 'failed',
+        at: NOW - 2 * HOUR,
+      }),
+      task('id-foo', {
+        serviceName: 'service-name-foo',
+        createdAt: NOW - 1000,
+        nodeId: 'node-id-bar',
+        image: 'myimage:mytag',
+        desired: 'ready',
+        state: 'failed',
+        at: NOW - 2 * HOUR,
+      }),
     ];
     const nodeNames = new Map([['node-id-bar' as NodeId, 'node-name-bar']]);
     expect(formatTaskList(tasks, { nodeNames, now: NOW })).toBe(
@@ -132,13 +167,49 @@ describe('service ps', () => {
   });
 
   const tasks = [
-    task('t2aaaaaaaaaaaaaaaaaaaaaaaa', { slot: 2, nodeId: 'n1', at: NOW - 5000, ports: [port(8080, 80, 'tcp', 'host')] }),
-    task('t10aaaaaaaaaaaaaaaaaaaaaaa', { slot: 10, state: 'pending', at: NOW - 300, err: 'no suitable node (scheduling constraints not satisfied on 3 nodes)' }),
-    task('t1newaaaaaaaaaaaaaaaaaaaaa', { slot: 1, nodeId: 'n2', createdAt: NOW - 10, image: 'web:v1@sha256:ff', at: NOW - 65_000 }),
-    task('t1oldaaaaaaaaaaaaaaaaaaaaa', { slot: 1, nodeId: 'n2', createdAt: NOW - 500_000, desired: 'shutdown', state: 'failed', at: NOW - 70_000, err: 'task: non-zero exit (137)' }),
-    task('tglobalaaaaaaaaaaaaaaaaaaa', { serviceName: 'agent', slot: 0, nodeId: 'n1', state: 'starting', at: NOW }),
+    task('t2aaaaaaaaaaaaaaaaaaaaaaaa', {
+      slot: 2,
+      nodeId: 'n1',
+      at: NOW - 5000,
+      ports: [port(8080, 80, 'tcp', 'host')],
+    }),
+    task('t10aaaaaaaaaaaaaaaaaaaaaaa', {
+      slot: 10,
+      state: 'pending',
+      at: NOW - 300,
+      err: 'no suitable node (scheduling constraints not satisfied on 3 nodes)',
+    }),
+    task('t1newaaaaaaaaaaaaaaaaaaaaa', {
+      slot: 1,
+      nodeId: 'n2',
+      createdAt: NOW - 10,
+      image: 'web:v1@sha256:ff',
+      at: NOW - 65_000,
+    }),
+    task('t1oldaaaaaaaaaaaaaaaaaaaaa', {
+      slot: 1,
+      nodeId: 'n2',
+      createdAt: NOW - 500_000,
+      desired: 'shutdown',
+      state: 'failed',
+      at: NOW - 70_000,
+      err: 'task: non-zero exit (137)',
+    }),
+    task('tglobalaaaaaaaaaaaaaaaaaaa', {
+      serviceName: 'agent',
+      slot: 0,
+      nodeId: 'n1',
+      state: 'starting',
+      at: NOW,
+    }),
   ];
-  const ctx = { nodeNames: new Map([['n1' as NodeId, 'host-1'], ['n2' as NodeId, 'host-2']]), now: NOW };
+  const ctx = {
+    nodeNames: new Map([
+      ['n1' as NodeId, 'host-1'],
+      ['n2' as NodeId, 'host-2'],
+    ]),
+    now: NOW,
+  };
 
   it('sorts by name (natural), newest first, shows errors quoted and cut at 30, and host ports', () => {
     expect(formatTaskList(tasks, ctx)).toBe(
@@ -182,12 +253,22 @@ describe('node ls', () => {
     node('nodeID1', 'node-2-foo', {
       role: 'manager',
       managerStatus: { raftId: '1', addr: '10.0.0.1:2377', leader: true, reachability: 'reachable' },
-      description: { hostname: 'node-2-foo', platform: { os: 'linux', architecture: 'x86_64' }, resources: { nanoCPUs: 0, memoryBytes: 0 }, engine: { version: '.' } },
+      description: {
+        hostname: 'node-2-foo',
+        platform: { os: 'linux', architecture: 'x86_64' },
+        resources: { nanoCPUs: 0, memoryBytes: 0 },
+        engine: { version: '.' },
+      },
     }),
     node('nodeID2', 'node-10-foo', {
       role: 'manager',
       managerStatus: { raftId: '2', addr: '10.0.0.2:2377', leader: false, reachability: 'reachable' },
-      description: { hostname: 'node-10-foo', platform: { os: 'linux', architecture: 'x86_64' }, resources: { nanoCPUs: 0, memoryBytes: 0 }, engine: { version: '18.03.0-ce' } },
+      description: {
+        hostname: 'node-10-foo',
+        platform: { os: 'linux', architecture: 'x86_64' },
+        resources: { nanoCPUs: 0, memoryBytes: 0 },
+        engine: { version: '18.03.0-ce' },
+      },
     }),
     node('nodeID3', 'node-1-foo'),
   ];

@@ -6,7 +6,10 @@ import { formatServicePretty } from './service-pretty.js';
 
 describe('service inspect --pretty', () => {
   it('prints the smallest service with docker’s inserted defaults', () => {
-    const s = service('de179gar9d0o7ltdybungplod', { name: 'redis', taskTemplate: { container: { image: 'redis:7' } } });
+    const s = service('de179gar9d0o7ltdybungplod', {
+      name: 'redis',
+      taskTemplate: { container: { image: 'redis:7' } },
+    });
     expect(formatServicePretty(s, { now: NOW })).toBe(
       [
         '',
@@ -86,9 +89,20 @@ describe('service inspect --pretty', () => {
           ports: [{ protocol: 'tcp', targetPort: 5000, publishedPort: 30000, publishMode: 'host' }],
         },
       },
-      { status: { updateStatus: { state: 'completed', startedAt: NOW - 120_000, completedAt: NOW - 30_000, message: 'update completed' } } },
+      {
+        status: {
+          updateStatus: {
+            state: 'completed',
+            startedAt: NOW - 120_000,
+            completedAt: NOW - 30_000,
+            message: 'update completed',
+          },
+        },
+      },
     );
-    expect(formatServicePretty(s, { now: NOW, networkNames: new Map([['n1' as NetworkId, 'mynetwork']]) })).toBe(
+    expect(
+      formatServicePretty(s, { now: NOW, networkNames: new Map([['n1' as NetworkId, 'mynetwork']]) }),
+    ).toBe(
       [
         '',
         'ID:\t\tde179gar9d0o7ltdybungplod',
@@ -170,7 +184,13 @@ describe('service inspect --pretty', () => {
     [{ type: 'global' } as const, ['Service Mode:\tGlobal', 'Placement:']],
     [
       { type: 'replicated-job', maxConcurrent: 2, totalCompletions: 5 } as const,
-      ['Service Mode:\tReplicated Job', ' Total Completions:\t5', ' Max Concurrent:\t2', 'Placement:', 'ContainerSpec:'],
+      [
+        'Service Mode:\tReplicated Job',
+        ' Total Completions:\t5',
+        ' Max Concurrent:\t2',
+        'Placement:',
+        'ContainerSpec:',
+      ],
     ],
     [{ type: 'global-job' } as const, ['Service Mode:\tGlobal Job', 'Placement:', 'ContainerSpec:']],
   ])('names mode %j (jobs have no update config)', (mode, expected) => {

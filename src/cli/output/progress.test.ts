@@ -10,7 +10,8 @@ import {
   toProgressTask,
 } from './progress.js';
 
-const FULL = `[${'='.repeat(50)}>] `;
+const bar = (n: number) => `[${'='.repeat(n)}>${' '.repeat(50 - n)}] `;
+const FULL = bar(50);
 const t = (state: TaskState, desiredState: TaskState = 'running', err?: string): ProgressTask => ({
   state,
   desiredState,
@@ -32,8 +33,8 @@ describe('renderConvergence', () => {
       lines: [
         'overall progress: 1 out of 3 tasks',
         `1/3: running   ${FULL}`,
-        `2/3: preparing [=================================>                 ] `,
-        `3/3: pending   [================>                                  ] `,
+        `2/3: preparing ${bar(33)}`,
+        `3/3: pending   ${bar(16)}`,
       ],
       running: 1,
       converged: false,
@@ -50,7 +51,11 @@ describe('renderConvergence', () => {
       { width: 200 },
     );
     expect(frame.converged).toBe(true);
-    expect(frame.lines).toEqual(['overall progress: 2 out of 2 tasks', `1/2: running   ${FULL}`, `2/2: running   ${FULL}`]);
+    expect(frame.lines).toEqual([
+      'overall progress: 2 out of 2 tasks',
+      `1/2: running   ${FULL}`,
+      `2/2: running   ${FULL}`,
+    ]);
   });
 
   it('numbers slots 1..n in key order, leaves missing ones blank and shows errors', () => {
@@ -79,7 +84,9 @@ describe('renderConvergence', () => {
   it('shows only the overall line in a pipe, and for more than 20 slots', () => {
     const tasks = new Map([[1, t('running')]]);
     expect(renderConvergence(tasks, 1).lines).toEqual(['overall progress: 1 out of 1 tasks']);
-    expect(renderConvergence(tasks, 21, { width: 200 }).lines).toEqual(['overall progress: 1 out of 21 tasks']);
+    expect(renderConvergence(tasks, 21, { width: 200 }).lines).toEqual([
+      'overall progress: 1 out of 21 tasks',
+    ]);
   });
 
   it('says when an update is being rolled back', () => {
@@ -101,17 +108,14 @@ describe('renderConvergence', () => {
       2,
       { width: 200 },
     );
-    expect(frame.lines.slice(1)).toEqual([
-      `1/2: starting  [============================================>      ] `,
-      `2/2: running   ${FULL}`,
-    ]);
+    expect(frame.lines.slice(1)).toEqual([`1/2: starting  ${bar(44)}`, `2/2: running   ${FULL}`]);
   });
 });
 
 describe('progressBar', () => {
   it.each([
     [9, 9, 200, FULL],
-    [0, 9, 200, `[>${' '.repeat(50)}] `],
+    [0, 9, 200, bar(0)],
     [9, 9, 110, ''],
     [12, 9, 200, FULL],
   ])('%i/%i at width %i', (current, total, width, bar) => {
@@ -121,8 +125,14 @@ describe('progressBar', () => {
 
 describe('renderVerify', () => {
   it.each([
-    [{ kind: 'waiting', remainingMs: 4200 } as const, 'verify: Waiting 5 seconds to verify that tasks are stable...'],
-    [{ kind: 'waiting', remainingMs: 0 } as const, 'verify: Waiting 1 seconds to verify that tasks are stable...'],
+    [
+      { kind: 'waiting', remainingMs: 4200 } as const,
+      'verify: Waiting 5 seconds to verify that tasks are stable...',
+    ],
+    [
+      { kind: 'waiting', remainingMs: 0 } as const,
+      'verify: Waiting 1 seconds to verify that tasks are stable...',
+    ],
     [{ kind: 'converged' } as const, 'verify: Service converged'],
     [{ kind: 'converged', service: 'web' } as const, 'verify: Service web converged'],
     [{ kind: 'failure' } as const, 'verify: Detected task failure'],

@@ -67,15 +67,9 @@ describe('formatting helpers', () => {
   });
 
   it('sorts naturally', () => {
-    expect(['web.10', 'web.2', 'web.1', 'api', 'web.1a', 'node-10-foo', 'node-2-foo'].sort(naturalCompare)).toEqual([
-      'api',
-      'node-2-foo',
-      'node-10-foo',
-      'web.1',
-      'web.1a',
-      'web.2',
-      'web.10',
-    ]);
+    expect(
+      ['web.10', 'web.2', 'web.1', 'api', 'web.1a', 'node-10-foo', 'node-2-foo'].sort(naturalCompare),
+    ).toEqual(['api', 'node-2-foo', 'node-10-foo', 'web.1', 'web.1a', 'web.2', 'web.10']);
   });
 
   it.each([
