@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
+import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
 import { type LoadResult, runLoad, valueOfSize } from './bench/load.js';
 import { freePortRun } from './bench/ports.js';
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Write V8 CPU profiles of the swarmctl members into this directory. */
     'cpu-prof': { type: 'string' },
+    /** Keep the data directory and member logs (printed on stderr). */
+    keep: { type: 'boolean', default: false },
   },
 });
 const durationMs = Number(values.seconds) * 1000;
@@ -66,6 +69,7 @@ try {
       r.etcd = await runLoad({
         concurrency,
         durationMs,
+        cpu: () => cpuMs(etcd.pids()),
         op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
       });
     }
@@ -73,6 +77,7 @@ try {
       r.swarmctl = await runLoad({
         concurrency,
         durationMs,
+        cpu: () => cpuMs(ours.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]))),
         op: (w, s) =>
           ours
             .client(ours.members[w % 3]!)
@@ -86,7 +91,8 @@ try {
 } finally {
   await ours.stop();
   await etcd?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (values.keep) process.stderr.write(`kept ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 const f = (n: number | undefined, d = 1): string => (n === undefined ? '-' : n.toFixed(d));
@@ -109,6 +115,11 @@ for (const { concurrency, swarmctl: o, etcd: e } of results) {
       ratio(o?.p99Ms, e?.p99Ms).padStart(9),
     ].join(' | '),
   );
+  if (o?.cpuMsPer1k !== undefined || e?.cpuMsPer1k !== undefined) {
+    lines.push(
+      `${''.padStart(11)}   member CPU per 1000 writes: swarmctl ${f(o?.cpuMsPer1k, 0)} ms, etcd ${f(e?.cpuMsPer1k, 0)} ms`,
+    );
+  }
   const errors = (o?.errors ?? 0) + (e?.errors ?? 0);
   if (errors > 0)
     lines.push(`${''.padStart(11)}   errors: swarmctl ${o?.errors ?? '-'}, etcd ${e?.errors ?? '-'}`);

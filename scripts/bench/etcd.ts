@@ -42,6 +42,8 @@ const EtcdKV = defineService('etcdserverpb.KV', { Put: unary(putCodec, discard) 
 
 export interface EtcdCluster {
   endpoints: string[];
+  /** Member process ids (for CPU accounting). */
+  pids(): number[];
   put(endpoint: number, key: Buffer, value: Buffer): Promise<void>;
   stop(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export async function startEtcd(
   );
   return {
     endpoints,
+    pids: () => procs.flatMap((p) => (p.pid === undefined ? [] : [p.pid])),
     put,
     async stop() {
       for (const pool of clients) for (const c of pool) c.close();

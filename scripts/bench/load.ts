@@ -10,6 +10,8 @@ export interface LoadResult {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU milliseconds the measured system's processes used per 1000 writes (if measured). */
+  cpuMsPer1k?: number;
 }
 
 export interface LoadOptions {
@@ -18,6 +20,8 @@ export interface LoadOptions {
   durationMs: number;
   /** Unmeasured warm-up before it. @default 1000 */
   warmupMs?: number;
+  /** The measured system's processes, to report CPU per write. */
+  cpu?: () => number;
   /** One write; `worker` and `seq` make keys distinct. */
   op: (worker: number, seq: number) => Promise<void>;
 }
@@ -33,6 +37,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: unknown;
+  let cpuAtStart = 0;
+  const cpuTimer = setTimeout(() => {
+    cpuAtStart = o.cpu?.() ?? 0;
+  }, o.warmupMs ?? 1000);
   const worker = async (w: number): Promise<void> => {
     for (let seq = 0; ; seq++) {
       const t0 = performance.now();
@@ -47,7 +55,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
     }
   };
+  let cpuAtEnd = 0;
+  const endTimer = setTimeout(
+    () => {
+      cpuAtEnd = o.cpu?.() ?? 0;
+    },
+    (o.warmupMs ?? 1000) + o.durationMs,
+  );
   await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
+  clearTimeout(cpuTimer);
+  clearTimeout(endTimer);
   if (latencies.length === 0) throw new Error(`no write completed: ${String(firstError)}`);
   const sorted = Float64Array.from(latencies).sort();
   const seconds = o.durationMs / 1000;
@@ -59,6 +76,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     opsPerSec: latencies.length / seconds,
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
+    ...(o.cpu && cpuAtEnd > 0 ? { cpuMsPer1k: ((cpuAtEnd - cpuAtStart) * 1000) / latencies.length } : {}),
   };
 }
 
