@@ -103,22 +103,22 @@ export function planPass(model: SchedulerModel, pipeline: Pipeline, settings: Pa
   return { decisions, placed, unplaced };
 }
 
-function byAge(a: Task, b: Task): number {
-  return a.meta.createdAt - b.meta.createdAt || a.slot - b.slot || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function sortTasks(tasks: Task[]): Task[] {
-  return tasks.sort(byAge);
+/** Oldest first, then slot, then id: a stable, deterministic order. Keys are read once. */
+function sortTasks(tasks: readonly Task[]): Task[] {
+  const keyed = tasks.map((t) => ({ t, at: t.meta.createdAt, slot: t.slot, id: t.id as string }));
+  keyed.sort((a, b) => a.at - b.at || a.slot - b.slot || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return keyed.map((k) => k.t);
 }
 
 /** Tasks of one service and spec version share their placement; groups oldest first. */
-function groupTasks(tasks: Task[]): Task[][] {
+function groupTasks(tasks: readonly Task[]): Task[][] {
   const groups = new Map<string, Task[]>();
-  for (const t of sortTasks(tasks)) {
+  for (const t of tasks) {
     const key = `${t.serviceId}:${t.specVersion}`;
     const g = groups.get(key);
     if (g) g.push(t);
     else groups.set(key, [t]);
   }
-  return [...groups.values()];
+  const sorted = [...groups.values()].map(sortTasks);
+  return sorted.sort((a, b) => a[0]!.meta.createdAt - b[0]!.meta.createdAt || (a[0]!.id < b[0]!.id ? -1 : 1));
 }

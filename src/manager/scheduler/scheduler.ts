@@ -10,6 +10,7 @@ import {
   type Logger,
 } from '../../common/index.js';
 import { by, type MemoryStore, type WriteTx } from '../store/index.js';
+import { CommitDebounce } from './commit-debounce.js';
 import { SchedulerModel } from './model.js';
 import { type ResolvedSchedulerOptions, resolveSchedulerOptions, type SchedulerOptions } from './options.js';
 import { type Decision, planPass } from './pass.js';
@@ -33,6 +34,8 @@ export interface PassReport {
   readonly skipped: number;
   /** Store transactions that committed changes. */
   readonly transactions: number;
+  /** Deciding the pass (no I/O), on the injected clock's monotonic time. */
+  readonly planMs: number;
   /** Planning and writing, on the injected clock's monotonic time. */
   readonly durationMs: number;
 }
@@ -108,10 +111,6 @@ export class Scheduler implements Component {
     let running: Promise<void> | undefined;
     let again = false;
     let dirty = false;
-    let firstDirtyAt: number | undefined;
-    let cancelTimer: (() => void) | undefined;
-    disposables.defer(() => cancelTimer?.());
-
     const startPass = (): void => {
       if (running) {
         again = true;
@@ -135,30 +134,22 @@ export class Scheduler implements Component {
           }
         });
     };
-    const fire = (): void => {
-      cancelTimer = undefined;
-      firstDirtyAt = undefined;
-      dirty = false;
-      startPass();
-    };
-    // swarmkit's commit debounce: wait for a quiet gap, but never longer than maxLatencyMs overall.
-    const arm = (): void => {
-      const now = clock.monotonic();
-      firstDirtyAt ??= now;
-      cancelTimer?.();
-      const wait = Math.min(this.options.quietPeriodMs, firstDirtyAt + this.options.maxLatencyMs - now);
-      cancelTimer = clock.setTimer(Math.max(0, wait), fire);
-    };
+    const debounce = disposables.add(
+      new CommitDebounce(clock, this.options.quietPeriodMs, this.options.maxLatencyMs, () => {
+        dirty = false;
+        startPass();
+      }),
+    );
     const markDirty = (): void => {
       dirty = true;
-      arm();
+      debounce.poke();
     };
 
     try {
       startPass();
       for await (const event of watch) {
         if (event.kind === 'commit') {
-          if (dirty) arm();
+          if (dirty) debounce.poke();
         } else if (this.applyEvent(model, event)) {
           dirty = true;
         }
@@ -194,6 +185,7 @@ export class Scheduler implements Component {
       failureWindowMs: this.options.failureWindowMs,
       maxRecentFailures: this.options.maxRecentFailures,
     });
+    const planMs = clock.monotonic() - started;
     let written = 0;
     let skipped = 0;
     let transactions = 0;
@@ -234,6 +226,7 @@ export class Scheduler implements Component {
       written,
       skipped,
       transactions,
+      planMs,
       durationMs: clock.monotonic() - started,
     };
     this.logger.debug('scheduling pass', { ...report });

@@ -14,7 +14,7 @@ import {
   type TaskId,
   type TaskState,
 } from '../../api/index.js';
-import { ManualClock, noopLogger, SeededRandom, waitFor } from '../../common/index.js';
+import { type Clock, ManualClock, noopLogger, SeededRandom, waitFor } from '../../common/index.js';
 import {
   by,
   type ChangeSet,
@@ -162,10 +162,15 @@ export class SchedulerHarness {
   private running?: Promise<void>;
   private readonly ids = idSource(11);
 
-  constructor(options: SchedulerOptions = {}) {
+  /** `monotonic` replaces the manual clock's for the scheduler only (benchmarks measure real time). */
+  constructor(options: SchedulerOptions = {}, monotonic?: () => number) {
     ({ store: this.store, proposer: this.proposer } = countingStore(this.clock));
+    const manual = this.clock;
+    const clock: Clock = monotonic
+      ? { now: () => manual.now(), monotonic, setTimer: (ms, fn) => manual.setTimer(ms, fn) }
+      : manual;
     this.scheduler = new Scheduler(
-      { store: this.store, clock: this.clock, logger: noopLogger },
+      { store: this.store, clock, logger: noopLogger },
       { quietPeriodMs: QUIET_MS, ...options },
     );
     this.scheduler.onDidPass((r) => this.reports.push(r));
