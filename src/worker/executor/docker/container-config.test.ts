@@ -217,6 +217,20 @@ describe('container configuration from the task spec', () => {
     expect(r).toEqual({ status: 200, body: 'v1 pubhost\n' });
   });
 
+  it('a host port already taken fails the second task at start, with the engine message', async () => {
+    const port = await freePort();
+    const ports = [{ protocol: 'tcp', targetPort: 80, publishedPort: port, publishMode: 'host' }] as const;
+    const first = executor.controller(run.task('taken1', {}, { ports }));
+    const second = executor.controller(run.task('taken2', {}, { ports }));
+    controllers.push(first, second);
+    await first.prepare();
+    expect((await first.start()).state).toBe('running');
+    expect((await second.prepare()).state).toBe('ready');
+    const s = await second.start();
+    expect(s.state).toBe('failed');
+    expect(s.err).toMatch(/port is already allocated|address already in use/);
+  });
+
   it('ingress-mode ports are left to the routing mesh', async () => {
     const c = executor.controller(
       run.task(
