@@ -10,4 +10,5 @@ export {
 export { controlHandlers, resolveNode } from './control/control-server.js';
 export { type ClusterSeed, Manager, type ManagerDeps, type ManagerOptions } from './manager.js';
 export { LearnerPromoter, membershipHandlers } from './membership.js';
+export * from './scheduler/index.js';
 export * from './store/index.js';
