@@ -5,6 +5,7 @@ import {
   type ObjectEvent,
   type Service,
   type ServiceId,
+  type ServiceMode,
   type Task,
   type TaskId,
 } from '../../../api/index.js';
@@ -36,6 +37,15 @@ export function historyToDelete(instanceTasks: readonly Task[], limit: number): 
 }
 
 /**
+ * A slot a scale-down gave up: some task in it was given desired `remove` and no task holds it
+ * (see instanceHolders). Its finished history goes too (swarmkit's orchestrator deletes such
+ * dead slots). A slot reused after a scale-down is held again, so its history stays.
+ */
+function isDroppedSlot(slotTasks: readonly Task[], mode: ServiceMode): boolean {
+  return slotTasks.some((t) => t.desiredState === 'remove') && instanceHolders(slotTasks, mode).length === 0;
+}
+
+/**
  * Deletes task history (swarmkit's task reaper).
  *
  * - Per slot (per node for global modes) keeps at most the cluster's
@@ -43,8 +53,7 @@ export function historyToDelete(instanceTasks: readonly Task[], limit: number): 
  *   can still count attempts; negative: keep all), deleting the oldest finished ones.
  * - Deletes tasks with desired `remove` (scale-down, deleted service) once they finished or if
  *   they were never placed, or once their node no longer exists.
- * - A slot of a replicated service that no task holds any more (scaled down) loses its finished
- *   history, as swarmkit's orchestrator deletes dead slots.
+ * - A slot of a replicated service given up by a scale-down loses its finished history too.
  * - Tasks whose service no longer exists (deleted while no orchestrator was watching) get desired
  *   `remove` and are deleted once stopped.
  * - Batches: acts `reaperBatchIntervalMs` after the first change, or at once past
@@ -81,8 +90,11 @@ export class TaskReaper extends LoopComponent {
         if (event.action === 'create') this.dirtyServices.add(event.new.serviceId);
         else if (event.action === 'update') {
           const t = event.new;
-          if (t.desiredState === 'remove' && isReapable(t)) this.cleanup.add(t.id);
-          else if (isReapable(t) && !isReapable(event.old)) this.dirtyServices.add(t.serviceId);
+          if (t.desiredState === 'remove' && isReapable(t)) {
+            // Its slot's history may go with it (see historyOf), judged in the same pass.
+            this.cleanup.add(t.id);
+            this.dirtyServices.add(t.serviceId);
+          } else if (isReapable(t) && !isReapable(event.old)) this.dirtyServices.add(t.serviceId);
         } else return;
         break;
       case 'service':
@@ -170,7 +182,7 @@ export class TaskReaper extends LoopComponent {
     const out: Task[] = [];
     const groups: Iterable<[unknown, Task[]]> = global ? byNode(tasks) : bySlot(tasks);
     for (const [, group] of groups) {
-      if (mode.type === 'replicated' && instanceHolders(group, mode).length === 0) {
+      if (mode.type === 'replicated' && isDroppedSlot(group, mode)) {
         out.push(...group.filter(isReapable));
         continue;
       }
