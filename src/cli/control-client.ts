@@ -9,19 +9,7 @@ import {
   serverNameOverride,
 } from '../rpc/index.js';
 
-export const DEFAULT_HOST = 'unix:///var/run/swarmctl.sock';
-
-export interface HostOptions {
-  host?: string;
-  tlscacert?: string;
-  tlscert?: string;
-  tlskey?: string;
-}
-
-/** The daemon the CLI talks to: `-H`, then SWARMCTL_HOST, then the default socket. */
-export function resolveHost(opts: HostOptions, env: Readonly<Record<string, string | undefined>>): string {
-  return opts.host ?? env.SWARMCTL_HOST ?? DEFAULT_HOST;
-}
+import type { HostOptions } from './host.js';
 
 export interface Connection {
   control: RpcClient<(typeof ControlService)['methods']>['call'];

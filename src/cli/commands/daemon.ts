@@ -1,12 +1,16 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { launchDaemon } from '../daemon-launcher.js';
+import { loadLauncher } from '../host.js';
 import type { CliOutput } from '../output/streams.js';
 
 /** What the `daemon` verb runs: injected by main.ts so the CLI never imports the node's internals. */
 export type DaemonRunner = (flags: Record<string, string | boolean | undefined>) => Promise<number>;
 
-export function registerDaemon(program: Command, runDaemon: DaemonRunner | undefined, output: CliOutput): void {
+export function registerDaemon(
+  program: Command,
+  runDaemon: DaemonRunner | undefined,
+  output: CliOutput,
+): void {
   if (!runDaemon) return;
   program
     .command('daemon')
@@ -28,15 +32,20 @@ export function registerDaemon(program: Command, runDaemon: DaemonRunner | undef
     .option('-d, --detach', 'Start the node in the background and return once it is ready (or locked)')
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       if (opts.detach) {
-        const args = process.argv.slice(process.argv.indexOf('daemon') + 1).filter((a) => a !== '-d' && a !== '--detach');
+        const args = process.argv
+          .slice(process.argv.indexOf('daemon') + 1)
+          .filter((a) => a !== '-d' && a !== '--detach');
         const stateDir = typeof opts.stateDir === 'string' ? opts.stateDir : '/var/lib/swarmctl';
-        const r = await launchDaemon({
+        const r = await (await loadLauncher()).launchDaemon({
           daemonArgs: args,
-          controlSocket: typeof opts.controlSocket === 'string' ? opts.controlSocket : '/var/run/swarmctl.sock',
+          controlSocket:
+            typeof opts.controlSocket === 'string' ? opts.controlSocket : '/var/run/swarmctl.sock',
           logFile: join(stateDir, 'daemon.log'),
           foreground: false,
         });
-        output.out(r.status?.locked ? 'Node started; it is locked: run "swarmctl unlock".\n' : 'Node started.\n');
+        output.out(
+          r.status?.locked ? 'Node started; it is locked: run "swarmctl unlock".\n' : 'Node started.\n',
+        );
         return;
       }
       process.exitCode = await runDaemon(opts);

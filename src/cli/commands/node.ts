@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Node } from '../../api/index.js';
 import { InvalidArgumentError } from '../../common/index.js';
-import { connect, resolveHost } from '../control-client.js';
+import type { Connection } from '../control-client.js';
+import { loadControlClient, resolveHost } from '../host.js';
 import type { CliOutput } from '../output/streams.js';
 
 function table(rows: string[][]): string {
@@ -41,8 +42,8 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function registerNode(program: Command, output: CliOutput): void {
   const host = (): string => resolveHost(program.opts<{ host?: string }>(), process.env);
-  const withControl = async <T>(fn: (c: ReturnType<typeof connect>['control']) => Promise<T>): Promise<T> => {
-    const c = connect(host());
+  const withControl = async <T>(fn: (c: Connection['control']) => Promise<T>): Promise<T> => {
+    const c = (await loadControlClient()).connect(host());
     try {
       return await fn(c.control);
     } finally {
@@ -165,7 +166,9 @@ export function registerInfo(program: Command, output: CliOutput): void {
     .description('Display swarm-wide information')
     .option('--format <format>', 'Format output ("json")')
     .action(async (opts: { format?: string }) => {
-      const c = connect(resolveHost(program.opts<{ host?: string }>(), process.env));
+      const c = (await loadControlClient()).connect(
+        resolveHost(program.opts<{ host?: string }>(), process.env),
+      );
       try {
         const status = c.daemon ? await c.daemon.Status({}) : undefined;
         const info = status?.role === 'worker' || status?.locked ? undefined : await c.control.Info({});

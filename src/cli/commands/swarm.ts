@@ -1,8 +1,14 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, InvalidArgumentError, parseDuration } from '../../common/index.js';
-import { type Connection, connect, resolveHost } from '../control-client.js';
-import { launchDaemon } from '../daemon-launcher.js';
+import type { Connection } from '../control-client.js';
+import type { LaunchOptions } from '../daemon-launcher.js';
+import { loadControlClient, loadLauncher, resolveHost } from '../host.js';
+
+async function launchDaemon(o: LaunchOptions) {
+  return (await loadLauncher()).launchDaemon(o);
+}
+
 import type { CliOutput } from '../output/streams.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/swarmctl';
@@ -54,7 +60,7 @@ export function daemonArgs(f: NodeFlags): string[] {
 }
 
 async function withNode<T>(host: string, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = connect(host);
+  const c = (await loadControlClient()).connect(host);
   try {
     return await fn(c);
   } finally {
