@@ -128,6 +128,7 @@ describe('scheduler batching', () => {
       const n = assignedCount(h.tasks(after.id));
       return n === 2 || `${n} of 2 placed`;
     });
+    expect(h.resyncs()).toBe(1);
   });
 });
 
@@ -229,6 +230,8 @@ describe('scheduler benchmark', () => {
     const perNode = new Map<NodeId, number>();
     for (const t of h.tasks()) if (t.nodeId) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
     expect(new Set(perNode.values())).toEqual(new Set([10]));
+    // The watch kept up with the pass's own 10,000 writes (no overflow, no re-read).
+    expect(h.resyncs()).toBe(0);
     createLogger(humanSink((line) => process.stdout.write(line))).info('scheduler benchmark', {
       tasks: 10_000,
       nodes: 1000,

@@ -42,6 +42,14 @@ export interface PassReport {
 
 type WatchedKind = 'node' | 'service' | 'task';
 
+/** Decision transactions proposed at once by one pass. */
+const MAX_TRANSACTIONS_IN_FLIGHT = 4;
+
+/** Lets every queued promise continuation (the watch loop's) run before going on. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * Assigns pending tasks to nodes (pending → assigned), on the leader only. It reads the store once
  * (viewAndWatch) and then keeps its own picture from events; after a commit it waits for a quiet
@@ -190,36 +198,47 @@ export class Scheduler implements Component {
     let skipped = 0;
     let transactions = 0;
     let retry = false;
-    const chunks: Decision[][] = [];
-    for (let i = 0; i < plan.decisions.length; i += this.options.batchSize)
-      chunks.push(plan.decisions.slice(i, i + this.options.batchSize));
-    // Chunks touch disjoint tasks, so they are proposed together and pipelined through Raft.
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        try {
-          const r = await store.update((tx) => writeDecisions(tx, chunk), {
-            signal,
-            retries: this.options.conflictRetries,
-          });
-          if (r.written > 0) transactions++;
-          written += r.written;
-          skipped += r.skipped.length;
-          if (r.skipped.length > 0) retry = true;
-          this.resync(model, r.skipped);
-        } catch (e) {
-          if (signal.aborted || !isSwarmError(e) || !e.retryable) throw e;
-          this.logger.warn('scheduler could not write decisions; will retry', {
-            error: errorMessage(e),
-            tasks: chunk.length,
-          });
-          retry = true;
-          this.resync(
-            model,
-            chunk.map((d) => d.old.id),
-          );
+    let fatal: unknown;
+    const writeChunk = async (chunk: readonly Decision[]): Promise<void> => {
+      try {
+        const r = await store.update((tx) => writeDecisions(tx, chunk), {
+          signal,
+          retries: this.options.conflictRetries,
+        });
+        if (r.written > 0) transactions++;
+        written += r.written;
+        skipped += r.skipped.length;
+        if (r.skipped.length > 0) retry = true;
+        this.resync(model, r.skipped);
+      } catch (e) {
+        if (signal.aborted || !isSwarmError(e) || !e.retryable) {
+          fatal ??= e;
+          return;
         }
-      }),
-    );
+        this.logger.warn('scheduler could not write decisions; will retry', {
+          error: errorMessage(e),
+          tasks: chunk.length,
+        });
+        retry = true;
+        this.resync(
+          model,
+          chunk.map((d) => d.old.id),
+        );
+      }
+    };
+    // Chunks touch disjoint tasks, so a few are proposed at once and pipelined through Raft. The
+    // window, and a turn of the event loop before each further chunk, let the watch loop take in
+    // the events of our own writes, so a pass of 10,000 tasks cannot overflow its buffer.
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < plan.decisions.length && fatal === undefined; i += this.options.batchSize) {
+      if (inFlight.length >= MAX_TRANSACTIONS_IN_FLIGHT) {
+        await inFlight.shift();
+        await yieldToEventLoop();
+      }
+      inFlight.push(writeChunk(plan.decisions.slice(i, i + this.options.batchSize)));
+    }
+    await Promise.all(inFlight);
+    if (fatal !== undefined) throw fatal;
     const report: PassReport = {
       placed: plan.placed,
       unplaced: plan.unplaced,

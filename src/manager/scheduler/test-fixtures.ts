@@ -14,7 +14,7 @@ import {
   type TaskId,
   type TaskState,
 } from '../../api/index.js';
-import { type Clock, ManualClock, noopLogger, SeededRandom, waitFor } from '../../common/index.js';
+import { type Clock, captureLogger, ManualClock, SeededRandom, waitFor } from '../../common/index.js';
 import {
   by,
   type ChangeSet,
@@ -158,6 +158,8 @@ export class SchedulerHarness {
   readonly proposer: CountingProposer;
   readonly scheduler: Scheduler;
   readonly reports: PassReport[] = [];
+  /** Warnings and errors the scheduler logged. */
+  readonly logs = captureLogger('warn');
   private controller?: AbortController;
   private running?: Promise<void>;
   private readonly ids = idSource(11);
@@ -170,7 +172,7 @@ export class SchedulerHarness {
       ? { now: () => manual.now(), monotonic, setTimer: (ms, fn) => manual.setTimer(ms, fn) }
       : manual;
     this.scheduler = new Scheduler(
-      { store: this.store, clock, logger: noopLogger },
+      { store: this.store, clock, logger: this.logs.logger },
       { quietPeriodMs: QUIET_MS, ...options },
     );
     this.scheduler.onDidPass((r) => this.reports.push(r));
@@ -200,6 +202,11 @@ export class SchedulerHarness {
           (c.object.status.state === 'assigned' || !!c.object.status.err),
       ),
     );
+  }
+
+  /** How often the scheduler had to re-read the store because its watch failed. */
+  resyncs(): number {
+    return this.logs.records.filter((r) => r.msg === 'scheduler resyncing with the store').length;
   }
 
   get proposals(): ChangeSet[] {
