@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestCa, type TestCa } from '../../test/harness/test-ca.js';
 import { isSwarmError, NotFoundError, noopLogger, SwarmError } from '../common/index.js';
 import { createClient } from './client.js';
 import { jsonCodec } from './codec.js';
@@ -9,7 +10,6 @@ import { clientCredentials, NodeServerCredentials, serverNameOverride } from './
 import { ChannelCredentials, ServerCredentials } from './index.js';
 import { type CallContext, RpcServer } from './server.js';
 import { bidi, defineService, serverStream, unary } from './service.js';
-import { createTestCa, type TestCa } from '../../test/harness/test-ca.js';
 
 interface Echo {
   text: string;

@@ -104,7 +104,9 @@ describe('raft members as separate processes', () => {
     for (let i = 0; i < keys.length; i += 64) {
       const batch = keys.slice(i, i + 64);
       const values = await Promise.all(batch.map((key) => reader.Get({ key }, { timeoutMs: 5000 })));
-      batch.forEach((key, j) => expect(values[j]!.value, key).toBe(writer.acked.get(key)));
+      batch.forEach((key, j) => {
+        expect(values[j]!.value, key).toBe(writer.acked.get(key));
+      });
     }
     console.log(
       `writes resumed ${resumeMs.toFixed(0)} ms after the leader was killed; ${keys.length} acknowledged writes all present`,

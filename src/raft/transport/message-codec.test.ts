@@ -5,7 +5,7 @@ import { decodeBatch, encodeBatch } from './message-codec.js';
 const base = { from: 'a', to: 'b', term: 7 };
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 
-export const ALL_MESSAGE_KINDS: readonly Message[] = [
+const ALL_MESSAGE_KINDS: readonly Message[] = [
   {
     ...base,
     type: 'append',
