@@ -34,7 +34,7 @@ export interface Controller {
   shutdown(signal?: AbortSignal): Promise<TaskStatus>;
   /** Kills the container at once (SIGKILL). */
   terminate(signal?: AbortSignal): Promise<void>;
-  /** Deletes the container (and its anonymous volumes). */
+  /** Deletes the container and its anonymous volumes; a running one is shut down gracefully first. */
   remove(signal?: AbortSignal): Promise<void>;
   /** Stops listening to engine events; the container is left alone. */
   dispose(): void;
@@ -101,7 +101,7 @@ export interface Executor {
   controller(task: Task): Controller;
   /** Every container of this node carrying our labels, running or not. */
   listManagedContainers(signal?: AbortSignal): Promise<ManagedContainer[]>;
-  /** Force-removes our containers whose task is not in `owned`; returns what it removed. */
+  /** Stops (stop signal, grace period) and removes our containers whose task is not in `owned`; returns them. */
   removeUnownedContainers(owned: ReadonlySet<TaskId>, signal?: AbortSignal): Promise<ManagedContainer[]>;
   /** The task's container output, demultiplexed into lines. */
   logs(taskId: TaskId, options?: LogOptions): AsyncIterable<LogLine>;

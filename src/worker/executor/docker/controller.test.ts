@@ -207,6 +207,20 @@ describe('DockerController', () => {
     expect(c.lastStatus?.state).toBe('shutdown');
   });
 
+  it('remove of a running container stops it gracefully first (SIGTERM, exit 0, not a kill)', async () => {
+    const c = track(executor.controller(run.task('rmrun', {})));
+    await c.prepare();
+    expect((await c.start()).state).toBe('running');
+    const die = nextEngineEvent((e) => e.kind === 'die' && e.taskId === c.task.id);
+    await c.remove();
+    const { event } = await die;
+    expect(event.kind === 'die' && event.exitCode).toBe(0);
+    expect(c.lastStatus?.state).toBe('shutdown');
+    expect(await dockerCli(['ps', '-aq', '--filter', `label=com.docker.swarm.task.id=${c.task.id}`])).toBe(
+      '',
+    );
+  });
+
   it('a container removed by hand fails its task', async () => {
     const c = track(executor.controller(run.task('gone', {})));
     await c.prepare();

@@ -11,7 +11,7 @@ import {
   StoppedError,
   UnavailableError,
 } from '../../../common/index.js';
-import type { ContainerEvent, Controller } from '../executor.js';
+import type { ContainerEvent, ContainerState, Controller } from '../executor.js';
 import { containerCreateOptions, stopTimeoutSeconds } from './container-config.js';
 import { callEngine, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
@@ -155,7 +155,7 @@ export class DockerController implements Controller {
   async shutdown(signal?: AbortSignal): Promise<TaskStatus> {
     this.intent.stopRequested = true;
     const c = await this.inspect(signal);
-    if (c && (c.state === 'running' || c.state === 'paused' || c.state === 'restarting')) {
+    if (c && isUp(c.state)) {
       // The engine sends the container's stop signal, then SIGKILL after `t` seconds.
       const t = stopTimeoutSeconds(this.task.spec.container.stopGracePeriodMs);
       const r = await callEngine('stop container', () =>
@@ -181,6 +181,9 @@ export class DockerController implements Controller {
   }
 
   async remove(signal?: AbortSignal): Promise<void> {
+    // Like docker's executor: a running container gets its stop signal and grace period first.
+    const c = await this.inspect(signal);
+    if (c && isUp(c.state)) await this.shutdown(signal);
     this.intent.removeRequested = true;
     const target = this.containerId ?? this.name;
     const r = await callEngine('remove container', () =>
@@ -287,6 +290,10 @@ export class DockerController implements Controller {
     }
     return next;
   }
+}
+
+function isUp(state: ContainerState): boolean {
+  return state === 'running' || state === 'paused' || state === 'restarting';
 }
 
 function engineFailure(what: string, reply: EngineReply): UnavailableError {

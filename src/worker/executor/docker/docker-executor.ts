@@ -129,27 +129,34 @@ export class DockerExecutor implements Executor, Component {
     owned: ReadonlySet<TaskId>,
     signal?: AbortSignal,
   ): Promise<ManagedContainer[]> {
-    const removed: ManagedContainer[] = [];
-    for (const c of await this.listManagedContainers(signal)) {
-      if (owned.has(c.taskId)) continue;
-      const r = await callEngine('remove container', () =>
-        this.docker.getContainer(c.containerId).remove({ force: true, v: true, abortSignal: signal }),
-      );
-      // 404: gone meanwhile; 409: a removal already under way. Either way it is going.
-      if (r.ok || r.reply.statusCode === 404 || r.reply.statusCode === 409) {
-        this.logger.info('removed container of a task this node no longer owns', {
-          task: c.taskId,
-          container: c.containerId,
-        });
-        removed.push(c);
-      } else {
-        this.logger.warn('could not remove unowned container', {
-          container: c.containerId,
-          error: r.reply.message,
-        });
-      }
+    const unowned = (await this.listManagedContainers(signal)).filter((c) => !owned.has(c.taskId));
+    const results = await Promise.all(unowned.map((c) => this.removeContainer(c, signal)));
+    return unowned.filter((_, i) => results[i]);
+  }
+
+  /** Stop (the container's own stop signal and timeout), then remove; false if the engine refused. */
+  private async removeContainer(c: ManagedContainer, signal: AbortSignal | undefined): Promise<boolean> {
+    const container = this.docker.getContainer(c.containerId);
+    if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
+      // Errors are left to the remove below, which forces the matter.
+      await callEngine('stop container', () => container.stop({ abortSignal: signal }));
     }
-    return removed;
+    const r = await callEngine('remove container', () =>
+      container.remove({ force: true, v: true, abortSignal: signal }),
+    );
+    // 404: gone meanwhile; 409: a removal already under way. Either way it is going.
+    if (r.ok || r.reply.statusCode === 404 || r.reply.statusCode === 409) {
+      this.logger.info('removed container of a task this node no longer owns', {
+        task: c.taskId,
+        container: c.containerId,
+      });
+      return true;
+    }
+    this.logger.warn('could not remove unowned container', {
+      container: c.containerId,
+      error: r.reply.message,
+    });
+    return false;
   }
 
   async *logs(taskId: TaskId, options: LogOptions = {}): AsyncIterable<LogLine> {
