@@ -45,6 +45,7 @@ describe('commit debounce', () => {
     const { clock, debounce, fired } = setup();
     debounce.poke();
     debounce.dispose();
+    debounce.poke();
     clock.advance(2000);
     expect(fired).toEqual([]);
     expect(clock.pendingTimers()).toBe(0);

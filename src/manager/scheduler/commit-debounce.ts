@@ -8,6 +8,7 @@ import type { Clock, Disposable } from '../../common/index.js';
 export class CommitDebounce implements Disposable {
   private firstAt: number | undefined;
   private cancelTimer: (() => void) | undefined;
+  private disposed = false;
 
   constructor(
     private readonly clock: Clock,
@@ -22,6 +23,7 @@ export class CommitDebounce implements Disposable {
 
   /** A commit arrived while work is pending: (re)start the quiet gap. */
   poke(): void {
+    if (this.disposed) return;
     const now = this.clock.monotonic();
     this.firstAt ??= now;
     this.cancelTimer?.();
@@ -34,6 +36,7 @@ export class CommitDebounce implements Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.firstAt = undefined;

@@ -163,6 +163,9 @@ export class Scheduler implements Component {
         }
       }
     } finally {
+      // A pass still writing belongs to this session's picture: stop it before leaving (a resync
+      // starts from a fresh read, and its tasks are reconsidered there).
+      inner.abort(signal.reason);
       disposables.dispose();
       await running;
     }
