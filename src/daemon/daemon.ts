@@ -169,8 +169,9 @@ export class Daemon implements Component {
           clock: this.deps.clock,
           random: this.deps.random,
           logger: log,
-          renew: (current, s) =>
-            renewWithCertificate(
+          // Stored before the renewer adopts it: a restart never finds an older certificate.
+          renew: async (current, s) => {
+            const next = await renewWithCertificate(
               { current, rootsPem: rootCaPem, clock: this.deps.clock },
               {
                 requestRenewal: async (req, s2) =>
@@ -178,16 +179,16 @@ export class Daemon implements Component {
                     .certChainPem,
               },
               s,
-            ),
+            );
+            await this.persistCredentials(next, manager);
+            return next;
+          },
         },
         credentials,
       );
       renewer.onDidRenew((c) => {
         credentials = c;
         serverCreds.update({ ca: rootCaPem, cert: c.certChainPem, key: c.keyPem });
-        void this.persistCredentials(c, manager).catch((e: unknown) =>
-          log.error('could not store renewed certificate', { error: errorMessage(e) }),
-        );
         log.info('certificate renewed', { notAfter: new Date(c.identity.notAfter).toISOString() });
       });
       running.push(renewer.run(stop));
@@ -229,26 +230,33 @@ export class Daemon implements Component {
   /** Re-seals this manager's key file whenever the cluster's autolock setting or unlock key changes. */
   private async followAutolock(manager: Manager, initial: NodeKeyFile, signal: AbortSignal): Promise<void> {
     let sealedWith = initial.kekVersion;
-    const changed = (): void => {
-      void (async () => {
-        const ca = await manager.caState.load();
-        const want = ca?.autolock?.kekVersion ?? 0;
-        if (want === sealedWith) return;
-        const key = await this.dir.keyStore.read(
-          sealedWith > 0 && this.lastUnlockKey ? this.lastUnlockKey : undefined,
-        );
-        const lock = keyFileLock(ca);
-        await this.dir.keyStore.write({ certChainPem: key.certChainPem, secrets: key.secrets }, lock);
-        this.lastUnlockKey = lock?.unlockKey;
-        sealedWith = want;
-      })().catch((e: unknown) =>
-        this.deps.logger.error('could not re-seal the key file', { error: errorMessage(e) }),
-      );
-    };
-    const sub = manager.caState.onDidChange(changed);
-    changed();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    sub.dispose();
+    let changed = deferred<void>();
+    const sub = manager.caState.onDidChange(() => changed.resolve());
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    try {
+      while (!signal.aborted) {
+        try {
+          const ca = await manager.caState.load();
+          const want = ca?.autolock?.kekVersion ?? 0;
+          if (want !== sealedWith) {
+            const key = await this.dir.keyStore.read(sealedWith > 0 ? this.lastUnlockKey : undefined);
+            const lock = keyFileLock(ca);
+            await this.dir.keyStore.write({ certChainPem: key.certChainPem, secrets: key.secrets }, lock);
+            this.lastUnlockKey = lock?.unlockKey;
+            sealedWith = want;
+          }
+        } catch (e) {
+          // Keep the old seal and try again at the next change; the node keeps running.
+          this.deps.logger.error('could not re-seal the key file', { error: errorMessage(e) });
+        }
+        await Promise.race([changed.promise, aborted]);
+        changed = deferred<void>();
+      }
+    } finally {
+      sub.dispose();
+    }
   }
 
   private lastUnlockKey: ReturnType<typeof parseUnlockKey> | undefined;
@@ -279,18 +287,15 @@ export class Daemon implements Component {
     throw last ?? new SwarmError('UNAVAILABLE', 'no manager accepted this manager into Raft');
   }
 
+  /** Resolves once the seeded cluster object is in the store (the founding manager wrote it). */
   private async waitForCluster(manager: Manager, signal: AbortSignal): Promise<void> {
-    for (;;) {
-      signal.throwIfAborted();
+    const watch = manager.store.watch({ kinds: ['cluster'] }, signal);
+    try {
       if (await manager.caState.load()) return;
-      await new Promise<void>((resolve) => {
-        const watch = manager.store.watch({ kinds: ['cluster'] }, signal);
-        void (async () => {
-          for await (const _ of watch) break;
-          watch.dispose();
-          resolve();
-        })().catch(() => resolve());
-      });
+      for await (const _ of watch) if (await manager.caState.load()) return;
+      signal.throwIfAborted();
+    } finally {
+      watch.dispose();
     }
   }
 
