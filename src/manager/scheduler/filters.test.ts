@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId, ServiceId, Task, TaskId } from '../../api/index.js';
-import { parseConstraints } from './constraint.js';
+import { parseConstraints } from '../orchestrator/index.js';
 import {
   constraintFilter,
   DEFAULT_FILTERS,
@@ -12,8 +12,16 @@ import {
 } from './filters.js';
 import type { NodeInfo } from './node-info.js';
 import { Pipeline } from './pipeline.js';
-import type { TaskRequirements } from './requirements.js';
-import { idSource, type NodeOptions, nodeInfo, serviceInput, stored, taskInput } from './test-fixtures.js';
+import { requirementsOf, type TaskRequirements } from './requirements.js';
+import {
+  idSource,
+  type NodeOptions,
+  nodeInfo,
+  type ServiceOptions,
+  serviceInput,
+  stored,
+  taskInput,
+} from './test-fixtures.js';
 
 const ids = idSource(7);
 const NODE = ids<NodeId>();
@@ -30,6 +38,10 @@ function req(o: Partial<TaskRequirements> = {}): TaskRequirements {
     maxReplicas: 0,
     ...o,
   };
+}
+
+function task(o: ServiceOptions = {}): Task {
+  return stored(taskInput(ids<TaskId>(), stored(serviceInput(SERVICE, 'web', o)), 1));
 }
 
 /** A node with `tasks` running tasks of `serviceId`, each reserving `each` and publishing `ports`. */
@@ -141,14 +153,32 @@ describe('scheduler filters', () => {
     expect(constraintFilter.check(r, nodeInfo(NODE))).toBe(false);
   });
 
-  it.each(['node.role=worker', 'node.color==red', 'node.labels.==x', 'engine.labels.x'])(
-    'parseConstraints refuses %s with the field named',
+  it.each(['node.role=worker', 'node.color==red', 'node.labels.==x'])(
+    'leaves tasks whose constraint %s cannot be parsed with no node',
     (expr) => {
-      expect(() => parseConstraints([expr])).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'placement.constraints[0]' }),
-      );
+      const r = requirementsOf(task({ placement: { constraints: [expr] } }), undefined);
+      expect(r.constraints).toBeUndefined();
+      expect(constraintFilter.check(r, nodeInfo(NODE))).toBe(false);
     },
   );
+
+  it('takes host-mode ports from the task endpoint, else the service, skipping engine-picked ones', () => {
+    const ports = [
+      { protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'host' },
+      { protocol: 'udp', targetPort: 53, publishedPort: 5353, publishMode: 'host' },
+      { protocol: 'tcp', targetPort: 81, publishedPort: 0, publishMode: 'host' },
+      { protocol: 'tcp', targetPort: 82, publishedPort: 9000, publishMode: 'ingress' },
+    ] as const;
+    const service = stored(serviceInput(SERVICE, 'web', { ports: [...ports] }));
+    const t = task();
+    expect(requirementsOf(t, undefined).hostPorts).toEqual([]);
+    expect(requirementsOf(t, service).hostPorts).toEqual(['tcp/8080', 'udp/5353']);
+    const own: Task = {
+      ...t,
+      endpoint: { spec: { mode: 'vip' }, ports: [{ ...ports[0], publishedPort: 7000 }], virtualIps: [] },
+    };
+    expect(requirementsOf(own, service).hostPorts).toEqual(['tcp/7000']);
+  });
 
   it.each<[string, string[], string[], boolean]>([
     ['a free port', ['tcp/8080'], ['tcp/9090'], true],

@@ -1,4 +1,4 @@
-import { matchesConstraints } from './constraint.js';
+import { nodeAcceptsNewTasks, nodeMatchesConstraints } from '../orchestrator/index.js';
 import type { NodeInfo } from './node-info.js';
 import type { TaskRequirements } from './requirements.js';
 
@@ -24,7 +24,7 @@ function onNodes(what: string, nodes: number): string {
 export const readyFilter: Filter = {
   name: 'ready',
   applies: () => true,
-  check: (_req, n) => n.node.status.state === 'ready' && n.node.spec.availability === 'active',
+  check: (_req, n) => nodeAcceptsNewTasks(n.node),
   explain: (nodes) => `${nodes} node${nodes === 1 ? '' : 's'} not available for new tasks`,
 };
 
@@ -43,7 +43,7 @@ export const resourceFilter: Filter = {
 export const constraintFilter: Filter = {
   name: 'constraints',
   applies: (req) => req.constraints === undefined || req.constraints.length > 0,
-  check: (req, n) => req.constraints !== undefined && matchesConstraints(n.node, req.constraints),
+  check: (req, n) => req.constraints !== undefined && nodeMatchesConstraints(req.constraints, n.node),
   explain: (nodes) => onNodes('scheduling constraints not satisfied', nodes),
 };
 

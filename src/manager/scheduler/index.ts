@@ -1,4 +1,3 @@
-export { type Constraint, matchesConstraints, nodeAttribute, parseConstraints } from './constraint.js';
 export { DEFAULT_FILTERS, type Filter, type FilterName } from './filters.js';
 export {
   DEFAULT_SCHEDULER_BATCH_SIZE,

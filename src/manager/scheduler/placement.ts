@@ -1,5 +1,5 @@
 import type { ServiceId } from '../../api/index.js';
-import { nodeAttribute } from './constraint.js';
+import { nodeAttribute } from '../orchestrator/index.js';
 import { Heap } from './heap.js';
 import type { NodeInfo } from './node-info.js';
 import type { TaskCheck } from './pipeline.js';

@@ -1,5 +1,5 @@
 import type { PortConfig, Service, ServiceId, Task } from '../../api/index.js';
-import { type Constraint, parseConstraints } from './constraint.js';
+import { type Constraint, parseConstraints } from '../orchestrator/index.js';
 import type { Resources } from './node-info.js';
 
 /**

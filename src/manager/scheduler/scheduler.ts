@@ -1,4 +1,4 @@
-import type { Node, ObjectEventFor, Task, TaskId } from '../../api/index.js';
+import type { ObjectEventFor, Task, TaskId } from '../../api/index.js';
 import {
   type Clock,
   type Component,
@@ -9,6 +9,7 @@ import {
   isSwarmError,
   type Logger,
 } from '../../common/index.js';
+import { nodeAcceptsNewTasks } from '../orchestrator/index.js';
 import { by, type MemoryStore, type WriteTx } from '../store/index.js';
 import { CommitDebounce } from './commit-debounce.js';
 import { SchedulerModel } from './model.js';
@@ -282,7 +283,7 @@ function writeDecisions(tx: WriteTx, chunk: readonly Decision[]): { written: num
     }
     if (d.kind !== 'unschedulable') {
       const node = d.new.nodeId ? tx.get('node', d.new.nodeId) : undefined;
-      if (!node || !takesTasks(node)) {
+      if (!node || !nodeAcceptsNewTasks(node)) {
         skipped.push(d.old.id);
         continue;
       }
@@ -291,8 +292,4 @@ function writeDecisions(tx: WriteTx, chunk: readonly Decision[]): { written: num
     written++;
   }
   return { written, skipped };
-}
-
-function takesTasks(node: Node): boolean {
-  return node.status.state === 'ready' && node.spec.availability === 'active';
 }
