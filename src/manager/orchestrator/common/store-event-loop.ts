@@ -27,6 +27,7 @@ export class StoreEventLoop {
   private seenVersion = -1;
   private blocked = false;
   private idleWaiters: (() => void)[] = [];
+  private stopped = false;
 
   constructor(
     private readonly store: MemoryStore,
@@ -42,8 +43,9 @@ export class StoreEventLoop {
     w?.();
   }
 
-  /** True when every applied change set has been handled and no tick is due. */
+  /** True when every applied change set has been handled and no tick is due, or the loop ended. */
   isIdle(): boolean {
+    if (this.stopped) return true;
     return this.blocked && !this.wakeRequested && this.seenVersion >= this.store.version;
   }
 
@@ -54,6 +56,7 @@ export class StoreEventLoop {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.stopped = false;
     try {
       while (!signal.aborted) {
         const { watch } = this.store.viewAndWatch(
@@ -80,7 +83,7 @@ export class StoreEventLoop {
       if (signal.aborted && (isAbortError(e) || e === signal.reason || isSwarmError(e, 'STOPPED'))) return;
       throw e;
     } finally {
-      this.blocked = true;
+      this.stopped = true;
       this.flushIdle(true);
     }
   }
