@@ -1,3 +1,4 @@
 export * from './ca.js';
 export * from './control.js';
 export * from './daemon.js';
+export * from './dispatcher.js';

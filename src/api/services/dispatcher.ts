@@ -1,0 +1,36 @@
+import { defineService, jsonCodec, serverStream, unary } from '../../rpc/index.js';
+import type { TaskId } from '../ids.js';
+import type { NodeDescription } from '../objects/node.js';
+import type { Task, TaskStatus } from '../objects/task.js';
+
+/** One message of a worker's session: the full assignment set first, then changes. */
+export interface SessionMessage {
+  /** `full`: `tasks` is the whole set (anything not in it is no longer assigned). */
+  readonly kind: 'full' | 'incremental';
+  /** Assigned tasks, new or changed. */
+  readonly tasks: readonly Task[];
+  /** Tasks no longer assigned to the node (deleted, or moved). */
+  readonly removed: readonly TaskId[];
+  /** Every manager's address, so the worker can fail over. */
+  readonly managers: readonly string[];
+  readonly heartbeatPeriodMs: number;
+}
+
+export interface TaskStatusUpdate {
+  readonly taskId: TaskId;
+  readonly status: TaskStatus;
+}
+
+/**
+ * Manager ↔ worker, on the inter-node listener (audience `node`): a worker acts only for the
+ * node ID of its certificate. Followers refuse with NOT_LEADER and the leader's address.
+ */
+export const DispatcherService = defineService('swarmctl.dispatcher.Dispatcher', {
+  Session: serverStream(jsonCodec<{ description: NodeDescription }>(), jsonCodec<SessionMessage>()),
+  Heartbeat: unary(jsonCodec<Record<string, never>>(), jsonCodec<{ periodMs: number }>()),
+  UpdateTaskStatus: unary(
+    jsonCodec<{ updates: readonly TaskStatusUpdate[] }>(),
+    jsonCodec<{ applied: number }>(),
+  ),
+});
+export type DispatcherServiceMethods = (typeof DispatcherService)['methods'];

@@ -1,0 +1,277 @@
+import {
+  canTransition,
+  DEFAULT_HEARTBEAT_PERIOD_MS,
+  type DispatcherServiceMethods,
+  isObjectEvent,
+  type NodeDescription,
+  type NodeId,
+  type SessionMessage,
+  TASK_STATE_RANK,
+  type Task,
+  type TaskId,
+  type TaskStatusUpdate,
+} from '../../api/index.js';
+import {
+  type Clock,
+  type Component,
+  errorMessage,
+  type Logger,
+  NotFoundError,
+  SwarmError,
+} from '../../common/index.js';
+import type { CallContext, Handlers } from '../../rpc/index.js';
+import { jsonEqual } from '../orchestrator/index.js';
+import { by, type MemoryStore } from '../store/index.js';
+
+export interface DispatcherDeps {
+  readonly store: MemoryStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The leader's node id as Raft knows it now (null during an election). */
+  readonly leader: () => string | null;
+  readonly nodeId: string;
+}
+
+/** A node missing this many heartbeat periods is marked down (swarmkit's grace multiplier). */
+export const HEARTBEAT_GRACE_PERIODS = 3;
+
+/** Tasks a node is told about: placed on it and past the scheduler. */
+function isAssignment(t: Task, nodeId: string): boolean {
+  return t.nodeId === nodeId && TASK_STATE_RANK[t.status.state] >= TASK_STATE_RANK.assigned;
+}
+
+/**
+ * The worker-facing side of the manager (swarmkit's dispatcher). Sessions, heartbeats and status
+ * updates are served by the leader only: followers refuse with NOT_LEADER and the leader's
+ * address. Heartbeat times live in the leader's memory, not in the store; `monitor()` is the
+ * leader-group component that marks silent nodes down and ends sessions when leadership goes.
+ */
+export class Dispatcher {
+  private readonly lastSeen = new Map<NodeId, number>();
+  /** Aborted when this manager stops leading; sessions are bound to it. */
+  private epoch: AbortController | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.log = deps.logger.child({ module: 'dispatcher' });
+  }
+
+  heartbeatPeriodMs(): number {
+    return this.deps.store.view(
+      (tx) =>
+        tx.find('cluster', by.all())[0]?.spec.dispatcher.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS,
+    );
+  }
+
+  managerAddrs(): string[] {
+    return this.deps.store.view((tx) =>
+      tx.find('node', by.role('manager')).flatMap((n) => (n.managerStatus ? [n.managerStatus.addr] : [])),
+    );
+  }
+
+  private leaderAddr(): string | undefined {
+    const leader = this.deps.leader();
+    if (!leader) return undefined;
+    return this.deps.store.view((tx) => tx.get('node', leader)?.managerStatus?.addr);
+  }
+
+  /** The current leadership epoch's signal; throws NOT_LEADER (with the leader's address) elsewhere. */
+  private requireLeader(): AbortSignal {
+    if (this.epoch && this.deps.leader() === this.deps.nodeId) return this.epoch.signal;
+    const addr = this.leaderAddr();
+    throw new SwarmError(
+      'NOT_LEADER',
+      `this manager is not the leader${addr ? `; the leader is ${addr}` : ''}`,
+      {
+        retryable: true,
+        details: addr ? { leaderAddr: addr } : {},
+      },
+    );
+  }
+
+  handlers(): Handlers<DispatcherServiceMethods> {
+    return {
+      Session: (req, ctx) => this.session(req.description, ctx),
+      Heartbeat: async (_req, ctx) => {
+        this.requireLeader();
+        const nodeId = callerOf(ctx);
+        this.lastSeen.set(nodeId, this.deps.clock.monotonic());
+        const node = this.deps.store.view((tx) => tx.get('node', nodeId));
+        if (!node) throw new NotFoundError('node', nodeId);
+        if (node.status.state !== 'ready') await this.markReady(nodeId, undefined, ctx.signal);
+        return { periodMs: this.heartbeatPeriodMs() };
+      },
+      UpdateTaskStatus: async (req, ctx) => {
+        this.requireLeader();
+        const nodeId = callerOf(ctx);
+        return { applied: await this.applyStatuses(nodeId, req.updates, ctx.signal) };
+      },
+    };
+  }
+
+  /** Writes the reported statuses that move their task forward; stale or foreign reports are dropped. */
+  private async applyStatuses(
+    nodeId: NodeId,
+    updates: readonly TaskStatusUpdate[],
+    signal: AbortSignal,
+  ): Promise<number> {
+    return this.deps.store.update(
+      (tx) => {
+        let applied = 0;
+        for (const u of updates) {
+          const t = tx.get('task', u.taskId);
+          if (!t || t.nodeId !== nodeId) continue;
+          const from = t.status.state;
+          const to = u.status.state;
+          if (from === to ? jsonEqual(t.status, u.status) : !canTransition(from, to)) continue;
+          tx.update('task', { ...t, status: u.status });
+          applied++;
+        }
+        return applied;
+      },
+      { signal, retries: 3 },
+    );
+  }
+
+  private async markReady(nodeId: NodeId, description: NodeDescription | undefined, signal: AbortSignal) {
+    await this.deps.store.update(
+      (tx) => {
+        const n = tx.get('node', nodeId);
+        if (!n) throw new NotFoundError('node', nodeId);
+        const sameDescription = !description || jsonEqual(n.description, description);
+        if (n.status.state === 'ready' && sameDescription) return;
+        tx.update('node', {
+          ...n,
+          ...(description ? { description } : {}),
+          status: { ...n.status, state: 'ready', message: '' },
+        });
+      },
+      { signal, retries: 3 },
+    );
+  }
+
+  private async *session(description: NodeDescription, ctx: CallContext): AsyncIterable<SessionMessage> {
+    const epoch = this.requireLeader();
+    const nodeId = callerOf(ctx);
+    const signal = AbortSignal.any([ctx.signal, epoch]);
+    await this.markReady(nodeId, description, signal);
+    this.lastSeen.set(nodeId, this.deps.clock.monotonic());
+    this.log.info('worker session opened', { 'node.id': nodeId });
+    const { result, watch } = this.deps.store.viewAndWatch(
+      (tx) => tx.find('task', by.nodeId(nodeId)).filter((t) => isAssignment(t, nodeId)),
+      { kinds: ['task', 'node'] },
+      signal,
+    );
+    try {
+      const known = new Set<TaskId>(result.map((t) => t.id));
+      let managers = this.managerAddrs();
+      const message = (kind: SessionMessage['kind'], tasks: Task[], removed: TaskId[]): SessionMessage => ({
+        kind,
+        tasks,
+        removed,
+        managers,
+        heartbeatPeriodMs: this.heartbeatPeriodMs(),
+      });
+      yield message('full', result, []);
+      const changed = new Map<TaskId, Task>();
+      const removed = new Set<TaskId>();
+      let managersChanged = false;
+      for await (const e of watch) {
+        if (isObjectEvent(e)) {
+          if (e.kind === 'node') {
+            if (e.new?.managerStatus?.addr !== e.old?.managerStatus?.addr) managersChanged = true;
+            continue;
+          }
+          if (e.kind !== 'task') continue;
+          const t = e.new;
+          if (t && isAssignment(t, nodeId)) {
+            changed.set(t.id, t);
+            removed.delete(t.id);
+            known.add(t.id);
+          } else if (known.has(e.old?.id ?? t?.id ?? ('' as TaskId))) {
+            const id = (e.old?.id ?? t?.id) as TaskId;
+            known.delete(id);
+            changed.delete(id);
+            removed.add(id);
+          }
+          continue;
+        }
+        if (changed.size === 0 && removed.size === 0 && !managersChanged) continue;
+        if (managersChanged) managers = this.managerAddrs();
+        managersChanged = false;
+        yield message('incremental', [...changed.values()], [...removed]);
+        changed.clear();
+        removed.clear();
+      }
+    } finally {
+      watch.dispose();
+      this.log.info('worker session closed', { 'node.id': nodeId });
+    }
+  }
+
+  /** Leader-only: opens the epoch, gives every node a full grace period, then marks silent ones down. */
+  monitor(): Component {
+    return {
+      name: 'dispatcher-heartbeats',
+      run: async (signal) => {
+        const epoch = new AbortController();
+        this.epoch = epoch;
+        const start = this.deps.clock.monotonic();
+        this.lastSeen.clear();
+        try {
+          while (!signal.aborted) {
+            const period = this.heartbeatPeriodMs();
+            await delay(this.deps.clock, Math.max(100, period / 2), signal);
+            if (signal.aborted) break;
+            await this.markSilentDown(start, period, signal).catch((e: unknown) => {
+              if (!signal.aborted) this.log.warn('could not mark nodes down', { error: errorMessage(e) });
+            });
+          }
+        } finally {
+          if (this.epoch === epoch) this.epoch = undefined;
+          epoch.abort(new SwarmError('LOST_LEADERSHIP', 'this manager stopped leading'));
+        }
+      },
+    };
+  }
+
+  private async markSilentDown(start: number, period: number, signal: AbortSignal): Promise<void> {
+    const now = this.deps.clock.monotonic();
+    const limit = HEARTBEAT_GRACE_PERIODS * period;
+    const silent = this.deps.store.view((tx) =>
+      tx
+        .find('node', by.all())
+        .filter((n) => n.status.state !== 'down' && now - (this.lastSeen.get(n.id) ?? start) > limit)
+        .map((n) => n.id),
+    );
+    if (silent.length === 0) return;
+    await this.deps.store.update(
+      (tx) => {
+        for (const id of silent) {
+          const n = tx.get('node', id);
+          if (!n || n.status.state === 'down') continue;
+          tx.update('node', { ...n, status: { ...n.status, state: 'down', message: 'heartbeat failure' } });
+        }
+      },
+      { signal, retries: 3 },
+    );
+    this.log.warn('nodes marked down after missed heartbeats', { nodes: silent.join(',') });
+  }
+}
+
+function callerOf(ctx: CallContext): NodeId {
+  if (!ctx.peer) throw new SwarmError('UNAUTHENTICATED', 'the dispatcher needs a node certificate');
+  return ctx.peer.nodeId as NodeId;
+}
+
+function delay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const cancel = clock.setTimer(ms, done);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      cancel();
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,1 @@
+export { Dispatcher, type DispatcherDeps, HEARTBEAT_GRACE_PERIODS } from './dispatcher.js';

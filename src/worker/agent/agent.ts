@@ -1,0 +1,205 @@
+import {
+  DEFAULT_HEARTBEAT_PERIOD_MS,
+  type DispatcherServiceMethods,
+  type NodeDescription,
+  type SessionMessage,
+  TASK_STATE_RANK,
+  type Task,
+  type TaskId,
+  type TaskStatus,
+} from '../../api/index.js';
+import { type Clock, type Component, errorMessage, isSwarmError, type Logger } from '../../common/index.js';
+import type { RpcClient } from '../../rpc/index.js';
+import type { Executor } from '../executor/index.js';
+import { TaskRunner } from './task-runner.js';
+
+export interface AgentDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly executor: Executor;
+  /** Dials a manager's inter-node listener with this node's certificate. */
+  readonly connect: (addr: string) => RpcClient<DispatcherServiceMethods>;
+  /** Managers known at start (the node record); sessions add the cluster's current list. */
+  readonly managers: () => readonly string[];
+}
+
+/** Status reports are batched this long before one UpdateTaskStatus call. */
+export const REPORT_BATCH_MS = 50;
+/** Pause before trying the next manager after a session ends. */
+export const RECONNECT_DELAY_MS = 300;
+
+/**
+ * The worker side of the dispatcher protocol, on every node: one session at a time with the
+ * leader (found through NOT_LEADER answers, failing over through the known managers), heartbeats,
+ * reconciliation of the assignment set with the executor, and batched status reports.
+ */
+export class Agent implements Component {
+  readonly name = 'agent';
+  private readonly runners = new Map<TaskId, TaskRunner>();
+  private readonly pending = new Map<TaskId, TaskStatus>();
+  private known: string[] = [];
+  private leaderHint: string | undefined;
+  private client: RpcClient<DispatcherServiceMethods> | undefined;
+  private flushTimer: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.log = deps.logger.child({ module: 'agent' });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    try {
+      while (!signal.aborted) {
+        const addr = this.nextManager(attempt++);
+        if (!addr) {
+          await delay(this.deps.clock, RECONNECT_DELAY_MS, signal);
+          continue;
+        }
+        await this.session(addr, signal).catch((e: unknown) => {
+          if (signal.aborted) return;
+          if (isSwarmError(e, 'NOT_LEADER') && typeof e.details.leaderAddr === 'string') {
+            this.leaderHint = e.details.leaderAddr;
+            return;
+          }
+          this.leaderHint = undefined;
+          this.log.info('session ended', { manager: addr, error: errorMessage(e) });
+        });
+        await delay(this.deps.clock, this.leaderHint ? 0 : RECONNECT_DELAY_MS, signal);
+      }
+    } finally {
+      this.flushTimer?.();
+      for (const r of this.runners.values()) r.dispose();
+      this.runners.clear();
+    }
+  }
+
+  private nextManager(attempt: number): string | undefined {
+    if (this.leaderHint) {
+      const hint = this.leaderHint;
+      this.leaderHint = undefined;
+      return hint;
+    }
+    const all = [...new Set([...this.deps.managers(), ...this.known])];
+    return all.length === 0 ? undefined : all[attempt % all.length];
+  }
+
+  private async session(addr: string, outer: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([outer, stop.signal]);
+    const client = this.deps.connect(addr);
+    try {
+      const description: NodeDescription = await this.deps.executor.describe(signal);
+      const stream = client.call.Session({ description }, { signal });
+      let periodMs = DEFAULT_HEARTBEAT_PERIOD_MS;
+      let beating: Promise<void> | undefined;
+      for await (const msg of stream) {
+        if (!beating) {
+          this.log.info('session opened', { manager: addr });
+          this.client = client;
+          beating = this.heartbeats(client, () => periodMs, signal).finally(() => stop.abort());
+          this.scheduleFlush();
+        }
+        periodMs = msg.heartbeatPeriodMs;
+        this.known = [...msg.managers];
+        await this.apply(msg, signal);
+      }
+    } finally {
+      stop.abort();
+      if (this.client === client) this.client = undefined;
+      client.close();
+    }
+  }
+
+  private async heartbeats(
+    client: RpcClient<DispatcherServiceMethods>,
+    period: () => number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      await delay(this.deps.clock, period() / 2, signal);
+      if (signal.aborted) return;
+      await client.call.Heartbeat({}, { signal, timeoutMs: period() });
+    }
+  }
+
+  private async apply(msg: SessionMessage, signal: AbortSignal): Promise<void> {
+    const removed = new Set<TaskId>(msg.removed);
+    if (msg.kind === 'full') {
+      const owned = new Set(msg.tasks.map((t) => t.id));
+      for (const id of this.runners.keys()) if (!owned.has(id)) removed.add(id);
+    }
+    for (const t of msg.tasks) {
+      let r = this.runners.get(t.id);
+      if (!r) {
+        r = new TaskRunner(
+          t,
+          this.deps.executor,
+          (task, s) => this.report(task, s),
+          this.log,
+          this.deps.clock,
+        );
+        this.runners.set(t.id, r);
+      }
+      r.update(t, signal);
+    }
+    for (const id of removed) {
+      const r = this.runners.get(id);
+      this.runners.delete(id);
+      this.pending.delete(id);
+      void r?.remove(signal);
+    }
+    if (msg.kind === 'full') {
+      // Containers of tasks this node no longer owns (deleted while we were away).
+      const owned = new Set(msg.tasks.map((t) => t.id));
+      const gone = await this.deps.executor.removeUnownedContainers(owned, signal);
+      if (gone.length > 0)
+        this.log.info('removed containers of tasks no longer assigned', { count: gone.length });
+    }
+  }
+
+  private report(task: Task, status: TaskStatus): void {
+    if (!this.runners.has(task.id)) return;
+    const prev = this.pending.get(task.id);
+    if (prev && TASK_STATE_RANK[prev.state] > TASK_STATE_RANK[status.state]) return;
+    this.pending.set(task.id, status);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.pending.size === 0) return;
+    this.flushTimer = this.deps.clock.setTimer(REPORT_BATCH_MS, () => {
+      this.flushTimer = undefined;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const client = this.client;
+    if (!client || this.pending.size === 0) return;
+    const batch = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
+    this.pending.clear();
+    try {
+      await client.call.UpdateTaskStatus({ updates: batch }, { timeoutMs: 10_000 });
+    } catch (e) {
+      // Keep what was not delivered unless something newer arrived meanwhile; the next session resends.
+      for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
+      this.log.info('status report failed', { error: errorMessage(e) });
+      return;
+    }
+    this.scheduleFlush();
+  }
+}
+
+function delay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const cancel = clock.setTimer(ms, done);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      cancel();
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
