@@ -215,4 +215,27 @@ describe('RestartSupervisor', () => {
     expect(h.task(first!.id)?.desiredState).toBe('shutdown');
     expect(wanted(service, 1)[0]?.desiredState).toBe('ready');
   });
+
+  it('after a leader change, a new instance keeps what remained of a delay and restarts failures it missed', async () => {
+    const { service } = await setup(2);
+    const [one, two] = [inSlot(service, 1)[0]!, inSlot(service, 2)[0]!];
+    await h.simulateAgentReport(one.id, 'failed');
+    const [waiting] = wanted(service, 1);
+    await h.advance(3_000);
+    await h.stopComponent(supervisor);
+    // Slot 2 fails while no supervisor is watching.
+    await h.simulateAgentReport(two.id, 'failed');
+    expect(wanted(service, 2).map((t) => t.id)).toEqual([two.id]);
+
+    supervisor = new RestartSupervisor(h.deps);
+    h.start(supervisor);
+    await h.settle();
+    expect(h.task(two.id)?.desiredState).toBe('shutdown');
+    expect(wanted(service, 2)[0]?.desiredState).toBe('ready');
+    await h.advance(1_999);
+    expect(h.task(waiting!.id)?.desiredState).toBe('ready');
+    await h.advance(1);
+    expect(h.task(waiting!.id)?.desiredState).toBe('running');
+    expect(inSlot(service, 1)).toHaveLength(2);
+  });
 });
