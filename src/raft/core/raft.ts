@@ -78,6 +78,13 @@ export class RaftCore {
   persistedMsgs: Message[] = [];
   readStates: ReadState[] = [];
   readFailures: string[] = [];
+  /** The forwarded-proposal message in `msgs` that further proposals join, if any. */
+  private forwarding: {
+    readonly msgs: Message[];
+    readonly to: NodeId;
+    readonly term: number;
+    readonly entries: ProposedEntry[];
+  } | null = null;
   readonly tracker: ReadyTracker;
 
   constructor(deps: RaftCoreDeps, options: RaftOptions, initial: LoadedState) {
@@ -172,7 +179,15 @@ export class RaftCore {
     if (this.role === 'leader') return proposals.appendProposals(this, entries);
     if (this.role !== 'follower' || this.lead === null) throw new NotLeaderError(null);
     if (!this.opts.proposalForwarding) throw new NotLeaderError(this.lead);
-    this.send({ type: 'propose', to: this.lead, entries });
+    const f = this.forwarding;
+    if (f && f.msgs === this.msgs && f.to === this.lead && f.term === this.term) {
+      // One message per Ready carries every proposal forwarded in it.
+      for (const e of entries) f.entries.push(e);
+    } else {
+      const batch = [...entries];
+      this.send({ type: 'propose', to: this.lead, entries: batch });
+      this.forwarding = { msgs: this.msgs, to: this.lead, term: this.term, entries: batch };
+    }
     return { kind: 'forwarded', to: this.lead };
   }
 

@@ -194,4 +194,16 @@ describe('replication and commit (paper §5.3, §5.4.2)', () => {
     c.core('a').transferLeadership('c');
     expect(codeOf(() => c.core('a').propose(bytes('x')))).toBe('UNAVAILABLE retryable');
   });
+
+  it('2.2 #14: proposals a follower forwards in one Ready travel as one message, in order', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    for (const v of ['p1', 'p2', 'p3']) c.core('b').propose(bytes(v));
+    const forwards = c.core('b').ready().messages.filter((m) => m.type === 'propose');
+    expect(forwards).toHaveLength(1);
+    expect(forwards[0]!.type === 'propose' && forwards[0]!.entries.length).toBe(3);
+    // The next Ready starts a new message.
+    c.core('b').propose(bytes('p4'));
+    expect(c.core('b').ready().messages.filter((m) => m.type === 'propose')).toHaveLength(1);
+  });
 });
