@@ -30,6 +30,22 @@ export interface CaState {
   certExpiryMs: number;
   /** Present when autolock is on: the cluster's unlock key (`SWMKEY-1-…`) and its version. */
   autolock?: { unlockKey: string; kekVersion: number };
+  /**
+   * During a root rotation: the nodes whose current certificate the CA signed with the new root's
+   * key, sorted. The reconciler completes the rotation once it covers every node.
+   */
+  rotatedNodeIds?: string[];
+}
+
+/**
+ * Signing limits below the product's: only for tests that watch renewals within seconds. The
+ * node process fills these from a testing-only environment variable; nothing else sets them.
+ */
+export interface CaSigningLimits {
+  /** Lowest accepted certificate life. @default MIN_CERT_EXPIRY_MS */
+  minCertExpiryMs?: number;
+  /** How far notBefore is backdated. @default CERT_BACKDATE_MS */
+  backdateMs?: number;
 }
 
 /** Where CaState lives. Small on purpose, so a raft-backed store can implement it. */
@@ -53,6 +69,7 @@ export interface InitCaStateOptions {
   certExpiryMs?: number;
   autolock?: boolean;
   root?: CreateRootCaOptions;
+  limits?: CaSigningLimits;
 }
 
 export interface CaStateDeps {
@@ -67,7 +84,11 @@ export async function initialCaState(deps: CaStateDeps, options: InitCaStateOpti
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.clusterId)) {
     throw new InvalidArgumentError('clusterId', `invalid clusterId ${JSON.stringify(options.clusterId)}`);
   }
-  const certExpiryMs = validateCertExpiry(options.certExpiryMs ?? DEFAULT_CERT_EXPIRY_MS, 'certExpiry');
+  const certExpiryMs = validateCertExpiry(
+    options.certExpiryMs ?? DEFAULT_CERT_EXPIRY_MS,
+    'certExpiry',
+    options.limits?.minCertExpiryMs,
+  );
   const current = await createRootCa({ clock: deps.clock, randomBytes: rb }, options.root);
   const state: CaState = {
     version: 1,
@@ -100,8 +121,13 @@ export function isNodeRemoved(state: CaState, nodeId: string): boolean {
 }
 
 /** `update --cert-expiry`: validated like docker (at least 1 h), naming the field. */
-export function setCertExpiry(state: CaState, certExpiryMs: number, field = 'certExpiry'): CaState {
-  return { ...state, certExpiryMs: validateCertExpiry(certExpiryMs, field) };
+export function setCertExpiry(
+  state: CaState,
+  certExpiryMs: number,
+  field = 'certExpiry',
+  limits: CaSigningLimits = {},
+): CaState {
+  return { ...state, certExpiryMs: validateCertExpiry(certExpiryMs, field, limits.minCertExpiryMs) };
 }
 
 /** `ca --rotate`: starts a cross-signed rotation. Tokens keep pinning the old root until it ends. */
@@ -115,13 +141,25 @@ export async function beginCaRotation(
     { clock: deps.clock, randomBytes: deps.randomBytes ?? cryptoRandomBytes },
     options,
   );
-  return { ...state, roots };
+  return { ...state, roots, rotatedNodeIds: [] };
+}
+
+/**
+ * Records that `nodeId` now holds a certificate signed with the rotation's new key
+ * (`newRootCertPem`); a no-op when that rotation is no longer the current one.
+ */
+export function markNodeRotated(state: CaState, nodeId: string, newRootCertPem: string): CaState {
+  if (state.roots.rotation?.newRoot.certPem !== newRootCertPem) return state;
+  const done = state.rotatedNodeIds ?? [];
+  if (done.includes(nodeId)) return state;
+  return { ...state, rotatedNodeIds: [...done, nodeId].sort() };
 }
 
 /** Ends the rotation once every node holds a new-root certificate; both join tokens change. */
 export function completeCaRotation(state: CaState, randomBytes: RandomBytes = cryptoRandomBytes): CaState {
   const roots = completeRootRotation(state.roots);
-  return { ...state, roots, joinTokens: generateJoinTokens(servedRootPem(roots), randomBytes) };
+  const { rotatedNodeIds: _done, ...rest } = state;
+  return { ...rest, roots, joinTokens: generateJoinTokens(servedRootPem(roots), randomBytes) };
 }
 
 /** `update --autolock=true|false`. Turning it on creates an unlock key; off forgets it. */

@@ -7,7 +7,7 @@ export {
   parseAndVerifyCsr,
   validateCertExpiry,
 } from './ca-signer.js';
-export type { CaState, CaStateDeps, CaStateStore, InitCaStateOptions } from './ca-state.js';
+export type { CaSigningLimits, CaState, CaStateDeps, CaStateStore, InitCaStateOptions } from './ca-state.js';
 export {
   beginCaRotation,
   completeCaRotation,
@@ -15,6 +15,7 @@ export {
   initialCaState,
   isNodeRemoved,
   markNodeRemoved,
+  markNodeRotated,
   rotateClusterUnlockKey,
   rotateJoinToken,
   setAutolock,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isSwarmError } from '../common/index.js';
 import { buildInfo } from './build-info.js';
+import { registerCa } from './commands/ca.js';
 import { type DaemonRunner, registerDaemon } from './commands/daemon.js';
 import { registerInfo, registerNode } from './commands/node.js';
 import { registerSwarm } from './commands/swarm.js';
@@ -28,6 +29,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
     .exitOverride();
   registerVersion(program, output);
   registerSwarm(program, output);
+  registerCa(program, output);
   registerNode(program, output);
   registerInfo(program, output);
   registerDaemon(program, deps.runDaemon, output);

@@ -40,9 +40,10 @@ export async function initIdentity(
     clusterId,
     autolock: options.autolock,
     ...(options.certExpiryMs !== undefined ? { certExpiryMs: options.certExpiryMs } : {}),
+    ...(config.caLimits ? { limits: config.caLimits } : {}),
   });
   const { keyPem, csrPem } = await generateNodeKeyAndCsr();
-  const signer = await createSignerForState(ca, deps);
+  const signer = await createSignerForState(ca, deps, config.caLimits ?? {});
   const issued = await signer.sign({ csrPem, nodeId, role: 'manager', clusterId });
   const dek = generateDek(deps.randomBytes);
   await dir.writeRootCa(servedRootPem(ca.roots));

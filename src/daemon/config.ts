@@ -1,3 +1,4 @@
+import type { CaSigningLimits } from '../ca/index.js';
 import { InvalidArgumentError } from '../common/index.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/swarmctl';
@@ -15,6 +16,30 @@ export interface DaemonConfig {
   dockerHost: string;
   availability: 'active' | 'pause' | 'drain';
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Testing only: lower certificate-life limits (see testingCaLimits). */
+  caLimits?: CaSigningLimits;
+}
+
+/**
+ * Testing only: `SWARMCTL_TESTING_MIN_CERT_EXPIRY_MS` lets `--cert-expiry` go below one hour and
+ * stops backdating certificates, so integration tests can watch renewals within seconds. Never
+ * set it in production: certificates of seconds turn a short manager outage into a lost node.
+ */
+export const TESTING_MIN_CERT_EXPIRY_ENV = 'SWARMCTL_TESTING_MIN_CERT_EXPIRY_MS';
+
+export function testingCaLimits(
+  env: Readonly<Record<string, string | undefined>>,
+): CaSigningLimits | undefined {
+  const raw = env[TESTING_MIN_CERT_EXPIRY_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1000) {
+    throw new InvalidArgumentError(
+      TESTING_MIN_CERT_EXPIRY_ENV,
+      `invalid ${TESTING_MIN_CERT_EXPIRY_ENV} ${JSON.stringify(raw)}: must be an integer >= 1000`,
+    );
+  }
+  return { minCertExpiryMs: ms, backdateMs: 0 };
 }
 
 export interface DaemonFlags {

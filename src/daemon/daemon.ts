@@ -35,8 +35,9 @@ import {
   serverNameOverride,
 } from '../rpc/index.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
+import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
-import { keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
+import { certificateStatusAtManagers, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
 import { type NodeRecord, StateDir } from './state-dir.js';
 
 export type DaemonStart =
@@ -121,7 +122,8 @@ export class Daemon implements Component {
       } else {
         key = await this.dir.keyStore.read();
       }
-      const rootCaPem = await this.dir.readRootCa();
+      // The trusted roots: replaced by the CA status poll (both roots during a rotation).
+      let rootCaPem = await this.dir.readRootCa();
       const material = tlsMaterial(rootCaPem, key);
       let credentials: NodeCredentials = {
         certChainPem: key.certChainPem,
@@ -150,6 +152,7 @@ export class Daemon implements Component {
             raftDir: this.dir.raftDir,
             dek: key.secrets.dek,
             ...(seed ? { seed } : {}),
+            ...(this.config.caLimits ? { caLimits: this.config.caLimits } : {}),
           },
         );
         this.manager = manager;
@@ -192,6 +195,24 @@ export class Daemon implements Component {
         log.info('certificate renewed', { notAfter: new Date(c.identity.notAfter).toISOString() });
       });
       running.push(renewer.run(stop));
+      running.push(
+        pollCertificateStatus(
+          {
+            clock: this.deps.clock,
+            logger: log,
+            ask: (s) => certificateStatusAtManagers(this.managersToAsk(), rootCaPem, credentials, s),
+            current: () => credentials,
+            trust: () => rootCaPem,
+            setTrust: async (pem) => {
+              await this.dir.writeRootCa(pem);
+              rootCaPem = pem;
+              serverCreds.update({ ca: pem, cert: credentials.certChainPem, key: credentials.keyPem });
+            },
+            renewNow: () => renewer.renewNow(),
+          },
+          stop,
+        ),
+      );
       this.ready = true;
       log.info('node ready', { 'node.id': record.nodeId, role: record.role });
       await Promise.all(running);

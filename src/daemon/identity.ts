@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { CaService } from '../api/index.js';
+import { CaService, type NodeCertificateStatus } from '../api/index.js';
 import { type CaState, type NodeCredentials, type NodeKeyFile, parseUnlockKey } from '../ca/index.js';
 import { SwarmError } from '../common/index.js';
 import {
@@ -62,4 +62,27 @@ export async function renewAtManagers(
 
 export function defaultHostname(): string {
   return hostname();
+}
+
+/** The CA's view of this node (desired role, roots, signing root), from the first manager that answers. */
+export async function certificateStatusAtManagers(
+  managers: readonly string[],
+  rootCaPem: string,
+  current: NodeCredentials,
+  signal: AbortSignal,
+): Promise<NodeCertificateStatus> {
+  let last: unknown;
+  for (const addr of managers) {
+    const client = caClient(addr, { ca: rootCaPem, cert: current.certChainPem, key: current.keyPem });
+    try {
+      return await client.call.NodeCertificateStatus({}, { signal, timeoutMs: 5_000 });
+    } catch (e) {
+      last = e;
+    } finally {
+      client.close();
+    }
+  }
+  throw (
+    last ?? new SwarmError('UNAVAILABLE', 'no manager answered the certificate status', { retryable: true })
+  );
 }

@@ -7,7 +7,7 @@ import {
   SeededRandom,
   systemClock,
 } from '../common/index.js';
-import { resolveDaemonConfig } from './config.js';
+import { resolveDaemonConfig, testingCaLimits } from './config.js';
 import { Daemon, type DaemonStart } from './daemon.js';
 
 /**
@@ -31,6 +31,8 @@ export async function runDaemon(flags: Record<string, string | boolean | undefin
       },
       process.env,
     );
+    const caLimits = testingCaLimits(process.env);
+    if (caLimits) config = { ...config, caLimits };
   } catch (e) {
     process.stderr.write(`Error: ${errorMessage(e)}\n`);
     return 1;

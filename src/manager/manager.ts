@@ -7,7 +7,7 @@ import {
   MembershipService,
   type Node,
 } from '../api/index.js';
-import type { CaState, RandomBytes } from '../ca/index.js';
+import type { CaSigningLimits, CaState, RandomBytes } from '../ca/index.js';
 import {
   type Clock,
   type Component,
@@ -29,6 +29,7 @@ import {
 import type { ChannelCredentials, Handlers, RpcServer } from '../rpc/index.js';
 import { type Audience, authorizer, everyMethod } from './authz.js';
 import { caHandlers } from './ca/ca-server.js';
+import { RootRotationReconciler } from './ca/root-rotation-reconciler.js';
 import { parseCaState, publicCaFields, StoreCaState } from './ca/store-ca-state.js';
 import { controlHandlers } from './control/control-server.js';
 import { LearnerPromoter, membershipHandlers } from './membership.js';
@@ -62,6 +63,8 @@ export interface ManagerOptions {
   /** Founding member of a new cluster: bootstrap Raft with itself and write the seed. */
   seed?: ClusterSeed;
   raft?: Omit<RaftDriverOptions, 'bootstrap'>;
+  /** Testing-only lower limits for certificate lives (see CaSigningLimits). */
+  caLimits?: CaSigningLimits;
 }
 
 /**
@@ -152,6 +155,7 @@ export class Manager implements Component {
       randomBytes: this.deps.randomBytes,
       logger: this.deps.logger,
       managerAddrs: () => this.managerAddrs(),
+      ...(this.options.caLimits ? { limits: this.options.caLimits } : {}),
     });
   }
 
@@ -162,6 +166,8 @@ export class Manager implements Component {
       driver: this.driver,
       nodeId: this.options.nodeId,
       randomBytes,
+      clock: this.deps.clock,
+      ...(this.options.caLimits ? { limits: this.options.caLimits } : {}),
     });
   }
 
@@ -205,7 +211,17 @@ export class Manager implements Component {
                 maxBackoffMs: 5000,
                 maxRestarts: 100,
               })
-              .add(this.seeder(log));
+              .add(this.seeder(log))
+              .add(
+                new RootRotationReconciler({
+                  store: this.store,
+                  caState: this.caState,
+                  clock: this.deps.clock,
+                  randomBytes: this.deps.randomBytes,
+                  logger: log,
+                }),
+                { kind: 'restart', initialBackoffMs: 500, maxBackoffMs: 5000, maxRestarts: 100 },
+              );
             leaderGroup = {
               stop,
               done: group

@@ -18,6 +18,17 @@ export interface IssueCertificateResponse {
   managers: string[];
 }
 
+/** What a node compares with its own certificate to know when to renew and what to trust. */
+export interface NodeCertificateStatus {
+  /** `spec.desiredRole`: a certificate with another role is reissued (promote/demote). */
+  desiredRole: 'manager' | 'worker';
+  /** Roots to trust: the current one, plus the new one while a rotation runs. */
+  trustRootsPem: string[];
+  rotationInProgress: boolean;
+  /** The root whose key signs certificates now; a certificate not issued under it is renewed. */
+  issuerCertPem: string;
+}
+
 /**
  * The CA on every manager. `GetRootCACertificate` and `IssueNodeCertificate` are the only calls
  * a node without a cluster certificate may make (it has a join token instead).
@@ -30,5 +41,7 @@ export const CaService = defineService('swarmctl.ca.CA', {
     jsonCodec<{ csrPem: string }>(),
     jsonCodec<{ certChainPem: string; rootCaPem: string }>(),
   ),
+  /** Authenticated by the current certificate; polled by every node. */
+  NodeCertificateStatus: unary(emptyCodec, jsonCodec<NodeCertificateStatus>()),
 });
 export type CaServiceMethods = (typeof CaService)['methods'];

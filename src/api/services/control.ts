@@ -37,6 +37,8 @@ export const ControlService = defineService('swarmctl.control.Control', {
     jsonCodec<{ unlockKey: string | null }>(),
   ),
   RotateRootCA: unary(emptyCodec, jsonCodec<{ rootCaDigest: string }>()),
+  /** The served root certificate (`swarmctl ca`). */
+  GetRootCACertificate: unary(emptyCodec, jsonCodec<{ rootCaPem: string }>()),
   ListNodes: unary(emptyCodec, jsonCodec<{ nodes: Node[] }>()),
   InspectNode: unary(jsonCodec<{ id: string }>(), jsonCodec<Node>()),
   UpdateNode: unary(jsonCodec<UpdateNodeRequest>(), jsonCodec<Node>()),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatDuration, InvalidArgumentError, parseDuration } from '../../common/index.js';
 import type { Connection } from '../control-client.js';
 import type { LaunchOptions } from '../daemon-launcher.js';
-import { loadControlClient, loadLauncher, resolveHost } from '../host.js';
+import { type HostOptions, loadControlClient, loadLauncher, resolveHost } from '../host.js';
 
 async function launchDaemon(o: LaunchOptions) {
   return (await loadLauncher()).launchDaemon(o);
@@ -59,8 +59,13 @@ export function daemonArgs(f: NodeFlags): string[] {
   return args;
 }
 
-async function withNode<T>(host: string, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = (await loadControlClient()).connect(host);
+/** `target`: a host URL, or one with the `--tls*` paths a `tcp://` host needs. */
+async function withNode<T>(
+  target: string | readonly [string, HostOptions],
+  fn: (c: Connection) => Promise<T>,
+): Promise<T> {
+  const [host, tls] = typeof target === 'string' ? [target, {}] : target;
+  const c = (await loadControlClient()).connect(host, tls);
   try {
     return await fn(c);
   } finally {
@@ -73,7 +78,10 @@ function joinTokenText(role: 'worker' | 'manager', token: string, addr: string):
 }
 
 export function registerSwarm(program: Command, output: CliOutput): void {
-  const host = (): string => resolveHost(program.opts<{ host?: string }>(), process.env);
+  const host = (): readonly [string, HostOptions] => {
+    const opts = program.opts<HostOptions>();
+    return [resolveHost(opts, process.env), opts];
+  };
 
   const init = (parent: Command): void => {
     addNodeFlags(parent.command('init').description('Initialize a swarm'))

@@ -1,6 +1,15 @@
 import type { CaServiceMethods } from '../../api/index.js';
 import { generateId, type Node, type NodeId } from '../../api/index.js';
-import { createSignerForState, type RandomBytes, roleForJoinToken, servedRootPem } from '../../ca/index.js';
+import {
+  type CaSigningLimits,
+  type CaState,
+  createSignerForState,
+  markNodeRotated,
+  type RandomBytes,
+  roleForJoinToken,
+  servedRootPem,
+  trustBundle,
+} from '../../ca/index.js';
 import { type Clock, type Logger, NotFoundError, SwarmError } from '../../common/index.js';
 import type { Handlers } from '../../rpc/index.js';
 import type { MemoryStore } from '../store/index.js';
@@ -14,11 +23,20 @@ export interface CaServerDeps {
   logger: Logger;
   /** `host:port` of the managers, for the joining node. */
   managerAddrs: () => string[];
+  /** Testing-only lower limits (short certificate lives). */
+  limits?: CaSigningLimits;
 }
 
 /** The CA service every manager serves: root distribution, join by token, renewal by certificate. */
 export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
   const signerDeps = { clock: deps.clock, randomBytes: deps.randomBytes };
+  const signerFor = (s: CaState) => createSignerForState(s, signerDeps, deps.limits ?? {});
+  // Mid-rotation, remember who now holds a new-key certificate: the reconciler's progress.
+  const recordRotated = async (signedWith: CaState, nodeId: string): Promise<void> => {
+    const next = signedWith.roots.rotation?.newRoot.certPem;
+    if (!next) return;
+    await deps.caState.update((c) => markNodeRotated(c, nodeId, next));
+  };
   const state = async () => {
     const s = await deps.caState.load();
     if (!s) throw new SwarmError('UNAVAILABLE', 'the cluster CA is not initialised yet', { retryable: true });
@@ -36,7 +54,7 @@ export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
         });
       }
       const nodeId = generateId<NodeId>(deps.randomBytes);
-      const signer = await createSignerForState(s, signerDeps);
+      const signer = await signerFor(s);
       const issued = await signer.sign({ csrPem: req.csrPem, nodeId, role, clusterId: s.clusterId });
       const node: Omit<Node, 'meta'> = {
         id: nodeId,
@@ -55,6 +73,7 @@ export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
           : {}),
       };
       await deps.store.update((tx) => tx.create('node', node));
+      await recordRotated(s, nodeId);
       deps.logger.info('node joined', { 'node.id': nodeId, role });
       return {
         nodeId,
@@ -69,14 +88,29 @@ export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
       const s = await state();
       const node = deps.store.view((tx) => tx.get('node', peer.nodeId));
       if (!node) throw new NotFoundError('node', peer.nodeId);
-      const signer = await createSignerForState(s, signerDeps);
+      const signer = await signerFor(s);
       const issued = await signer.sign({
         csrPem: req.csrPem,
         nodeId: node.id,
         role: node.spec.desiredRole,
         clusterId: s.clusterId,
       });
+      await recordRotated(s, node.id);
       return { certChainPem: issued.certChainPem, rootCaPem: servedRootPem(s.roots) };
+    },
+
+    NodeCertificateStatus: async (_req, ctx) => {
+      const peer = ctx.peer!;
+      const s = await state();
+      const node = deps.store.view((tx) => tx.get('node', peer.nodeId));
+      if (!node) throw new NotFoundError('node', peer.nodeId);
+      const rotation = s.roots.rotation;
+      return {
+        desiredRole: node.spec.desiredRole,
+        trustRootsPem: trustBundle(s.roots).rootsPem,
+        rotationInProgress: rotation !== undefined,
+        issuerCertPem: rotation ? rotation.newRoot.certPem : s.roots.current.certPem,
+      };
     },
   };
 }

@@ -1,5 +1,7 @@
 import type { ControlServiceMethods, Node, NodeRole } from '../../api/index.js';
 import {
+  beginCaRotation,
+  type CaSigningLimits,
   markNodeRemoved,
   type RandomBytes,
   rootCaDigest,
@@ -9,9 +11,15 @@ import {
   setAutolock,
   setCertExpiry,
 } from '../../ca/index.js';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/index.js';
+import {
+  type Clock,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../../common/index.js';
 import type { RaftDriver } from '../../raft/index.js';
 import type { Handlers } from '../../rpc/index.js';
+import { nodesAwaitingRotation } from '../ca/root-rotation-reconciler.js';
 import { readCluster, type StoreCaState } from '../ca/store-ca-state.js';
 import { type ApplyResult, by, type MemoryStore } from '../store/index.js';
 
@@ -21,6 +29,9 @@ export interface ControlDeps {
   driver: RaftDriver<ApplyResult>;
   nodeId: string;
   randomBytes: RandomBytes;
+  clock: Clock;
+  /** Testing-only lower limits (short certificate lives). */
+  limits?: CaSigningLimits;
 }
 
 /** Finds a node by full id, unique id prefix, or hostname/name, as docker's CLI does. */
@@ -79,6 +90,19 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlServiceMetho
         autolock: ca.autolock !== undefined,
         certExpiryMs: ca.certExpiryMs,
         rootCaDigest: rootCaDigest(servedRootPem(ca.roots)),
+        ...(ca.roots.rotation
+          ? {
+              rootRotation: {
+                nodesOnNewRoot:
+                  nodes.length -
+                  nodesAwaitingRotation(
+                    ca,
+                    nodes.map((n) => n.id),
+                  ).length,
+                nodes: nodes.length,
+              },
+            }
+          : {}),
       };
     },
 
@@ -104,15 +128,24 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlServiceMetho
       const s = await caState.update((c) => {
         let next = c;
         if (req.autolock !== undefined) next = setAutolock(next, req.autolock, deps.randomBytes);
-        if (req.certExpiryMs !== undefined) next = setCertExpiry(next, req.certExpiryMs, 'cert-expiry');
+        if (req.certExpiryMs !== undefined)
+          next = setCertExpiry(next, req.certExpiryMs, 'cert-expiry', deps.limits);
         return next;
       });
       return { unlockKey: s.autolock?.unlockKey ?? null };
     },
 
+    // Begins (or restarts) a cross-signed rotation; the leader's reconciler completes it once
+    // every node has renewed under the new root. Returns the digest the tokens will pin then.
     RotateRootCA: async () => {
-      throw new FailedPreconditionError('root CA rotation is not available yet');
+      await loadCa();
+      const s = await caState.update((c) =>
+        beginCaRotation(c, { clock: deps.clock, randomBytes: deps.randomBytes }),
+      );
+      return { rootCaDigest: rootCaDigest(s.roots.rotation!.newRoot.certPem) };
     },
+
+    GetRootCACertificate: async () => ({ rootCaPem: servedRootPem((await loadCa()).roots) }),
 
     ListNodes: async () => ({ nodes: store.view((tx) => tx.find('node', by.all())) }),
 
