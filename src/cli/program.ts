@@ -4,6 +4,7 @@ import { buildInfo } from './build-info.js';
 import { registerCa } from './commands/ca.js';
 import { type DaemonRunner, registerDaemon } from './commands/daemon.js';
 import { registerInfo, registerNode } from './commands/node.js';
+import { registerService } from './commands/service.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerVersion } from './commands/version.js';
 import { type CliOutput, processOutput } from './output/streams.js';
@@ -31,6 +32,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerSwarm(program, output);
   registerCa(program, output);
   registerNode(program, output);
+  registerService(program, output);
   registerInfo(program, output);
   registerDaemon(program, deps.runDaemon, output);
   return program;

@@ -3,7 +3,9 @@ import {
   ControlService,
   type ControlServiceMethods,
   DaemonService,
+  DispatcherService,
   MembershipService,
+  type NodeId,
 } from '../api/index.js';
 import {
   CertRenewer,
@@ -26,6 +28,7 @@ import {
 } from '../common/index.js';
 import { Manager } from '../manager/index.js';
 import {
+  type ChannelCredentials,
   clientCredentials,
   createClient,
   type Handlers,
@@ -34,6 +37,7 @@ import {
   ServerCredentials,
   serverNameOverride,
 } from '../rpc/index.js';
+import { Agent, DockerExecutor } from '../worker/index.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
@@ -213,6 +217,13 @@ export class Daemon implements Component {
           stop,
         ),
       );
+      running.push(
+        this.runAgent(
+          record,
+          () => clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
+          stop,
+        ),
+      );
       this.ready = true;
       log.info('node ready', { 'node.id': record.nodeId, role: record.role });
       await Promise.all(running);
@@ -221,6 +232,35 @@ export class Daemon implements Component {
       await localDone;
       await rm(this.config.controlSocket, { force: true });
       if (this.leaving) await this.dir.wipe();
+    }
+  }
+
+  /** The agent on every node (managers too), over this node's Docker engine. */
+  private async runAgent(
+    record: NodeRecord,
+    creds: () => ChannelCredentials,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const logger = this.deps.logger.child({ 'node.id': record.nodeId });
+    try {
+      const executor = await DockerExecutor.create({
+        nodeId: record.nodeId as NodeId,
+        dockerHost: this.config.dockerHost,
+        clock: this.deps.clock,
+        random: this.deps.random,
+        logger,
+      });
+      const agent = new Agent({
+        clock: this.deps.clock,
+        logger,
+        executor,
+        connect: (addr) => createClient(DispatcherService, addr, creds(), serverNameOverride()),
+        managers: () => this.managersToAsk(),
+      });
+      await Promise.all([executor.run(signal), agent.run(signal)]);
+    } catch (e) {
+      if (!signal.aborted)
+        logger.error('the agent stopped: this node runs no tasks', { error: errorMessage(e) });
     }
   }
 

@@ -4,6 +4,7 @@ import {
   type Cluster,
   ControlService,
   type ControlServiceMethods,
+  DispatcherService,
   MembershipService,
   type Node,
 } from '../api/index.js';
@@ -32,8 +33,18 @@ import { caHandlers } from './ca/ca-server.js';
 import { RootRotationReconciler } from './ca/root-rotation-reconciler.js';
 import { parseCaState, publicCaFields, StoreCaState } from './ca/store-ca-state.js';
 import { controlHandlers } from './control/control-server.js';
+import { serviceHandlers } from './control/services.js';
+import { Dispatcher } from './dispatcher/index.js';
 import { LearnerPromoter, membershipHandlers } from './membership.js';
+import {
+  GlobalOrchestrator,
+  JobsOrchestrator,
+  ReplicatedOrchestrator,
+  RestartSupervisor,
+  TaskReaper,
+} from './orchestrator/index.js';
 import { RaftProposer } from './raft-proposer.js';
+import { Scheduler } from './scheduler/index.js';
 import { type ApplyResult, by, MemoryStore, storeStateMachine } from './store/index.js';
 
 export interface ManagerDeps {
@@ -78,6 +89,7 @@ export class Manager implements Component {
   readonly driver: RaftDriver<ApplyResult>;
   readonly transport: GrpcTransport;
   readonly caState: StoreCaState;
+  readonly dispatcher: Dispatcher;
   private removed: ReadonlySet<string> = new Set();
   private clusterId: string;
 
@@ -118,6 +130,13 @@ export class Manager implements Component {
     );
     proposer = new RaftProposer(this.driver);
     this.caState = new StoreCaState(this.store);
+    this.dispatcher = new Dispatcher({
+      store: this.store,
+      clock: deps.clock,
+      logger,
+      nodeId: options.nodeId,
+      leader: () => this.driver.status().leader,
+    });
   }
 
   /**
@@ -144,7 +163,8 @@ export class Manager implements Component {
         ControlService,
         this.controlHandlers(controlDeps.randomBytes),
         authz(everyMethod('manager')),
-      );
+      )
+      .addService(DispatcherService, this.dispatcher.handlers(), authz(everyMethod('node')));
   }
 
   caHandlers(): Handlers<CaServiceMethods> {
@@ -160,6 +180,10 @@ export class Manager implements Component {
   }
 
   controlHandlers(randomBytes: RandomBytes): Handlers<ControlServiceMethods> {
+    return { ...this.clusterControl(randomBytes), ...serviceHandlers({ store: this.store, randomBytes }) };
+  }
+
+  private clusterControl(randomBytes: RandomBytes) {
     return controlHandlers({
       store: this.store,
       caState: this.caState,
@@ -222,6 +246,7 @@ export class Manager implements Component {
                 }),
                 { kind: 'restart', initialBackoffMs: 500, maxBackoffMs: 5000, maxRestarts: 100 },
               );
+            this.addServiceLoops(group, log);
             leaderGroup = {
               stop,
               done: group
@@ -241,6 +266,30 @@ export class Manager implements Component {
       await Promise.all(stopping);
       disposables.dispose();
     }
+  }
+
+  /** Orchestrators, scheduler and the dispatcher's heartbeat monitor: leader-only, store-driven. */
+  private addServiceLoops(group: Supervisor, log: Logger): void {
+    const deps = {
+      store: this.store,
+      clock: this.deps.clock,
+      logger: log,
+      randomBytes: this.deps.randomBytes,
+    };
+    const restart = {
+      kind: 'restart',
+      initialBackoffMs: 200,
+      maxBackoffMs: 5000,
+      maxRestarts: 1000,
+    } as const;
+    group
+      .add(new ReplicatedOrchestrator(deps), restart)
+      .add(new GlobalOrchestrator(deps), restart)
+      .add(new JobsOrchestrator(deps), restart)
+      .add(new RestartSupervisor(deps), restart)
+      .add(new TaskReaper(deps), restart)
+      .add(new Scheduler({ store: this.store, clock: this.deps.clock, logger: log }), restart)
+      .add(this.dispatcher.monitor(), restart);
   }
 
   /** Writes the new cluster's seed the first time its founding manager leads. */

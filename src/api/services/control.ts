@@ -1,5 +1,7 @@
 import { defineService, emptyCodec, jsonCodec, unary } from '../../rpc/index.js';
 import type { Node, NodeAvailability, NodeRole } from '../objects/node.js';
+import type { Service, ServiceSpec } from '../objects/service.js';
+import type { Task } from '../objects/task.js';
 
 export interface ClusterInfo {
   clusterId: string;
@@ -24,6 +26,24 @@ export interface UpdateNodeRequest {
   labelRm?: string[];
 }
 
+/** Services and their tasks (`src/manager/control/services.ts`). */
+function serviceMethods() {
+  return {
+    CreateService: unary(jsonCodec<{ spec: ServiceSpec }>(), jsonCodec<Service>()),
+    ListServices: unary(emptyCodec, jsonCodec<{ services: Service[]; tasks: Task[] }>()),
+    InspectService: unary(jsonCodec<{ id: string }>(), jsonCodec<Service>()),
+    /** `version` is the service's meta.version read by the caller (optimistic concurrency). */
+    UpdateService: unary(
+      jsonCodec<{ id: string; version: number; spec: ServiceSpec }>(),
+      jsonCodec<Service>(),
+    ),
+    RemoveService: unary(jsonCodec<{ id: string }>(), emptyCodec),
+    /** Tasks of the given services (all when empty), with the nodes they reference. */
+    ListTasks: unary(jsonCodec<{ serviceIds?: string[] }>(), jsonCodec<{ tasks: Task[]; nodes: Node[] }>()),
+  } as const;
+}
+export type ServiceControlMethods = ReturnType<typeof serviceMethods>;
+
 /**
  * The API the CLI drives: on every manager, over the local unix socket, or over TCP with a
  * manager's client certificate. Writes on a follower are forwarded to the leader by Raft.
@@ -43,6 +63,7 @@ export const ControlService = defineService('swarmctl.control.Control', {
   InspectNode: unary(jsonCodec<{ id: string }>(), jsonCodec<Node>()),
   UpdateNode: unary(jsonCodec<UpdateNodeRequest>(), jsonCodec<Node>()),
   RemoveNode: unary(jsonCodec<{ id: string; force?: boolean }>(), emptyCodec),
+  ...serviceMethods(),
 });
 export type ControlServiceMethods = (typeof ControlService)['methods'];
 

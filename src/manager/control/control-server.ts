@@ -1,4 +1,4 @@
-import type { ControlServiceMethods, Node, NodeRole } from '../../api/index.js';
+import type { ControlServiceMethods, Node, NodeRole, ServiceControlMethods } from '../../api/index.js';
 import {
   beginCaRotation,
   type CaSigningLimits,
@@ -61,7 +61,10 @@ function checkRole(role: string): NodeRole {
   return role;
 }
 
-export function controlHandlers(deps: ControlDeps): Handlers<ControlServiceMethods> {
+/** The cluster and node calls; services and tasks are `serviceHandlers` (services.ts). */
+export function controlHandlers(
+  deps: ControlDeps,
+): Omit<Handlers<ControlServiceMethods>, keyof ServiceControlMethods> {
   const { store, caState } = deps;
   const loadCa = async () => {
     const s = await caState.load();

@@ -1,0 +1,113 @@
+import {
+  generateId,
+  type RandomBytes,
+  type Service,
+  type ServiceControlMethods,
+  type ServiceId,
+  type ServiceSpec,
+  validateServiceSpec,
+} from '../../api/index.js';
+import { InvalidArgumentError, NotFoundError, SwarmError } from '../../common/index.js';
+import type { Handlers } from '../../rpc/index.js';
+import { by, type MemoryStore, type ReadTx } from '../store/index.js';
+
+export interface ServiceControlDeps {
+  readonly store: MemoryStore;
+  readonly randomBytes: RandomBytes;
+}
+
+/** Finds a service by full id, name, or unique id prefix, as docker's CLI does. */
+export function resolveService(tx: ReadTx, ref: string): Service {
+  const exact = tx.get('service', ref);
+  if (exact) return exact;
+  const named = tx.find('service', by.name(ref));
+  if (named.length === 1) return named[0]!;
+  const prefixed = tx.find('service', by.idPrefix(ref));
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1)
+    throw new InvalidArgumentError('service', `service ${ref} is ambiguous (${prefixed.length} matches)`);
+  throw new NotFoundError('service', ref);
+}
+
+/** Refused until the routing mesh exists: only host-mode publishing works today. */
+function checkPublishing(spec: ServiceSpec): void {
+  for (const p of spec.endpointSpec?.ports ?? []) {
+    if (p.publishMode === 'ingress') {
+      throw new InvalidArgumentError(
+        'publish',
+        `port ${p.publishedPort}:${p.targetPort}/${p.protocol} uses mode=ingress, which needs the routing mesh (not available yet): publish with mode=host`,
+      );
+    }
+  }
+}
+
+/** The host-mode endpoint the executor publishes (the allocator's job once it exists). */
+function endpointOf(spec: ServiceSpec): Service['status'] {
+  const es = spec.endpointSpec;
+  return es ? { endpoint: { spec: es, ports: es.ports ?? [], virtualIps: [] } } : {};
+}
+
+export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceControlMethods> {
+  const { store } = deps;
+  return {
+    CreateService: async (req) => {
+      validateServiceSpec(req.spec);
+      checkPublishing(req.spec);
+      const id = generateId<ServiceId>(deps.randomBytes);
+      return store.update((tx) =>
+        tx.create('service', { id, spec: req.spec, specVersion: 1, status: endpointOf(req.spec) }),
+      );
+    },
+
+    ListServices: async () =>
+      store.view((tx) => ({ services: tx.find('service', by.all()), tasks: tx.find('task', by.all()) })),
+
+    InspectService: async (req) => store.view((tx) => resolveService(tx, req.id)),
+
+    UpdateService: async (req) => {
+      validateServiceSpec(req.spec);
+      checkPublishing(req.spec);
+      return store.update((tx) => {
+        const s = resolveService(tx, req.id);
+        if (s.meta.version !== req.version) {
+          throw new SwarmError(
+            'VERSION_CONFLICT',
+            `update out of sequence: service ${s.spec.name} is at version ${s.meta.version}, not ${req.version}`,
+          );
+        }
+        if (req.spec.name !== s.spec.name)
+          throw new InvalidArgumentError('name', `renaming services is not supported (${s.spec.name})`);
+        if (req.spec.mode.type !== s.spec.mode.type) {
+          throw new InvalidArgumentError(
+            'mode',
+            `service mode change is not allowed (${s.spec.mode.type} → ${req.spec.mode.type})`,
+          );
+        }
+        return tx.update('service', {
+          ...s,
+          previousSpec: s.spec,
+          spec: req.spec,
+          specVersion: s.specVersion + 1,
+          status: { ...s.status, ...endpointOf(req.spec) },
+        });
+      });
+    },
+
+    RemoveService: async (req) => {
+      await store.update((tx) => tx.delete('service', resolveService(tx, req.id).id));
+      return {};
+    },
+
+    ListTasks: async (req) =>
+      store.view((tx) => {
+        const ids = (req.serviceIds ?? []).map((ref) => resolveService(tx, ref).id);
+        const tasks =
+          ids.length === 0
+            ? tx.find('task', by.all())
+            : ids.flatMap((id) => tx.find('task', by.serviceId(id)));
+        const nodeIds = new Set(tasks.flatMap((t) => (t.nodeId ? [t.nodeId] : [])));
+        const nodes = tx.find('node', by.all()).filter((n) => nodeIds.has(n.id));
+        return { tasks, nodes };
+      }),
+  };
+}
