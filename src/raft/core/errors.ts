@@ -43,3 +43,16 @@ export class ProposalBackpressureError extends SwarmError {
     );
   }
 }
+
+/**
+ * A proposal was not applied in time (the leader may have dropped it, or it is still in flight).
+ * Its outcome is unknown: retry with the same session so that it applies at most once.
+ */
+export class ProposalTimeoutError extends SwarmError {
+  constructor(timeoutMs: number) {
+    super('DEADLINE_EXCEEDED', `proposal not applied within ${timeoutMs} ms; outcome unknown, retry`, {
+      retryable: true,
+      details: { timeoutMs },
+    });
+  }
+}

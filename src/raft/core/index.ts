@@ -1,4 +1,10 @@
-export { LostLeadershipError, NoQuorumError, NotLeaderError, ProposalBackpressureError } from './errors.js';
+export {
+  LostLeadershipError,
+  NoQuorumError,
+  NotLeaderError,
+  ProposalBackpressureError,
+  ProposalTimeoutError,
+} from './errors.js';
 export { Membership } from './membership.js';
 export { type MessageChannel, messageChannel, mustFollowPersist } from './messages.js';
 export {

@@ -317,6 +317,38 @@ describe('RaftDriver', () => {
     expect(fresh).toBe(6);
   });
 
+  it('a forwarded proposal that never reaches the leader fails with a retryable DEADLINE_EXCEEDED', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, { ...three, proposalTimeoutTicks: 5 });
+    const leader = await h.waitLeader();
+    const f = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    h.net.deafen(leader, (m) => m.type === 'propose');
+    let outcome: unknown;
+    void h
+      .get(f)
+      .driver.propose(enc('lost'))
+      .then(
+        () => {
+          outcome = 'applied';
+        },
+        (e: unknown) => {
+          outcome = e;
+        },
+      );
+    await h.until('proposal settled', () =>
+      outcome === undefined ? { done: false, state: 'pending' } : { done: true, value: 0 },
+    );
+    expect(outcome).toMatchObject({ code: 'DEADLINE_EXCEEDED', retryable: true });
+    expect(h.get(leader).driver.status().leader).toBe(leader);
+    h.net.heal();
+    expect((await h.get(f).driver.propose(enc('ok'))).result).toBe(2);
+  });
+
+  it('rejects a proposal timeout that is not a positive integer, naming the field', () => {
+    h = new Harness();
+    expect(() => h.start('a', { ...three, proposalTimeoutTicks: 0 })).toThrow(/proposalTimeoutTicks/);
+  });
+
   it('rejects pending proposals with STOPPED when the node stops', async () => {
     h = new Harness();
     const a = h.start('a', { bootstrap: { voters: ['a'], learners: [] } });

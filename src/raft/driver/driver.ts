@@ -6,6 +6,7 @@ import {
   Emitter,
   type Event,
   errorMessage,
+  InvalidArgumentError,
   type Logger,
   noopLogger,
   type Random,
@@ -13,7 +14,7 @@ import {
   toError,
 } from '../../common/index.js';
 import { decodeConfChange, decodeProposal, encodeProposal } from '../codec/index.js';
-import { LostLeadershipError, NoQuorumError, NotLeaderError } from '../core/errors.js';
+import { LostLeadershipError, NoQuorumError, NotLeaderError, ProposalTimeoutError } from '../core/errors.js';
 import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from '../core/options.js';
 import { bootstrapState, RaftCore, type RaftStatus } from '../core/raft.js';
 import type { Ready, SoftState } from '../core/ready.js';
@@ -46,6 +47,11 @@ export interface RaftDriverOptions extends RaftOptions {
   bootstrap?: ConfState;
   /** A ReadIndex not confirmed within this many ticks fails with NO_QUORUM. @default 2 × electionTicks */
   readTimeoutTicks?: number;
+  /**
+   * A proposal not applied within this many ticks fails with DEADLINE_EXCEEDED (retryable; outcome
+   * unknown), so a proposal the leader dropped never leaves its caller waiting. @default 3 × electionTicks
+   */
+  proposalTimeoutTicks?: number;
 }
 
 export interface ProposeOptions {
@@ -70,6 +76,7 @@ export class RaftDriver<R = unknown> implements Component {
   readonly name = 'raft';
   private readonly opts: ResolvedRaftOptions;
   private readonly readTimeoutTicks: number;
+  private readonly proposalTimeoutTicks: number;
   private readonly logger: Logger;
   private core: RaftCore | null = null;
   private pumping = false;
@@ -98,9 +105,14 @@ export class RaftDriver<R = unknown> implements Component {
     private readonly deps: RaftDriverDeps<R>,
     private readonly options: RaftDriverOptions = {},
   ) {
-    const { bootstrap: _b, readTimeoutTicks, ...raft } = options;
+    const { bootstrap: _b, readTimeoutTicks, proposalTimeoutTicks, ...raft } = options;
     this.opts = resolveRaftOptions(raft);
-    this.readTimeoutTicks = readTimeoutTicks ?? 2 * this.opts.electionTicks;
+    this.readTimeoutTicks = positiveTicks('readTimeoutTicks', readTimeoutTicks, 2 * this.opts.electionTicks);
+    this.proposalTimeoutTicks = positiveTicks(
+      'proposalTimeoutTicks',
+      proposalTimeoutTicks,
+      3 * this.opts.electionTicks,
+    );
     this.logger = (deps.logger ?? noopLogger).child({ module: 'raft/driver', 'node.id': deps.id });
     this.incarnation = `${deps.clock.now().toString(36)}.${deps.random.int(0, 2 ** 30).toString(36)}`;
   }
@@ -254,6 +266,10 @@ export class RaftDriver<R = unknown> implements Component {
       this.ticks - this.readTimeoutTicks,
       () => new NoQuorumError('read index not confirmed by a quorum in time'),
     );
+    this.proposals.rejectOlderThan(
+      this.ticks - this.proposalTimeoutTicks,
+      () => new ProposalTimeoutError(this.proposalTimeoutTicks * this.opts.tickMs),
+    );
     this.kick();
   }
 
@@ -374,4 +390,12 @@ export class RaftDriver<R = unknown> implements Component {
     core.compacted(snapshot, keepFrom);
     this.logger.info('snapshot taken', { index: meta.index, keepFrom });
   }
+}
+
+function positiveTicks(field: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(field, `${field} must be an integer ≥ 1, got ${String(value)}`);
+  }
+  return value;
 }
