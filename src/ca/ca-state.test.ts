@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock, nextEvent } from '../common/index.js';
+import { InvalidArgumentError, ManualClock, nextEvent } from '../common/index.js';
 import {
   beginCaRotation,
   type CaState,
@@ -10,6 +10,7 @@ import {
   initialCaState,
   isNodeRemoved,
   markNodeRemoved,
+  markNodeRotated,
   rotateClusterUnlockKey,
   rotateJoinToken,
   setAutolock,
@@ -165,5 +166,38 @@ describe('FileCaStateStore', () => {
     ).rejects.toThrow('mutator failed');
     expect(await store.load()).toEqual(state);
     expect((await store.update((s) => s)).version).toBe(state.version + 1);
+  });
+});
+
+describe('root rotation progress', () => {
+  it('records nodes renewed under the running rotation only, and forgets them on completion', async () => {
+    const s0 = await initialCaState({ clock }, { clusterId: 'cluster1' });
+    const s1 = await beginCaRotation(s0, { clock });
+    expect(s1.rotatedNodeIds).toEqual([]);
+    const newRoot = s1.roots.rotation!.newRoot.certPem;
+    const s2 = markNodeRotated(markNodeRotated(s1, 'nodeb', newRoot), 'nodea', newRoot);
+    expect(s2.rotatedNodeIds).toEqual(['nodea', 'nodeb']);
+    expect(markNodeRotated(s2, 'nodea', newRoot)).toBe(s2);
+    // Signed under another root (a rotation since replaced): not progress of this one.
+    expect(markNodeRotated(s2, 'nodec', s0.roots.current.certPem)).toBe(s2);
+    const restarted = await beginCaRotation(s2, { clock });
+    expect(restarted.rotatedNodeIds).toEqual([]);
+    const done = completeCaRotation(s2);
+    expect(done.rotatedNodeIds).toBeUndefined();
+    expect(markNodeRotated(done, 'nodec', newRoot)).toBe(done);
+  });
+
+  it('accepts a certificate life below one hour only under the testing limit', async () => {
+    const s = await initialCaState({ clock }, { clusterId: 'cluster1' });
+    expect(() => setCertExpiry(s, 20_000)).toThrow(InvalidArgumentError);
+    expect(setCertExpiry(s, 20_000, 'cert-expiry', { minCertExpiryMs: 5_000 }).certExpiryMs).toBe(20_000);
+    await expect(initialCaState({ clock }, { clusterId: 'cluster1', certExpiryMs: 20_000 })).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    const short = await initialCaState(
+      { clock },
+      { clusterId: 'cluster1', certExpiryMs: 20_000, limits: { minCertExpiryMs: 5_000 } },
+    );
+    expect(short.certExpiryMs).toBe(20_000);
   });
 });

@@ -20,7 +20,10 @@ export interface IssueCertificateResponse {
 
 /** What a node compares with its own certificate to know when to renew and what to trust. */
 export interface NodeCertificateStatus {
-  /** `spec.desiredRole`: a certificate with another role is reissued (promote/demote). */
+  /**
+   * The role the CA issues now (`spec.desiredRole`, except that a manager still in Raft stays a
+   * manager): a certificate with another role is reissued (promote/demote).
+   */
   desiredRole: 'manager' | 'worker';
   /** Roots to trust: the current one, plus the new one while a rotation runs. */
   trustRootsPem: string[];

@@ -1,5 +1,5 @@
 import type { CaServiceMethods } from '../../api/index.js';
-import { generateId, type Node, type NodeId } from '../../api/index.js';
+import { generateId, type Node, type NodeId, type NodeRole } from '../../api/index.js';
 import {
   type CaSigningLimits,
   type CaState,
@@ -25,6 +25,16 @@ export interface CaServerDeps {
   managerAddrs: () => string[];
   /** Testing-only lower limits (short certificate lives). */
   limits?: CaSigningLimits;
+}
+
+/**
+ * The role a node's next certificate carries: its desired role, except that a manager still in
+ * the Raft group (it has a manager status) keeps a manager certificate until it has left, so a
+ * demotion never cuts a voter off from its peers and costs quorum.
+ */
+export function certificateRole(node: Node): NodeRole {
+  if (node.spec.desiredRole === 'worker' && node.managerStatus) return 'manager';
+  return node.spec.desiredRole;
 }
 
 /** The CA service every manager serves: root distribution, join by token, renewal by certificate. */
@@ -92,7 +102,7 @@ export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
       const issued = await signer.sign({
         csrPem: req.csrPem,
         nodeId: node.id,
-        role: node.spec.desiredRole,
+        role: certificateRole(node),
         clusterId: s.clusterId,
       });
       await recordRotated(s, node.id);
@@ -106,7 +116,7 @@ export function caHandlers(deps: CaServerDeps): Handlers<CaServiceMethods> {
       if (!node) throw new NotFoundError('node', peer.nodeId);
       const rotation = s.roots.rotation;
       return {
-        desiredRole: node.spec.desiredRole,
+        desiredRole: certificateRole(node),
         trustRootsPem: trustBundle(s.roots).rootsPem,
         rotationInProgress: rotation !== undefined,
         issuerCertPem: rotation ? rotation.newRoot.certPem : s.roots.current.certPem,
