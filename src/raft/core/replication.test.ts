@@ -199,11 +199,19 @@ describe('replication and commit (paper §5.3, §5.4.2)', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
     for (const v of ['p1', 'p2', 'p3']) c.core('b').propose(bytes(v));
-    const forwards = c.core('b').ready().messages.filter((m) => m.type === 'propose');
+    const forwards = c
+      .core('b')
+      .ready()
+      .messages.filter((m) => m.type === 'propose');
     expect(forwards).toHaveLength(1);
     expect(forwards[0]!.type === 'propose' && forwards[0]!.entries.length).toBe(3);
     // The next Ready starts a new message.
     c.core('b').propose(bytes('p4'));
-    expect(c.core('b').ready().messages.filter((m) => m.type === 'propose')).toHaveLength(1);
+    expect(
+      c
+        .core('b')
+        .ready()
+        .messages.filter((m) => m.type === 'propose'),
+    ).toHaveLength(1);
   });
 });

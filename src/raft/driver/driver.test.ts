@@ -156,6 +156,43 @@ describe('RaftDriver', () => {
     expect(checked).toBeGreaterThan(2);
   });
 
+  it("pipelines: appends for new proposals go out while the leader's fsync is in flight; commit waits for it", async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const l = h.get(leader);
+    await l.driver.propose(enc('w'));
+    const base = l.driver.status().lastIndex;
+    l.storage.hold = true;
+    let settled = 0;
+    const first = l.driver.propose(enc('x')).finally(() => settled++);
+    await h.until('leader fsync in flight', () =>
+      l.storage.pendingSaves > 0 ? { done: true, value: 0 } : { done: false, state: 'no save pending' },
+    );
+    const second = l.driver.propose(enc('yy')).finally(() => settled++);
+    const sentUpTo = (): number => {
+      let top = 0;
+      for (const e of h.trace)
+        if (e.kind === 'sent' && e.node === leader && e.message.type === 'append')
+          for (const x of e.message.entries) top = Math.max(top, x.index);
+      return top;
+    };
+    await h.until('second entry sent to followers', () =>
+      sentUpTo() >= base + 2 ? { done: true, value: 0 } : { done: false, state: `sent up to ${sentUpTo()}` },
+    );
+    await h.until('followers acknowledged both', () => {
+      const c = l.driver.status().commit;
+      return c >= base + 2 ? { done: true, value: 0 } : { done: false, state: `commit ${c}` };
+    });
+    // Two followers are a quorum, but the leader applies only what is durable in its own log.
+    expect(l.storage.pendingSaves).toBe(1);
+    expect(settled).toBe(0);
+    expect(l.driver.status().applied).toBe(base);
+    l.storage.release();
+    expect((await first).result).toBe(2);
+    expect((await second).result).toBe(4);
+  });
+
   it('forwards proposals from a follower and reads linearizably on leader and follower', async () => {
     h = new Harness();
     for (const id of ['a', 'b', 'c']) h.start(id, three);

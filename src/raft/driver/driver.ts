@@ -6,31 +6,30 @@ import {
   Emitter,
   type Event,
   errorMessage,
-  InvalidArgumentError,
   type Logger,
   noopLogger,
   type Random,
   StoppedError,
   toError,
 } from '../../common/index.js';
-import { decodeConfChange, decodeProposal, encodeProposal } from '../codec/index.js';
+import { encodeProposal } from '../codec/index.js';
 import { LostLeadershipError, NoQuorumError, NotLeaderError, ProposalTimeoutError } from '../core/errors.js';
 import { type RaftOptions, type ResolvedRaftOptions, resolveRaftOptions } from '../core/options.js';
 import { bootstrapState, RaftCore, type RaftStatus } from '../core/raft.js';
 import type { Ready, SoftState } from '../core/ready.js';
 import type {
   ClientSession,
-  Command,
   ConfChange,
   ConfState,
-  Entry,
   LoadedState,
   NodeId,
   RaftStorage,
   StateMachine,
   Transport,
 } from '../types.js';
+import { positiveTicks, unpackCommitted } from './commands.js';
 import { PendingTable } from './pending.js';
+import { type PersistJob, PersistLane } from './persist-lane.js';
 
 export interface RaftDriverDeps<R> {
   readonly id: NodeId;
@@ -40,6 +39,12 @@ export interface RaftDriverDeps<R> {
   readonly transport: Transport;
   readonly stateMachine: StateMachine<R>;
   readonly logger?: Logger;
+  /**
+   * Defers building the next Ready so that inputs of the same turn share it. Production passes
+   * setImmediate (a whole batch of network reads and client calls joins one Ready); the default,
+   * a microtask, keeps simulated runs deterministic.
+   */
+  readonly defer?: (fn: () => void) => void;
 }
 
 export interface RaftDriverOptions extends RaftOptions {
@@ -78,6 +83,9 @@ export class RaftDriver<R = unknown> implements Component {
   private readonly readTimeoutTicks: number;
   private readonly proposalTimeoutTicks: number;
   private readonly logger: Logger;
+  private readonly persist: PersistLane;
+  /** Our own snapshot being written, if any. */
+  private snapshotting: Promise<void> | null = null;
   private core: RaftCore | null = null;
   private pumping = false;
   private stopped = false;
@@ -114,6 +122,13 @@ export class RaftDriver<R = unknown> implements Component {
       3 * this.opts.electionTicks,
     );
     this.logger = (deps.logger ?? noopLogger).child({ module: 'raft/driver', 'node.id': deps.id });
+    this.persist = new PersistLane({
+      storage: deps.storage,
+      onDurable: (job) => this.onDurable(job),
+      onSaved: () => this.kick(),
+      onFatal: (e) => this.fail(e),
+      stopped: () => this.stopped,
+    });
     this.incarnation = `${deps.clock.now().toString(36)}.${deps.random.int(0, 2 ** 30).toString(36)}`;
   }
 
@@ -283,26 +298,46 @@ export class RaftDriver<R = unknown> implements Component {
       },
       (e: unknown) => {
         this.pumping = false;
-        this.logger.error('raft loop failed', { error: errorMessage(e) });
-        this.fatal?.(toError(e));
+        this.fail(e);
       },
     );
   }
 
-  /** Carries out Readies one at a time; inputs that arrive meanwhile go into the next one (group commit). */
+  private fail(e: unknown): void {
+    this.logger.error('raft loop failed', { error: errorMessage(e) });
+    this.fatal?.(toError(e));
+  }
+
+  /**
+   * Builds and carries out Readies while there are any. A Ready's messages go out at once and its
+   * writes go to the persist lane, which acknowledges them once durable; meanwhile the next Ready
+   * is built, so appends, commit updates and applies never wait behind an fsync in flight.
+   */
   private async pump(): Promise<void> {
     const core = this.core!;
+    // Inputs of the same turn (a transport frame, a burst of client calls) share one Ready.
+    await new Promise<void>((resolve) => (this.deps.defer ?? queueMicrotask)(resolve));
     while (!this.stopped && core.hasReady()) {
       const rd = core.ready();
       if (rd.softState) this.onSoftState(rd.softState);
       if (rd.messages.length > 0) this.deps.transport.send(rd.messages);
-      if (rd.mustSync) {
-        const batch = { hardState: rd.hardState ?? core.hardState(), entries: rd.entries };
-        await this.deps.storage.save(rd.snapshot ? { ...batch, snapshot: rd.snapshot } : batch);
+      // Our own snapshot write must not land after (and so be preferred to) a newer one from the leader.
+      if (rd.snapshot && this.snapshotting) await this.snapshotting;
+      if (rd.mustSync || rd.persistedMessages.length > 0) {
+        this.persist.push({
+          write: rd.mustSync
+            ? { hardState: rd.hardState ?? core.hardState(), entries: rd.entries, snapshot: rd.snapshot }
+            : null,
+          ack: rd.persist,
+          messages: rd.persistedMessages,
+        });
+      }
+      if (rd.snapshot) {
+        // Restore the state machine from a leader's snapshot only once the snapshot is durable.
+        await this.persist.drained();
         if (this.stopped) return;
       }
-      core.persisted(rd.persist);
-      if (rd.persistedMessages.length > 0) this.deps.transport.send(rd.persistedMessages);
+      // Committed entries handed out are already durable here (the core holds back the rest).
       await this.apply(rd);
       for (const ctx of rd.readFailures)
         this.reads.reject(ctx, new LostLeadershipError('read index refused'));
@@ -310,6 +345,13 @@ export class RaftDriver<R = unknown> implements Component {
       this.serveReads();
       await this.maybeSnapshot(core);
     }
+  }
+
+  /** A Ready's writes (and every earlier Ready's) are durable: count them, release its acks. */
+  private onDurable(job: PersistJob): void {
+    if (this.stopped || !this.core) return;
+    this.core.persisted(job.ack);
+    if (job.messages.length > 0) this.deps.transport.send(job.messages);
   }
 
   private onSoftState(s: SoftState): void {
@@ -336,10 +378,7 @@ export class RaftDriver<R = unknown> implements Component {
       this.snapshotIndex = rd.snapshot.meta.index;
     }
     if (rd.committedEntries.length === 0) return;
-    const commands: Command[] = [];
-    const ids: string[] = [];
-    const done: { id: string; index: number }[] = [];
-    for (const e of rd.committedEntries) this.collect(e, commands, ids, done);
+    const { commands, ids, done } = unpackCommitted(rd.committedEntries);
     const results = commands.length > 0 ? await this.deps.stateMachine.apply(commands) : [];
     this.applied = rd.committedEntries[rd.committedEntries.length - 1]!.index;
     commands.forEach((c, i) => {
@@ -347,21 +386,6 @@ export class RaftDriver<R = unknown> implements Component {
     });
     for (const d of done) this.proposals.resolve(d.id, { index: d.index, result: undefined });
     this.appliedEvents.fire(this.applied);
-  }
-
-  private collect(e: Entry, commands: Command[], ids: string[], done: { id: string; index: number }[]): void {
-    if (e.data.length === 0) return;
-    if (e.type === 'conf-change') {
-      const { requestId } = decodeConfChange(e.data);
-      if (requestId) done.push({ id: requestId, index: e.index });
-      return;
-    }
-    const env = decodeProposal(e.data);
-    const cmd: Command = env.session
-      ? { index: e.index, term: e.term, data: env.payload, session: env.session }
-      : { index: e.index, term: e.term, data: env.payload };
-    commands.push(cmd);
-    ids.push(env.requestId);
   }
 
   private serveReads(): void {
@@ -377,25 +401,30 @@ export class RaftDriver<R = unknown> implements Component {
     }
   }
 
+  /**
+   * Captures the state machine at the applied index (applies wait for that), then writes the
+   * snapshot in the background: Readies go on meanwhile, and the log is compacted once it is durable.
+   */
   private async maybeSnapshot(core: RaftCore): Promise<void> {
-    if (this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
+    if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
     // The core's view must be exactly what the state machine has applied.
     if (core.log.applying !== this.applied) return;
     const meta = core.snapshotMeta();
     const data = await this.deps.stateMachine.snapshot();
     const snapshot = { meta, data };
     const keepFrom = Math.max(1, meta.index - this.opts.keepEntriesAfterSnapshot + 1);
-    await this.deps.storage.saveSnapshot(snapshot, keepFrom);
-    this.snapshotIndex = meta.index;
-    core.compacted(snapshot, keepFrom);
-    this.logger.info('snapshot taken', { index: meta.index, keepFrom });
+    this.snapshotting = this.deps.storage.saveSnapshot(snapshot, keepFrom).then(
+      () => {
+        this.snapshotting = null;
+        if (this.stopped) return;
+        this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+        core.compacted(snapshot, keepFrom);
+        this.logger.info('snapshot taken', { index: meta.index, keepFrom });
+      },
+      (e: unknown) => {
+        this.snapshotting = null;
+        this.fail(e);
+      },
+    );
   }
-}
-
-function positiveTicks(field: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(field, `${field} must be an integer ≥ 1, got ${String(value)}`);
-  }
-  return value;
 }

@@ -61,6 +61,7 @@ const driver = new RaftDriver<KvOutput | null>(
     transport,
     stateMachine: kv,
     logger,
+    defer: setImmediate,
   },
   {
     tickMs: Number(values['tick-ms']),
