@@ -217,7 +217,14 @@ describe('autolock and encryption at rest', () => {
   it('never writes a value replicated through Raft in plaintext to the WAL or snapshots', async () => {
     const secret = `distinctive-${Date.now().toString(36)}-value`;
     const self = JSON.parse(ok(mgr.cli('info', '--format', 'json'))).node.nodeId as string;
-    ok(mgr.cli('node', 'update', '--label-add', `probe=${secret}`, self));
+    // Writes need a leader: the restart in the previous test may still be settling an election.
+    await waitFor(
+      () => {
+        const r = mgr.cli('node', 'update', '--label-add', `probe=${secret}`, self);
+        return r.status === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the label update to be accepted' },
+    );
     await waitFor(
       () => {
         const r = mgr2.cli('node', 'ls', '--format', 'json');
