@@ -53,15 +53,12 @@ async function waitConverged(
   for (;;) {
     const current = await c.InspectService({ id: service.id });
     const { tasks, nodes } = await c.ListTasks({ serviceIds: [service.id] });
-    const mine = tasks.filter((t) => t.specVersion === current.specVersion);
+    const mine = tasks;
     const down = downNodes(nodes);
     const counts = countServiceTasks(current, mine, down);
     if (showProgress) {
       const bySlot = new Map(
-        [...pickTasksBySlot(mine, { specVersion: current.specVersion, downNodes: down })].map(([k, t]) => [
-          k,
-          toProgressTask(t),
-        ]),
+        [...pickTasksBySlot(mine, { downNodes: down })].map(([k, t]) => [k, toProgressTask(t)]),
       );
       const frame = renderConvergence(bySlot, counts.desired, { width: process.stdout.columns ?? 80 });
       if (drawn > 0) output.out(`\x1b[${drawn}A\x1b[J`);

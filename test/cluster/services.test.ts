@@ -1,0 +1,218 @@
+import { execFileSync } from 'node:child_process';
+import { get } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/common/index.js';
+import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
+
+/**
+ * Services on real node processes and the machine's Docker engine: a manager (init) and a worker
+ * joined on loopback, both on the same engine (containers carry their node's ID, so each node
+ * manages only its own). Needs `bash scripts/build-images.sh` (swarmctl-test/web:v1).
+ */
+let nodes: SwarmNodes;
+let mgr: TestNode;
+let nodeIds: string[] = [];
+
+function ok(r: { status: number; stdout: string; stderr: string }): string {
+  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function docker(...args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' });
+}
+
+/** This run's containers of `service` (running ones only unless `all`): other runs' are ignored. */
+function containers(service: string, all = false): { id: string; state: string; node: string }[] {
+  const out = docker(
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=com.docker.swarm.service.name=${service}`,
+    '--format',
+    '{{.ID}} {{.State}} {{.Label "com.docker.swarm.node.id"}}',
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [id, state, node] = l.split(' ');
+      return { id: id!, state: state!, node: node! };
+    })
+    .filter((c) => nodeIds.includes(c.node));
+}
+
+function cleanup(): void {
+  for (const id of nodeIds) {
+    const ids = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length > 0) docker('rm', '-f', ...ids);
+  }
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+  });
+}
+
+async function runningCount(service: string, want: number, timeoutMs: number): Promise<void> {
+  await waitFor(
+    () => {
+      const running = containers(service).filter((c) => c.state === 'running').length;
+      return running === want
+        ? { done: true, value: undefined }
+        : { done: false, state: `${running} running` };
+    },
+    { timeoutMs, intervalMs: 200, what: `${want} running containers of ${service}` },
+  );
+}
+
+beforeAll(() => {
+  nodes = new SwarmNodes(25300, 'swarm-services-');
+  ok(nodes.init(0));
+  mgr = nodes.node(0);
+  const token = ok(mgr.cli('join-token', 'worker', '-q')).trim();
+  ok(nodes.join(1, token, mgr));
+  nodeIds = [0, 1].map((i) => JSON.parse(ok(nodes.node(i).cli('info', '--format', 'json'))).node.nodeId);
+}, 120_000);
+
+afterAll(() => {
+  try {
+    mgr?.cli('service', 'rm', 'web');
+  } finally {
+    nodes?.teardown();
+    cleanup();
+  }
+});
+
+describe('services on real engines', () => {
+  it('creates 3 replicas that answer v1 on their container addresses', async () => {
+    await waitFor(
+      () => {
+        const ls = ok(mgr.cli('node', 'ls'));
+        const ready = ls.split('\n').filter((l) => /\bReady\b/.test(l)).length;
+        return ready === 2 ? { done: true, value: undefined } : { done: false, state: ls };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'both nodes ready' },
+    );
+    const started = Date.now();
+    ok(
+      mgr.cli(
+        'service',
+        'create',
+        '--detach=false',
+        '--replicas',
+        '3',
+        '--name',
+        'web',
+        'swarmctl-test/web:v1',
+      ),
+    );
+    const convergedMs = Date.now() - started;
+    await runningCount('web', 3, 20_000);
+    const running = containers('web');
+    const answers = await Promise.all(
+      running.map(async (c) => {
+        const ip = docker(
+          'inspect',
+          '-f',
+          '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+          c.id,
+        ).trim();
+        return httpGet(`http://${ip}:80/`);
+      }),
+    );
+    for (const a of answers) expect(a).toMatch(/^v1 /);
+    // Both nodes got tasks: the scheduler spreads 3 replicas over 2 nodes (2 + 1).
+    const perNode = new Map<string, number>();
+    for (const c of running) {
+      const node = docker(
+        'inspect',
+        '-f',
+        '{{index .Config.Labels "com.docker.swarm.node.id"}}',
+        c.id,
+      ).trim();
+      perNode.set(node, (perNode.get(node) ?? 0) + 1);
+    }
+    expect([...perNode.values()].sort()).toEqual([1, 2]);
+    const ls = ok(mgr.cli('service', 'ls'));
+    expect(ls).toMatch(/web\s+replicated\s+3\/3\s+swarmctl-test\/web:v1/);
+    console.log(`service create --replicas 3 converged in ${convergedMs} ms`);
+  }, 60_000);
+
+  it('scales to 5', async () => {
+    ok(mgr.cli('service', 'scale', 'web=5', '--detach=false'));
+    await runningCount('web', 5, 20_000);
+  }, 60_000);
+
+  it('replaces a container killed by hand within 10 s and keeps its history', async () => {
+    const victim = containers('web')[0]!;
+    const killedAt = Date.now();
+    docker('kill', victim.id);
+    await waitFor(
+      () => {
+        const now = containers('web').filter((c) => c.state === 'running' && c.id !== victim.id).length;
+        return now === 5 ? { done: true, value: undefined } : { done: false, state: `${now} others running` };
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'a replacement of the killed container' },
+    );
+    console.log(`killed container replaced in ${Date.now() - killedAt} ms`);
+    const ps = ok(mgr.cli('service', 'ps', 'web'));
+    expect(ps).toMatch(/\\_ web\.\d+/);
+    expect(ps).toMatch(/Shutdown\s+Failed/);
+  }, 30_000);
+
+  it('refuses bad input and creates nothing', () => {
+    const neg = mgr.cli('service', 'create', '--replicas', '-1', '--name', 'bad1', 'swarmctl-test/web:v1');
+    expect(neg.status).not.toBe(0);
+    expect(neg.stderr).toMatch(/replicas/);
+    const global = mgr.cli(
+      'service',
+      'create',
+      '--mode',
+      'global',
+      '--replicas',
+      '2',
+      '--name',
+      'bad2',
+      'swarmctl-test/web:v1',
+    );
+    expect(global.status).not.toBe(0);
+    expect(global.stderr).toMatch(/replicas/);
+    const ingress = mgr.cli(
+      'service',
+      'create',
+      '--publish',
+      '8080:80',
+      '--name',
+      'bad3',
+      'swarmctl-test/web:v1',
+    );
+    expect(ingress.status).not.toBe(0);
+    expect(ingress.stderr).toMatch(/routing mesh/);
+    const names = ok(mgr.cli('service', 'ls', '--format', 'json'));
+    expect(names).not.toMatch(/bad[123]/);
+  });
+
+  it('removes every container on rm', async () => {
+    ok(mgr.cli('service', 'rm', 'web'));
+    await waitFor(
+      () => {
+        const left = containers('web', true).length;
+        return left === 0 ? { done: true, value: undefined } : { done: false, state: `${left} left` };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'no container of web' },
+    );
+  }, 40_000);
+});
