@@ -16,8 +16,8 @@ let locked: SwarmNodes;
 
 beforeAll(() => {
   process.env[TESTING_ENV] = '5000';
-  nodes = new SwarmNodes(25300, 'swarm-ca-renewal-');
-  locked = new SwarmNodes(25320, 'swarm-ca-unlock-');
+  nodes = new SwarmNodes(25460, 'swarm-ca-renewal-');
+  locked = new SwarmNodes(25480, 'swarm-ca-unlock-');
 });
 
 afterAll(() => {
