@@ -5,7 +5,7 @@
  * (what it wrote, synced or not), which is what the log invariants compare.
  */
 import { StoppedError, SwarmError } from '../../common/index.js';
-import { RaftDriver } from '../driver/index.js';
+import { type RaftCoreView, RaftDriver } from '../driver/index.js';
 import type {
   ConfChange,
   ConfState,
@@ -24,21 +24,6 @@ import type { SimNodeDeps, SimNodeFactory, SimNodeHandle } from './sim-node.js';
 /** Small, so that runs take snapshots, compact and send snapshots to lagging followers. */
 const SNAPSHOT_EVERY = 200;
 const KEEP_AFTER_SNAPSHOT = 50;
-
-/** The fields of RaftCore the invariants read. */
-interface CoreProbe {
-  readonly role: string;
-  readonly term: number;
-  readonly vote: NodeId | null;
-  readonly lead: NodeId | null;
-  readonly log: {
-    readonly committed: number;
-    readonly offset: number;
-    lastIndex(): number;
-    term(index: number): number | undefined;
-    entry(index: number): Entry | undefined;
-  };
-}
 
 export const driverNodeFactory: SimNodeFactory = (deps) => new DriverNode(deps);
 
@@ -181,13 +166,9 @@ class DriverNode implements SimNodeHandle {
     }
   }
 
-  /**
-   * The driver's core, read-only. `status()` builds maps and sorted copies and is too heavy to call
-   * for every node after every simulated event, so the invariants read these fields directly.
-   */
-  private core(): CoreProbe | null {
-    if (this.dead) return null;
-    return (this.driver as unknown as { core: CoreProbe | null }).core;
+  /** The driver's read-only view of its core (cheap: the invariants read it after every event). */
+  private core(): RaftCoreView | null {
+    return this.dead ? null : this.driver.inspect();
   }
 
   view(): NodeView {
