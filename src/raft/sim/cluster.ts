@@ -51,6 +51,8 @@ interface SimNode {
   incarnations: number;
   /** Removed from the cluster: never restarted. */
   retired: boolean;
+  /** Clock rate of this machine (kept across restarts). */
+  clockRate: number;
 }
 
 export interface ClientGateway {
@@ -122,6 +124,7 @@ export class SimCluster implements ClusterControl {
       kv: null,
       incarnations: 0,
       retired: false,
+      clockRate: 1,
     };
     this.nodes.set(id, node);
     return node;
@@ -130,7 +133,7 @@ export class SimCluster implements ClusterControl {
   private async startNode(id: NodeId, bootstrap: ConfState | null): Promise<void> {
     const node = this.nodes.get(id)!;
     node.incarnations++;
-    const life = new Incarnation(id, node.incarnations, this.queue);
+    const life = new Incarnation(id, node.incarnations, this.queue, node.clockRate);
     const transport = new SimTransport(life, this.queue, this.network);
     const kv = new KvStateMachine(
       (r) => {
@@ -322,6 +325,13 @@ export class SimCluster implements ClusterControl {
     if (!node?.life || node.life.dead) return;
     node.life.pause(ms);
     this.network.pause(id, ms);
+  }
+
+  skewClock(id: NodeId, rate: number): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    node.clockRate = rate;
+    node.life?.setClockRate(rate);
   }
 
   setLossy(lossy: boolean): void {

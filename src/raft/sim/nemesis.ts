@@ -1,7 +1,8 @@
 /**
  * The fault schedule of a run: at random intervals it picks one fault among partitions (symmetric,
- * isolate-leader, one-way, bridge), heals, crashes with later restart, pauses, lossy network
- * phases, slow or failing disks, membership changes and leadership transfers. All choices come
+ * isolate-leader, one-way, bridge), heals, crashes with later restart, pauses, clock-rate skew
+ * (a node's timers run faster or slower by a bounded factor), lossy network phases, slow or
+ * failing disks, membership changes and leadership transfers. All choices come
  * from the nemesis's own PRNG stream, so changing the workload does not reshuffle the faults.
  */
 import type { Random } from '../../common/index.js';
@@ -25,7 +26,8 @@ export type FaultKind =
   | 'add-learner'
   | 'promote'
   | 'remove-voter'
-  | 'transfer-leader';
+  | 'transfer-leader'
+  | 'clock-skew';
 
 /** What the nemesis may do to the cluster; the simulator implements it. */
 export interface ClusterControl {
@@ -47,6 +49,8 @@ export interface ClusterControl {
   powerLoss(torn: boolean): void;
   restart(node: NodeId): void;
   pause(node: NodeId, ms: number): void;
+  /** The node's clock (timers and time) runs at `rate` times simulated time from now on. */
+  skewClock(node: NodeId, rate: number): void;
   setLossy(lossy: boolean): void;
   slowDisk(node: NodeId, ms: number): void;
   failNextSync(node: NodeId): void;
@@ -66,6 +70,8 @@ export interface NemesisConfig {
   readonly diskFaults: boolean;
   /** Share of faults that are crashes or restarts, on top of the usual mix (0 = the usual mix). */
   readonly crashBias: number;
+  /** Clock rates are drawn from [1/maxClockSkew, maxClockSkew]; 1 disables skew. @default 1.5 */
+  readonly maxClockSkew?: number;
 }
 
 export class Nemesis {
@@ -137,6 +143,14 @@ export class Nemesis {
       const half = Math.floor(rest.length / 2);
       c.partition('bridge', rest.slice(0, half), rest.slice(half), bridge);
       return 'partition-bridge';
+    }
+    if (r < 0.33) {
+      const node = this.pick(all);
+      const max = this.config.maxClockSkew ?? 1.5;
+      if (!node || max <= 1) return null;
+      // Log-uniform, so slower and faster clocks are equally likely.
+      c.skewClock(node, max ** (2 * this.rng.next() - 1));
+      return 'clock-skew';
     }
     if (r < 0.4) {
       c.heal();

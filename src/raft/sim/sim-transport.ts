@@ -16,12 +16,30 @@ export class Incarnation {
   dead = false;
   pausedUntil = 0;
   private readonly onResume: (() => void)[] = [];
+  /** Local clock rate: 1.25 = its timers fire and its time passes 25% faster than simulated time. */
+  private rate = 1;
+  /** (simulated, local) time when the rate last changed. */
+  private anchor = { sim: 0, local: 0 };
 
   constructor(
     readonly id: NodeId,
     readonly number: number,
     private readonly queue: EventQueue,
-  ) {}
+    rate = 1,
+  ) {
+    this.anchor = { sim: queue.now, local: queue.now };
+    this.rate = rate;
+  }
+
+  /** Changes the clock rate from now on; timers already set keep their deadline. */
+  setClockRate(rate: number): void {
+    this.anchor = { sim: this.queue.now, local: this.localNow() };
+    this.rate = rate;
+  }
+
+  private localNow(): number {
+    return this.anchor.local + (this.queue.now - this.anchor.sim) * this.rate;
+  }
 
   paused(): boolean {
     return this.queue.now < this.pausedUntil;
@@ -43,13 +61,14 @@ export class Incarnation {
     else fn();
   }
 
+  /** The node's own clock: it runs at the incarnation's rate (clock-rate skew). */
   clock(): Clock {
     return {
-      now: () => this.queue.now,
-      monotonic: () => this.queue.now,
+      now: () => this.localNow(),
+      monotonic: () => this.localNow(),
       setTimer: (ms, fn) => {
         let cancelled = false;
-        const cancel = this.queue.schedule(ms, 'timer', () => {
+        const cancel = this.queue.schedule(ms / this.rate, 'timer', () => {
           this.whenRunning(() => {
             if (!cancelled) fn();
           });
