@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
@@ -75,6 +77,16 @@ async function runningCount(service: string, want: number, timeoutMs: number): P
         : { done: false, state: `${running} running` };
     },
     { timeoutMs, intervalMs: 200, what: `${want} running containers of ${service}` },
+  );
+}
+
+async function stopped(n: TestNode): Promise<void> {
+  await waitFor(
+    () => (nodes.pid(n) === undefined ? { done: true, value: 0 } : { done: false, state: 'still running' }),
+    {
+      timeoutMs: 10_000,
+      what: `${n.name} to stop`,
+    },
   );
 }
 
@@ -204,6 +216,72 @@ describe('services on real engines', () => {
     const names = ok(mgr.cli('service', 'ls', '--format', 'json'));
     expect(names).not.toMatch(/bad[123]/);
   });
+
+  it('adopts its containers when the worker process restarts', async () => {
+    const worker = nodes.node(1);
+    const before = containers('web')
+      .filter((c) => c.node === nodeIds[1])
+      .map((c) => c.id)
+      .sort();
+    expect(before.length).toBeGreaterThan(0);
+    const opened = (): number =>
+      readFileSync(join(worker.dir, 'daemon.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"session opened"')).length;
+    const sessions = opened();
+    process.kill(nodes.pid(worker)!, 'SIGKILL');
+    await stopped(worker);
+    ok(worker.cli('daemon', '-d', '--state-dir', worker.dir, '--control-socket', worker.socket));
+    await waitFor(
+      () => (opened() > sessions ? { done: true, value: 0 } : { done: false, state: `${opened()} sessions` }),
+      {
+        timeoutMs: 20_000,
+        what: 'the restarted worker to open a session',
+      },
+    );
+    await runningCount('web', 5, 10_000);
+    const after = containers('web')
+      .filter((c) => c.node === nodeIds[1])
+      .map((c) => c.id)
+      .sort();
+    expect(after).toEqual(before);
+  }, 60_000);
+
+  it('marks a dead worker down and runs its tasks on the manager', async () => {
+    const worker = nodes.node(1);
+    const killedAt = Date.now();
+    process.kill(nodes.pid(worker)!, 'SIGKILL');
+    await stopped(worker);
+    await waitFor(
+      () => {
+        const ls = ok(mgr.cli('node', 'ls'));
+        return /\bDown\b/.test(ls) ? { done: true, value: 0 } : { done: false, state: ls };
+      },
+      { timeoutMs: 25_000, intervalMs: 200, what: 'the worker marked down' },
+    );
+    const downMs = Date.now() - killedAt;
+    await waitFor(
+      () => {
+        const onMgr = containers('web').filter((c) => c.node === nodeIds[0] && c.state === 'running').length;
+        return onMgr === 5 ? { done: true, value: 0 } : { done: false, state: `${onMgr} on the manager` };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'all 5 tasks on the manager' },
+    );
+    console.log(
+      `worker marked down after ${downMs} ms, tasks running elsewhere after ${Date.now() - killedAt} ms`,
+    );
+    // Back again: its old tasks are shut down, so no slot runs twice.
+    ok(worker.cli('daemon', '-d', '--state-dir', worker.dir, '--control-socket', worker.socket));
+    await runningCount('web', 5, 20_000);
+    await waitFor(
+      () => {
+        const ls = ok(mgr.cli('node', 'ls'));
+        return /\bDown\b/.test(ls) ? { done: false, state: ls } : { done: true, value: 0 };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the worker ready again' },
+    );
+    await runningCount('web', 5, 10_000);
+  }, 90_000);
 
   it('removes every container on rm', async () => {
     ok(mgr.cli('service', 'rm', 'web'));
