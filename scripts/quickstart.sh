@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start on a fresh machine: installs what is missing, builds the single executable and runs
-# the main job as far as it goes today: a one-node cluster (manager with Raft, CA and mTLS), its
-# nodes and its join tokens. Services arrive with the services issue. State stays in .quickstart/;
+# the main job as far as it goes today: a one-node cluster (manager with Raft, CA and mTLS) on the
+# machine's Docker engine, and a 3-replica web service answering on its containers' addresses
+# (test image swarmctl-test/web:v1, built locally). State stays in .quickstart/;
 # `bash scripts/quickstart.sh down` stops the node and removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +12,18 @@ SWARMCTL="$PWD/dist/swarmctl"
 export SWARMCTL_HOST="unix://$QS/swarmctl.sock"
 
 if [[ "${1:-}" == down ]]; then
-  [[ -S "$QS/swarmctl.sock" ]] && "$SWARMCTL" leave --force || true
+  if [[ -S "$QS/swarmctl.sock" ]]; then
+    "$SWARMCTL" service rm web >/dev/null 2>&1 || true
+    "$SWARMCTL" leave --force || true
+  fi
   rm -rf "$QS"
   exit 0
 fi
 
 bash scripts/install-world.sh
 npm run --silent build
+bash scripts/ensure-docker.sh
+bash scripts/build-images.sh
 "$SWARMCTL" version
 mkdir -p "$QS"
 if [[ -S "$QS/swarmctl.sock" ]] && "$SWARMCTL" info >/dev/null 2>&1; then
@@ -29,7 +35,17 @@ else
 fi
 "$SWARMCTL" node ls
 "$SWARMCTL" info
+if ! "$SWARMCTL" service inspect web >/dev/null 2>&1; then
+  "$SWARMCTL" service create --detach=false --replicas 3 --name web swarmctl-test/web:v1
+fi
+"$SWARMCTL" service ls
+"$SWARMCTL" service ps web
+for c in $(docker ps -q --filter label=com.docker.swarm.service.name=web); do
+  ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")
+  echo "http://$ip/ answers: $(curl -fsS --max-time 3 "http://$ip/" || wget -qO- -T 3 "http://$ip/")"
+done
 echo
+echo "Scale it: $SWARMCTL service scale web=5   (SWARMCTL_HOST=$SWARMCTL_HOST)"
 echo "The node runs in the background (log: $QS/state/daemon.log)."
 echo "Try: SWARMCTL_HOST=$SWARMCTL_HOST $SWARMCTL join-token manager"
 echo "Stop and remove it: bash scripts/quickstart.sh down"
