@@ -13,8 +13,19 @@ export SWARMCTL_HOST="unix://$QS/swarmctl.sock"
 
 if [[ "${1:-}" == down ]]; then
   if [[ -S "$QS/swarmctl.sock" ]]; then
+    node_id=$("$SWARMCTL" info --format json 2>/dev/null | sed -n 's/.*"nodeId":"\([^"]*\)".*/\1/p' | head -1)
     "$SWARMCTL" service rm web >/dev/null 2>&1 || true
+    # The agent stops and removes the containers; give it a moment, then leave.
+    for _ in $(seq 50); do
+      [[ -z "$(docker ps -aq --filter label=com.docker.swarm.service.name=web)" ]] && break
+      sleep 0.2
+    done
     "$SWARMCTL" leave --force || true
+    # Whatever the node did not get to remove (it was already down, say).
+    if [[ -n "${node_id:-}" ]]; then
+      left=$(docker ps -aq --filter "label=com.docker.swarm.node.id=$node_id")
+      [[ -n "$left" ]] && docker rm -f $left >/dev/null
+    fi
   fi
   rm -rf "$QS"
   exit 0
