@@ -181,3 +181,15 @@ describe('the CLI against a remote manager over TCP', () => {
     }
   });
 });
+
+describe('ca --cert-expiry', () => {
+  it('changes the life of certificates issued from now on, and keeps the one-hour minimum', () => {
+    ok(mgr.cli('ca', '--cert-expiry', '48h'));
+    expect(JSON.parse(ok(mgr.cli('info', '--format', 'json'))).cluster.certExpiryMs).toBe(48 * 3_600_000);
+    const tooShort = mgr.cli('ca', '--cert-expiry', '20s');
+    expect(tooShort.status).not.toBe(0);
+    expect(tooShort.stderr).toContain('cert-expiry');
+    expect(tooShort.stderr).toContain('at least');
+    expect(JSON.parse(ok(mgr.cli('info', '--format', 'json'))).cluster.certExpiryMs).toBe(48 * 3_600_000);
+  });
+});
