@@ -81,7 +81,7 @@ describe('renewal of short-lived certificates', () => {
 });
 
 describe('unlock key rotation', () => {
-  it('locks a restarted manager under the new key only', async () => {
+  it('locks a restarted manager under the new key only, also after a renewal', async () => {
     const init = ok(locked.init(0, '--autolock'));
     const mgr = locked.node(0);
     const oldKey = /SWMKEY-1-\S+/.exec(init)![0];
@@ -97,6 +97,19 @@ describe('unlock key rotation', () => {
       },
       { timeoutMs: 10_000, what: 'the key file to be re-sealed under the new unlock key' },
     );
+    // A renewal (here from a root rotation) keeps the key file sealed under the current key.
+    const before = keyFile(mgr).certChainPem;
+    ok(mgr.cli('ca', '--rotate', '-q'));
+    await waitFor(
+      () => {
+        const k = JSON.parse(readFileSync(keyPath, 'utf8')) as { certChainPem: string; sealed?: unknown };
+        return k.certChainPem !== before && k.sealed !== undefined
+          ? { done: true, value: 0 }
+          : { done: false, state: `renewed ${k.certChainPem !== before}, sealed ${k.sealed !== undefined}` };
+      },
+      { timeoutMs: 10_000, what: 'the renewed certificate in a sealed key file' },
+    );
+    expect(keyFile(mgr).secrets).toBeUndefined();
     process.kill(locked.pid(mgr)!, 'SIGTERM');
     await waitFor(
       () =>
