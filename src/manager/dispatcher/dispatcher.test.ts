@@ -108,6 +108,12 @@ describe('Dispatcher', () => {
     // A late report of an earlier state is stale: dropped.
     const r2 = await h.UpdateTaskStatus({ updates: [{ taskId: T1, status: status('starting') }] }, ctx(W1));
     expect(r2.applied).toBe(0);
+    // The same state observed again later is not a change worth a Raft entry.
+    const r3 = await h.UpdateTaskStatus(
+      { updates: [{ taskId: T1, status: { ...status('running'), timestamp: 99 } }] },
+      ctx(W1),
+    );
+    expect(r3.applied).toBe(0);
     expect(store.view((tx) => [tx.get('task', T1)!.status.state, tx.get('task', T2)!.status.state])).toEqual([
       'running',
       'assigned',

@@ -9,6 +9,7 @@ import {
   TASK_STATE_RANK,
   type Task,
   type TaskId,
+  type TaskStatus,
   type TaskStatusUpdate,
 } from '../../api/index.js';
 import {
@@ -123,7 +124,7 @@ export class Dispatcher {
           if (!t || t.nodeId !== nodeId) continue;
           const from = t.status.state;
           const to = u.status.state;
-          if (from === to ? jsonEqual(t.status, u.status) : !canTransition(from, to)) continue;
+          if (from === to ? sameStatus(t.status, u.status) : !canTransition(from, to)) continue;
           tx.update('task', { ...t, status: u.status });
           applied++;
         }
@@ -257,6 +258,11 @@ export class Dispatcher {
     );
     this.log.warn('nodes marked down after missed heartbeats', { nodes: silent.join(',') });
   }
+}
+
+/** Equal but for the time it was observed: re-reports of an unchanged state are not written. */
+function sameStatus(a: TaskStatus, b: TaskStatus): boolean {
+  return jsonEqual({ ...a, timestamp: 0 }, { ...b, timestamp: 0 });
 }
 
 function callerOf(ctx: CallContext): NodeId {

@@ -25,7 +25,7 @@ export class TaskRunner {
   ) {
     this.task = task;
     this.controller = executor.controller(task);
-    this.sub = this.controller.onDidChangeStatus((s) => this.report(this.task, s));
+    this.sub = this.controller.onDidChangeStatus((s) => this.send(this.task, s));
   }
 
   /** Takes the manager's newest view of the task and converges on it. */
@@ -40,6 +40,17 @@ export class TaskRunner {
       await this.controller.remove(signal);
     });
     return this.chain.finally(() => this.dispose());
+  }
+
+  /** Reports what the manager does not know yet; re-inspections of an unchanged state are not. */
+  private send(task: Task, status: TaskStatus): void {
+    const known = task.status;
+    const same =
+      known.state === status.state &&
+      known.message === status.message &&
+      known.err === status.err &&
+      known.health === status.health;
+    if (!same) this.report(task, status);
   }
 
   dispose(): void {
@@ -61,23 +72,23 @@ export class TaskRunner {
     const desired = TASK_STATE_RANK[task.desiredState];
     if (desired > RUNNING) {
       const now = await this.controller.status(signal);
-      if (now && isTerminalTaskState(now.state)) return this.report(task, now);
+      if (now && isTerminalTaskState(now.state)) return this.send(task, now);
       if (!now && isTerminalTaskState(task.status.state)) return;
-      this.report(task, await this.controller.shutdown(signal));
+      this.send(task, await this.controller.shutdown(signal));
       return;
     }
     if (isTerminalTaskState(task.status.state)) return;
     let status = await this.controller.status(signal);
-    if (status && isTerminalTaskState(status.state)) return this.report(task, status);
+    if (status && isTerminalTaskState(status.state)) return this.send(task, status);
     if (!status || TASK_STATE_RANK[status.state] < TASK_STATE_RANK.ready) {
-      this.report(task, { state: 'preparing', timestamp: this.clock.now(), message: 'preparing' });
+      this.send(task, { state: 'preparing', timestamp: this.clock.now(), message: 'preparing' });
       status = await this.controller.prepare(signal);
-      this.report(task, status);
+      this.send(task, status);
       if (status.state !== 'ready') return;
     }
-    if (desired < RUNNING) return this.report(task, status);
+    if (desired < RUNNING) return this.send(task, status);
     if (TASK_STATE_RANK[status.state] < TASK_STATE_RANK.starting)
       status = await this.controller.start(signal);
-    this.report(task, status);
+    this.send(task, status);
   }
 }
