@@ -3,7 +3,7 @@
  * and port, driven through the built single executable (dist/swarmctl) exactly as a user would.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -90,17 +90,23 @@ export class SwarmNodes {
     return (JSON.parse(r.stdout) as { node?: { pid: number } }).node?.pid;
   }
 
-  /** Stops every node process and removes all state. */
+  /**
+   * Stops every node process and removes all state. Processes are found by their command line
+   * naming this harness's unique directory, so none leaks even when a control socket is gone.
+   */
   teardown(): void {
-    for (const n of this.nodes) {
-      if (!n) continue;
-      const pid = this.pid(n);
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmdline.includes(this.root) || Number(pid) === process.pid) continue;
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
       }
     }
     rmSync(this.root, { recursive: true, force: true });

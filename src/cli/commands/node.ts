@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Node } from '../../api/index.js';
 import { InvalidArgumentError } from '../../common/index.js';
 import type { Connection } from '../control-client.js';
-import { loadControlClient, resolveHost } from '../host.js';
+import { type HostOptions, loadControlClient, resolveHost } from '../host.js';
 import type { CliOutput } from '../output/streams.js';
 
 function table(rows: string[][]): string {
@@ -43,7 +43,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 export function registerNode(program: Command, output: CliOutput): void {
   const host = (): string => resolveHost(program.opts<{ host?: string }>(), process.env);
   const withControl = async <T>(fn: (c: Connection['control']) => Promise<T>): Promise<T> => {
-    const c = (await loadControlClient()).connect(host());
+    const c = (await loadControlClient()).connect(host(), program.opts<HostOptions>());
     try {
       return await fn(c.control);
     } finally {
@@ -168,6 +168,7 @@ export function registerInfo(program: Command, output: CliOutput): void {
     .action(async (opts: { format?: string }) => {
       const c = (await loadControlClient()).connect(
         resolveHost(program.opts<{ host?: string }>(), process.env),
+        program.opts<HostOptions>(),
       );
       try {
         const status = c.daemon ? await c.daemon.Status({}) : undefined;
