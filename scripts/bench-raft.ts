@@ -48,6 +48,8 @@ interface LevelResult {
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-raft-'));
 const results: LevelResult[] = [];
+/** Who led each side (member index), since at concurrency 1 every write goes to member 0. */
+const leaders = { swarmctl: '?', etcd: '?' };
 const etcd = runEtcd ? await startEtcd(join(dir, 'etcd'), await freePortRun(23790, 6)) : null;
 mkdirSync(join(dir, 'swarmctl'));
 const profDir = values['cpu-prof'];
@@ -86,6 +88,8 @@ try {
       });
     }
     results.push(r);
+    if (etcd) leaders.etcd = `e${etcd.leader() + 1}`;
+    if (runOurs) leaders.swarmctl = (await ours.waitForLeader().catch(() => null))?.id ?? '?';
     process.stderr.write(`concurrency ${concurrency} done\n`);
   }
 } finally {
@@ -124,6 +128,9 @@ for (const { concurrency, swarmctl: o, etcd: e } of results) {
   if (errors > 0)
     lines.push(`${''.padStart(11)}   errors: swarmctl ${o?.errors ?? '-'}, etcd ${e?.errors ?? '-'}`);
 }
+lines.push(
+  `leaders at the end: swarmctl ${leaders.swarmctl}, etcd ${leaders.etcd} (writes of worker w go to member w mod 3; at concurrency 1 all go to n1/e1)`,
+);
 const top = results.find((r) => r.concurrency === 1024);
 const one = results.find((r) => r.concurrency === 1);
 if (top?.swarmctl && top.etcd) {

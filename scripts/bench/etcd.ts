@@ -3,7 +3,7 @@
  * gRPC client stack as ours. Put requests are hand-encoded protobuf (two fields), so no .proto
  * tooling is needed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../../src/common/index.js';
@@ -44,6 +44,8 @@ export interface EtcdCluster {
   endpoints: string[];
   /** Member process ids (for CPU accounting). */
   pids(): number[];
+  /** Index of the member that leads (via etcdctl), or -1 if unknown. */
+  leader(): number;
   put(endpoint: number, key: Buffer, value: Buffer): Promise<void>;
   stop(): Promise<void>;
 }
@@ -103,6 +105,21 @@ export async function startEtcd(
   return {
     endpoints,
     pids: () => procs.flatMap((p) => (p.pid === undefined ? [] : [p.pid])),
+    leader: () => {
+      const r = spawnSync(
+        'etcdctl',
+        [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      try {
+        const rows = JSON.parse(r.stdout) as { Status: { header: { member_id: number }; leader: number } }[];
+        return rows.findIndex((row) => row.Status.header.member_id === row.Status.leader);
+      } catch {
+        return -1;
+      }
+    },
     put,
     async stop() {
       for (const pool of clients) for (const c of pool) c.close();
