@@ -395,28 +395,31 @@ export class Daemon implements Component {
   }
 
   /** The control API on the local socket: the manager's, once it runs (locked or worker: refused). */
+  /**
+   * The control API on the local socket: the manager's handlers once it runs; refused while the
+   * node is locked or when it is a worker. The handlers are built once, on first use.
+   */
   private localControl(): Handlers<ControlServiceMethods> {
-    const forward = <K extends keyof ControlServiceMethods>(method: K) =>
-      ((req: never, ctx: never) => {
-        if (this.locked)
-          throw new SwarmError(
-            'LOCKED',
-            'swarm is encrypted and needs to be unlocked before it can be used: run "swarmctl unlock"',
-          );
-        if (!this.manager) {
-          throw new FailedPreconditionError(
-            'this node is not a swarm manager: run this command on a manager, or promote this node',
-          );
-        }
-        const handlers = this.manager.controlHandlers(this.deps.randomBytes) as unknown as Record<
-          string,
-          (r: never, c: never) => unknown
-        >;
-        return handlers[method as string]!(req, ctx);
-      }) as unknown as Handlers<ControlServiceMethods>[K];
-    const out: Partial<Record<keyof ControlServiceMethods, unknown>> = {};
-    for (const m of Object.keys(ControlService.methods) as (keyof ControlServiceMethods)[])
-      out[m] = forward(m);
-    return out as Handlers<ControlServiceMethods>;
+    let built: Handlers<ControlServiceMethods> | undefined;
+    const target = (): Handlers<ControlServiceMethods> => {
+      if (this.locked) {
+        throw new SwarmError(
+          'LOCKED',
+          'swarm is encrypted and needs to be unlocked before it can be used: run "swarmctl unlock"',
+        );
+      }
+      if (!this.manager) {
+        throw new FailedPreconditionError(
+          'this node is not a swarm manager: run this command on a manager, or promote this node',
+        );
+      }
+      built ??= this.manager.controlHandlers(this.deps.randomBytes);
+      return built;
+    };
+    // One forwarding function per method; the method's own types flow through the proxy.
+    return new Proxy({} as Handlers<ControlServiceMethods>, {
+      get: (_t, method) => (req: never, ctx: never) =>
+        (target()[method as keyof ControlServiceMethods] as (r: never, c: never) => unknown)(req, ctx),
+    });
   }
 }
