@@ -217,6 +217,47 @@ describe('services on real engines', () => {
     expect(names).not.toMatch(/bad[123]/);
   });
 
+  it('runs a global service once per node and removes it', async () => {
+    ok(
+      mgr.cli(
+        'service',
+        'create',
+        '--detach=false',
+        '--mode',
+        'global',
+        '--name',
+        'glob',
+        'swarmctl-test/web:v1',
+      ),
+    );
+    await waitFor(
+      () => {
+        const perNode = containers('glob')
+          .map((c) => c.node)
+          .sort();
+        return perNode.length === 2 && perNode[0] !== perNode[1]
+          ? { done: true, value: 0 }
+          : { done: false, state: perNode.join(',') };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'one glob container per node' },
+    );
+    ok(mgr.cli('service', 'rm', 'glob'));
+    await waitFor(
+      () => {
+        const left = containers('glob', true).length;
+        return left === 0 ? { done: true, value: 0 } : { done: false, state: `${left} left` };
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'no glob container' },
+    );
+  }, 60_000);
+
+  it('exits non-zero in a script when the service cannot converge', () => {
+    const r = mgr.cli('service', 'create', '--detach=false', '--name', 'nope', 'swarmctl-test/missing:v9');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/did not converge.*No such image/);
+    ok(mgr.cli('service', 'rm', 'nope'));
+  });
+
   it('adopts its containers when the worker process restarts', async () => {
     const worker = nodes.node(1);
     const before = containers('web')
