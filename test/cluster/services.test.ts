@@ -163,7 +163,9 @@ describe('services on real engines', () => {
     console.log(`service create --replicas 3 converged in ${convergedMs} ms`);
   }, 60_000);
 
-  it('scales to 5', async () => {
+  it('updates to 4 replicas and scales to 5', async () => {
+    ok(mgr.cli('service', 'update', '--detach=false', '--replicas', '4', 'web'));
+    await runningCount('web', 4, 20_000);
     ok(mgr.cli('service', 'scale', 'web=5', '--detach=false'));
     await runningCount('web', 5, 20_000);
   }, 60_000);
@@ -213,6 +215,9 @@ describe('services on real engines', () => {
     );
     expect(ingress.status).not.toBe(0);
     expect(ingress.stderr).toMatch(/routing mesh/);
+    const image = mgr.cli('service', 'update', '--image', 'swarmctl-test/web:v2', 'web');
+    expect(image.status).not.toBe(0);
+    expect(image.stderr).toMatch(/rolling updater/);
     const names = ok(mgr.cli('service', 'ls', '--format', 'json'));
     expect(names).not.toMatch(/bad[123]/);
   });

@@ -16,10 +16,12 @@ import {
 } from '../output/index.js';
 import type { CliOutput } from '../output/streams.js';
 import {
+  applyServiceUpdate,
   parseScaleArgs,
   parseServiceCreate,
   registerServiceCreateFlags,
   registerServiceScaleFlags,
+  registerServiceUpdateFlags,
   resolveWaitMode,
   type ServiceFlagValues,
   scaleMode,
@@ -65,7 +67,11 @@ async function waitConverged(
       output.out(`${frame.lines.join('\n')}\n`);
       drawn = frame.lines.length;
     }
-    if (counts.running === counts.desired && counts.running > 0) {
+    // A global service with no task yet has not been seen by the orchestrator: keep waiting.
+    if (
+      counts.running === counts.desired &&
+      (counts.desired > 0 || current.spec.mode.type === 'replicated')
+    ) {
       if (showProgress) output.out('verify: Service converged\n');
       return;
     }
@@ -183,6 +189,23 @@ export function registerService(program: Command, output: CliOutput): void {
         }
       });
     });
+
+  registerServiceUpdateFlags(service.command('update').description('Update a service')).action(
+    async (ref: string, _opts: unknown, cmd: Command) => {
+      const opts = cmd.opts<ServiceFlagValues & { detach?: boolean; quiet?: boolean }>();
+      const mode = resolveWaitMode(opts, process.stdout.isTTY === true);
+      await withControl(async (c) => {
+        const s = await c.InspectService({ id: ref });
+        const spec = applyServiceUpdate(s.spec, opts, {
+          lookupEnv: (name) => process.env[name],
+          readFile: (path) => readFileSync(path, 'utf8'),
+        });
+        const updated = await c.UpdateService({ id: s.id, version: s.meta.version, spec });
+        output.out(`${ref}\n`);
+        if (mode.wait) await waitConverged(c, updated, output, mode.showProgress);
+      });
+    },
+  );
 
   registerServiceScaleFlags(
     service.command('scale').description('Scale one or multiple replicated services'),

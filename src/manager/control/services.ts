@@ -7,8 +7,14 @@ import {
   type ServiceSpec,
   validateServiceSpec,
 } from '../../api/index.js';
-import { InvalidArgumentError, NotFoundError, SwarmError } from '../../common/index.js';
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  SwarmError,
+} from '../../common/index.js';
 import type { Handlers } from '../../rpc/index.js';
+import { jsonEqual } from '../orchestrator/index.js';
 import { by, type MemoryStore, type ReadTx } from '../store/index.js';
 
 export interface ServiceControlDeps {
@@ -77,6 +83,11 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
         }
         if (req.spec.name !== s.spec.name)
           throw new InvalidArgumentError('name', `renaming services is not supported (${s.spec.name})`);
+        if (!jsonEqual(req.spec.taskTemplate, s.spec.taskTemplate)) {
+          throw new FailedPreconditionError(
+            `service ${s.spec.name}: changing what the tasks run (image, env, command, resources…) needs the rolling updater, which is not available yet; remove and create the service instead`,
+          );
+        }
         if (req.spec.mode.type !== s.spec.mode.type) {
           throw new InvalidArgumentError(
             'mode',
