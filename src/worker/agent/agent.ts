@@ -102,7 +102,7 @@ export class Agent implements Component {
         }
         periodMs = msg.heartbeatPeriodMs;
         this.known = [...msg.managers];
-        await this.apply(msg, signal);
+        this.apply(msg, signal);
       }
     } finally {
       stop.abort();
@@ -123,7 +123,7 @@ export class Agent implements Component {
     }
   }
 
-  private async apply(msg: SessionMessage, signal: AbortSignal): Promise<void> {
+  private apply(msg: SessionMessage, signal: AbortSignal): void {
     const removed = new Set<TaskId>(msg.removed);
     if (msg.kind === 'full') {
       const owned = new Set(msg.tasks.map((t) => t.id));
@@ -151,10 +151,18 @@ export class Agent implements Component {
     }
     if (msg.kind === 'full') {
       // Containers of tasks this node no longer owns (deleted while we were away).
+      // Not awaited: stopping them takes their grace periods, and new assignments must not wait.
       const owned = new Set(msg.tasks.map((t) => t.id));
-      const gone = await this.deps.executor.removeUnownedContainers(owned, signal);
-      if (gone.length > 0)
-        this.log.info('removed containers of tasks no longer assigned', { count: gone.length });
+      void this.deps.executor.removeUnownedContainers(owned, signal).then(
+        (gone) => {
+          if (gone.length > 0)
+            this.log.info('removed containers of tasks no longer assigned', { count: gone.length });
+        },
+        (e: unknown) => {
+          if (!signal.aborted)
+            this.log.warn('could not remove unowned containers', { error: errorMessage(e) });
+        },
+      );
     }
   }
 
