@@ -7,6 +7,7 @@ import { loadControlClient, resolveHost } from '../host.js';
 import {
   countServiceTasks,
   formatServiceList,
+  formatServicePretty,
   formatTaskList,
   parseListFormat,
   pickTasksBySlot,
@@ -170,9 +171,12 @@ export function registerService(program: Command, output: CliOutput): void {
     .command('inspect')
     .description('Display detailed information on one or more services')
     .argument('<service...>')
-    .action(async (refs: string[]) => {
+    .option('--pretty', 'Print the information in a human friendly format', false)
+    .action(async (refs: string[], opts: { pretty: boolean }) => {
       await withControl(async (c) => {
-        output.out(renderInspectJson(await Promise.all(refs.map((id) => c.InspectService({ id })))));
+        const services = await Promise.all(refs.map((id) => c.InspectService({ id })));
+        if (!opts.pretty) return output.out(renderInspectJson(services));
+        output.out(services.map((s) => formatServicePretty(s, { now: Date.now() })).join('\n\n'));
       });
     });
 
