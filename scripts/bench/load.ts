@@ -65,6 +65,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
   clearTimeout(cpuTimer);
   clearTimeout(endTimer);
+  // The end timer can lose the race with the last worker: read the counters now then.
+  if (cpuAtEnd === 0) cpuAtEnd = o.cpu?.() ?? 0;
   if (latencies.length === 0) throw new Error(`no write completed: ${String(firstError)}`);
   const sorted = Float64Array.from(latencies).sort();
   const seconds = o.durationMs / 1000;
