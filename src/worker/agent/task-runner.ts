@@ -84,9 +84,10 @@ export class TaskRunner {
       this.send(task, { state: 'preparing', timestamp: this.clock.now(), message: 'preparing' });
       status = await this.controller.prepare(signal);
       this.send(task, status);
-      if (status.state !== 'ready') return;
+      if (status.state !== 'ready' || desired < RUNNING) return;
+    } else if (desired < RUNNING) {
+      return this.send(task, status);
     }
-    if (desired < RUNNING) return this.send(task, status);
     if (TASK_STATE_RANK[status.state] < TASK_STATE_RANK.starting)
       status = await this.controller.start(signal);
     this.send(task, status);
