@@ -1,0 +1,375 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/common/index.js';
+import { Lab } from '../harness/lab.js';
+import { runCommand } from '../harness/run-command.js';
+import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+
+/**
+ * The services acceptance of issue 5 on three lab hosts, each with its own network namespace and
+ * Docker engine: swarmctl runs inside each host's namespace, host 1 inits, hosts 2 and 3 join as
+ * workers. Hosts share the machine's hostname, so nodes are told apart by ID and containers by
+ * the engine they run on.
+ */
+const PREFIX = 'swlv';
+const SUBNET = '10.213.5';
+const HOSTS = [1, 2, 3] as const;
+const IMAGE = 'swarmctl-test/web:v1';
+/** The lab process name of each host's node (the CLI in the foreground, the node its child). */
+const PROC = 'swarmctl';
+
+let lab: Lab;
+/** Node ID per host (index 1..3). */
+const nodeId: string[] = [];
+
+interface Container {
+  id: string;
+  state: string;
+  task: string;
+}
+
+interface TaskRow {
+  ID: string;
+  Name: string;
+  Node: string;
+  DesiredState: string;
+  CurrentState: string;
+  Error: string;
+}
+
+async function cli(n: number, ...args: string[]): Promise<string> {
+  const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
+    timeoutMs: 60_000,
+  });
+  return r.stdout;
+}
+
+function nodeFlags(n: number): string[] {
+  const h = lab.host(n);
+  return [
+    '--state-dir',
+    h.swarmctlStateDir,
+    '--control-socket',
+    h.swarmctlSocket,
+    '--docker-host',
+    h.dockerHost,
+  ];
+}
+
+/** Starts `swarmctl <argv>` in the foreground inside host n, then waits until its node answers. */
+async function startNode(n: number, argv: string[]): Promise<void> {
+  lab.startProcess(n, [SWARMCTL, ...argv], { name: PROC });
+  await waitFor(
+    async () => {
+      const r = await runCommand(
+        [SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'info', '--format', 'json'],
+        { allowFailure: true, timeoutMs: 10_000 },
+      );
+      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n} to answer` },
+  );
+}
+
+async function daemonPid(n: number): Promise<number> {
+  return (JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { pid: number } }).node.pid;
+}
+
+/** Containers of `service` in host n's engine (running only unless `all`). */
+async function containers(n: number, service: string, all = false): Promise<Container[]> {
+  const r = await lab.dockerCli(n, [
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=com.docker.swarm.service.name=${service}`,
+    '--format',
+    '{{.ID}} {{.State}} {{.Label "com.docker.swarm.task.id"}}',
+  ]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [id, state, task] = l.split(' ');
+      return { id: id!, state: state!, task: task! };
+    });
+}
+
+/** Running containers of `service` per host, e.g. [2, 2, 2]. */
+async function runningPerHost(service: string): Promise<number[]> {
+  return Promise.all(HOSTS.map(async (n) => (await containers(n, service)).length));
+}
+
+async function waitPerHost(
+  service: string,
+  ok: (counts: number[]) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<number[]> {
+  return waitFor(
+    async () => {
+      const counts = await runningPerHost(service);
+      return ok(counts) ? { done: true, value: counts } : { done: false, state: `per host ${counts}` };
+    },
+    { timeoutMs, intervalMs: 200, what },
+  );
+}
+
+const each =
+  (want: number) =>
+  (counts: number[]): boolean =>
+    counts.every((c) => c === want);
+
+async function tasks(service: string): Promise<TaskRow[]> {
+  return (await cli(1, 'service', 'ps', service, '--no-trunc', '--format', 'json'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as TaskRow);
+}
+
+/** Status and availability per node ID (`node ls --format json` prints the node objects). */
+async function nodeStatus(): Promise<Map<string, { status: string; availability: string }>> {
+  const nodes = JSON.parse(await cli(1, 'node', 'ls', '--format', 'json')) as {
+    id: string;
+    status: { state: string };
+    spec: { availability: string };
+  }[];
+  return new Map(nodes.map((n) => [n.id, { status: n.status.state, availability: n.spec.availability }]));
+}
+
+async function waitGone(service: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const left = await Promise.all(HOSTS.map(async (n) => (await containers(n, service, true)).length));
+      return left.every((c) => c === 0) ? { done: true, value: 0 } : { done: false, state: `left ${left}` };
+    },
+    { timeoutMs, intervalMs: 200, what: `no container of ${service} on any host` },
+  );
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 3, images: [] });
+  await lab.loadImages('all', [IMAGE]);
+  const listen = (n: number): string[] => {
+    const addr = `${lab.host(n).address}:2377`;
+    return ['--listen-addr', addr, '--advertise-addr', addr];
+  };
+  await startNode(1, ['init', ...nodeFlags(1), ...listen(1), '--foreground']);
+  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
+  await Promise.all(
+    [2, 3].map((n) =>
+      startNode(n, [
+        'join',
+        '--token',
+        token,
+        ...nodeFlags(n),
+        ...listen(n),
+        '--foreground',
+        `${lab.host(1).address}:2377`,
+      ]),
+    ),
+  );
+  for (const n of HOSTS) {
+    nodeId[n] = (
+      JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { nodeId: string } }
+    ).node.nodeId;
+  }
+  await waitFor(
+    async () => {
+      const st = await nodeStatus();
+      const ready = HOSTS.filter((n) => st.get(nodeId[n]!)?.status === 'ready').length;
+      return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
+    },
+    { timeoutMs: 30_000, intervalMs: 200, what: 'three ready nodes' },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await lab?.teardown();
+  await Lab.cleanupStale({ prefix: PREFIX });
+}, 120_000);
+
+describe('services on three lab hosts', () => {
+  it('runs 6 replicas as 2 per host, each answering v1 on its container address', async () => {
+    const started = performance.now();
+    await cli(1, 'service', 'create', '--detach', '--replicas', '6', '--name', 'web', IMAGE);
+    await waitPerHost('web', each(2), 30_000, '2 running web containers per host');
+    console.log(`web: 6 running (2 per host) ${Math.round(performance.now() - started)} ms after create`);
+    for (const n of HOSTS) {
+      for (const c of await containers(n, 'web')) {
+        const ip = (
+          await lab.dockerCli(n, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', c.id])
+        ).stdout.trim();
+        expect(ip.startsWith(`10.214.${n}.`)).toBe(true);
+        const body = await waitFor(
+          async () => {
+            const r = await lab.httpGet(n, `http://${ip}:80/`);
+            return r.ok
+              ? { done: true, value: r.body }
+              : { done: false, state: `curl ${r.exitCode} ${r.error}` };
+          },
+          { timeoutMs: 10_000, intervalMs: 200, what: `web ${c.id} on host ${n} to answer` },
+        );
+        expect(body).toMatch(/^v1 /);
+      }
+    }
+    expect(await cli(1, 'service', 'ls')).toMatch(/web\s+replicated\s+6\/6\s+swarmctl-test\/web:v1/);
+  });
+
+  it('scales to 9 (one more per host), then to 3 (one per host)', async () => {
+    await cli(1, 'service', 'scale', 'web=9', '--detach');
+    await waitPerHost('web', each(3), 30_000, '3 running web containers per host');
+    await cli(1, 'service', 'scale', 'web=3', '--detach');
+    await waitPerHost('web', each(1), 30_000, '1 running web container per host');
+  });
+
+  it('replaces a container killed by hand within 10 s and shows the history', async () => {
+    const [victim] = await containers(2, 'web');
+    const killedAt = performance.now();
+    await lab.dockerCli(2, ['kill', victim!.id]);
+    await waitFor(
+      async () => {
+        const now = (await Promise.all(HOSTS.map((n) => containers(n, 'web')))).flat();
+        const others = now.filter((c) => c.id !== victim!.id).length;
+        return others === 3 ? { done: true, value: 0 } : { done: false, state: `${others} others running` };
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'a replacement of the killed container' },
+    );
+    console.log(`killed container replaced in ${Math.round(performance.now() - killedAt)} ms`);
+    const ps = await cli(1, 'service', 'ps', 'web');
+    expect(ps).toMatch(/\\_ web\.\d+/);
+    expect(ps).toMatch(/Shutdown\s+Failed/);
+  });
+
+  it('removes every container of the service on every host', async () => {
+    await cli(1, 'service', 'rm', 'web');
+    await waitGone('web', 30_000);
+  });
+
+  it('runs a global service once per node and follows drain', async () => {
+    await cli(1, 'service', 'create', '--detach', '--mode', 'global', '--name', 'glob', IMAGE);
+    await waitPerHost('glob', each(1), 30_000, 'one glob container per host');
+    await cli(1, 'node', 'update', '--availability', 'drain', nodeId[2]!);
+    await waitPerHost('glob', (c) => c.join() === '1,0,1', 20_000, 'no glob container on drained host 2');
+    await cli(1, 'node', 'update', '--availability', 'active', nodeId[2]!);
+    await waitPerHost('glob', each(1), 20_000, 'glob back on host 2');
+    await cli(1, 'service', 'rm', 'glob');
+    await waitGone('glob', 30_000);
+  });
+
+  it('keeps unplaceable tasks pending with the reason in service ps', async () => {
+    await cli(1, 'node', 'update', '--label-add', 'zone=a', nodeId[3]!);
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--replicas',
+      '2',
+      '--constraint',
+      'node.labels.zone==a',
+      '--name',
+      'pinned',
+      IMAGE,
+    );
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--replicas',
+      '4',
+      '--replicas-max-per-node',
+      '1',
+      '--name',
+      'capped',
+      IMAGE,
+    );
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--replicas',
+      '1',
+      '--reserve-memory',
+      '100000G',
+      '--name',
+      'huge',
+      IMAGE,
+    );
+    await waitPerHost('pinned', (c) => c.join() === '0,0,2', 30_000, 'both pinned tasks on host 3');
+    await waitPerHost('capped', each(1), 30_000, 'one capped task per host');
+    const pendingReason = async (service: string, want: number): Promise<string[]> =>
+      waitFor(
+        async () => {
+          const rows = await tasks(service);
+          const pending = rows.filter((t) => t.CurrentState.startsWith('Pending'));
+          return pending.length === want && pending.every((t) => t.Error.includes('no suitable node'))
+            ? { done: true, value: pending.map((t) => t.Error) }
+            : { done: false, state: JSON.stringify(rows) };
+        },
+        { timeoutMs: 20_000, intervalMs: 200, what: `${want} pending ${service} task(s) with a reason` },
+      );
+    const capped = await pendingReason('capped', 1);
+    const huge = await pendingReason('huge', 1);
+    console.log(`pending reasons: capped ${capped.join(' | ')}; huge ${huge.join(' | ')}`);
+    expect(huge[0]).toMatch(/resources|memory/i);
+    expect(capped[0]).toMatch(/max replicas per node/i);
+    expect(await runningPerHost('huge')).toEqual([0, 0, 0]);
+    await cli(1, 'service', 'rm', 'pinned', 'capped', 'huge');
+    await Promise.all(['pinned', 'capped', 'huge'].map((s) => waitGone(s, 30_000)));
+  });
+
+  it('adopts every container when every node swarmctl process restarts (engines keep running)', async () => {
+    await cli(1, 'service', 'create', '--detach', '--replicas', '6', '--name', 'keep', IMAGE);
+    await waitPerHost('keep', each(2), 30_000, '2 running keep containers per host');
+    const before = await Promise.all(
+      HOSTS.map(async (n) => (await containers(n, 'keep')).map((c) => c.id).sort()),
+    );
+    const sessionsOpened = (n: number): number =>
+      readFileSync(join(lab.host(n).logDir, `${PROC}.log`), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"session opened"')).length;
+    const sessions = HOSTS.map(sessionsOpened);
+    // A crash of each node process (not a graceful stop), the managers' first.
+    for (const n of HOSTS) {
+      process.kill(await daemonPid(n), 'SIGKILL');
+      await waitFor(
+        async () =>
+          (await lab.status())[n - 1]!.processes.find((p) => p.name === PROC)?.running
+            ? { done: false, state: 'still running' }
+            : { done: true, value: 0 },
+        { timeoutMs: 10_000, intervalMs: 100, what: `host ${n} swarmctl to exit` },
+      );
+    }
+    const restartedAt = performance.now();
+    await startNode(1, ['daemon', ...nodeFlags(1)]);
+    await Promise.all([2, 3].map((n) => startNode(n, ['daemon', ...nodeFlags(n)])));
+    await waitFor(
+      () => {
+        const now = HOSTS.map(sessionsOpened);
+        return now.every((c, i) => c > sessions[i]!)
+          ? { done: true, value: 0 }
+          : { done: false, state: `sessions ${now} (before ${sessions})` };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'every restarted node to open a session' },
+    );
+    await waitFor(
+      async () => {
+        const ls = await cli(1, 'service', 'ls');
+        return /keep\s+replicated\s+6\/6/.test(ls) ? { done: true, value: 0 } : { done: false, state: ls };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'keep 6/6 after the restarts' },
+    );
+    console.log(
+      `all nodes restarted: sessions and 6/6 after ${Math.round(performance.now() - restartedAt)} ms`,
+    );
+    const after = await Promise.all(
+      HOSTS.map(async (n) => (await containers(n, 'keep', true)).map((c) => c.id).sort()),
+    );
+    expect(after).toEqual(before);
+    expect(await runningPerHost('keep')).toEqual([2, 2, 2]);
+  });
+});
