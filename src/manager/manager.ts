@@ -13,6 +13,7 @@ import {
   type Clock,
   type Component,
   DisposableStore,
+  deferred,
   errorMessage,
   isSwarmError,
   type Logger,
@@ -216,6 +217,7 @@ export class Manager implements Component {
     const log = this.deps.logger.child({ module: 'manager', 'node.id': this.options.nodeId });
     let leaderGroup: { stop: AbortController; done: Promise<void> } | undefined;
     const stopping: Promise<void>[] = [];
+    const failed = deferred<never>();
     const stopLeaderGroup = (): void => {
       const g = leaderGroup;
       leaderGroup = undefined;
@@ -249,9 +251,12 @@ export class Manager implements Component {
             this.addServiceLoops(group, log);
             leaderGroup = {
               stop,
-              done: group
-                .run(stop.signal)
-                .catch((e: unknown) => log.error('leader group failed', { error: errorMessage(e) })),
+              // A leader whose control loops gave up must not keep leading: the failure
+              // escalates and stops this manager (its process exits; another manager leads).
+              done: group.run(stop.signal).catch((e: unknown) => {
+                log.error('leader group failed: stopping this manager', { error: errorMessage(e) });
+                failed.reject(e);
+              }),
             };
             log.info('leading: control loops started');
           } else if (s.role !== 'leader' && leaderGroup) {
@@ -260,7 +265,21 @@ export class Manager implements Component {
           }
         }),
       );
-      await Promise.all([this.transport.run(signal), this.driver.run(signal), this.followStore(signal)]);
+      const parts = new AbortController();
+      const onAbort = (): void => parts.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      disposables.defer(() => signal.removeEventListener('abort', onAbort));
+      const running = Promise.all([
+        this.transport.run(parts.signal),
+        this.driver.run(parts.signal),
+        this.followStore(parts.signal),
+      ]);
+      try {
+        await Promise.race([running, failed.promise]);
+      } finally {
+        parts.abort();
+        await running;
+      }
     } finally {
       stopLeaderGroup();
       await Promise.all(stopping);
