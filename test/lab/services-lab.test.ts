@@ -7,14 +7,15 @@ import { runCommand } from '../harness/run-command.js';
 import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
 
 /**
- * The services acceptance of issue 5 on three lab hosts, each with its own network namespace and
- * Docker engine: swarmctl runs inside each host's namespace, host 1 inits, hosts 2 and 3 join as
- * workers. Hosts share the machine's hostname, so nodes are told apart by ID and containers by
- * the engine they run on.
+ * The services acceptance of issue 5 on lab hosts, each with its own network namespace and Docker
+ * engine: swarmctl runs inside each host's namespace, host 1 inits, hosts 2 and 3 join as workers,
+ * host 4 joins later (a global service follows it). Hosts share the machine's hostname, so nodes
+ * are told apart by ID and containers by the engine they run on.
  */
 const PREFIX = 'swlv';
 const SUBNET = '10.213.5';
-const HOSTS = [1, 2, 3] as const;
+/** Hosts in the cluster: 1 inits, 2 and 3 join; host 4 joins during the global service test. */
+const joined: number[] = [1, 2, 3];
 const IMAGE = 'swarmctl-test/web:v1';
 /** The lab process name of each host's node (the CLI in the foreground, the node its child). */
 const PROC = 'swarmctl';
@@ -97,7 +98,7 @@ async function containers(n: number, service: string, all = false): Promise<Cont
 
 /** Running containers of `service` per host, e.g. [2, 2, 2]. */
 async function runningPerHost(service: string): Promise<number[]> {
-  return Promise.all(HOSTS.map(async (n) => (await containers(n, service)).length));
+  return Promise.all(joined.map(async (n) => (await containers(n, service)).length));
 }
 
 async function waitPerHost(
@@ -140,45 +141,41 @@ async function nodeStatus(): Promise<Map<string, { status: string; availability:
 async function waitGone(service: string, timeoutMs: number): Promise<void> {
   await waitFor(
     async () => {
-      const left = await Promise.all(HOSTS.map(async (n) => (await containers(n, service, true)).length));
+      const left = await Promise.all(joined.map(async (n) => (await containers(n, service, true)).length));
       return left.every((c) => c === 0) ? { done: true, value: 0 } : { done: false, state: `left ${left}` };
     },
     { timeoutMs, intervalMs: 200, what: `no container of ${service} on any host` },
   );
 }
 
+function listen(n: number): string[] {
+  const addr = `${lab.host(n).address}:2377`;
+  return ['--listen-addr', addr, '--advertise-addr', addr];
+}
+
+async function ownId(n: number): Promise<string> {
+  return (JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { nodeId: string } }).node.nodeId;
+}
+
+/** Joins host n as a worker through host 1 and records its node ID. */
+async function joinWorker(n: number): Promise<void> {
+  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
+  const manager = `${lab.host(1).address}:2377`;
+  await startNode(n, ['join', '--token', token, ...nodeFlags(n), ...listen(n), '--foreground', manager]);
+  nodeId[n] = await ownId(n);
+}
+
 beforeAll(async () => {
   ensureBuilt();
-  lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 3, images: [] });
+  lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 4, images: [] });
   await lab.loadImages('all', [IMAGE]);
-  const listen = (n: number): string[] => {
-    const addr = `${lab.host(n).address}:2377`;
-    return ['--listen-addr', addr, '--advertise-addr', addr];
-  };
   await startNode(1, ['init', ...nodeFlags(1), ...listen(1), '--foreground']);
-  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
-  await Promise.all(
-    [2, 3].map((n) =>
-      startNode(n, [
-        'join',
-        '--token',
-        token,
-        ...nodeFlags(n),
-        ...listen(n),
-        '--foreground',
-        `${lab.host(1).address}:2377`,
-      ]),
-    ),
-  );
-  for (const n of HOSTS) {
-    nodeId[n] = (
-      JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { nodeId: string } }
-    ).node.nodeId;
-  }
+  nodeId[1] = await ownId(1);
+  await Promise.all([2, 3].map(joinWorker));
   await waitFor(
     async () => {
       const st = await nodeStatus();
-      const ready = HOSTS.filter((n) => st.get(nodeId[n]!)?.status === 'ready').length;
+      const ready = joined.filter((n) => st.get(nodeId[n]!)?.status === 'ready').length;
       return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
     },
     { timeoutMs: 30_000, intervalMs: 200, what: 'three ready nodes' },
@@ -190,13 +187,13 @@ afterAll(async () => {
   await Lab.cleanupStale({ prefix: PREFIX });
 }, 120_000);
 
-describe('services on three lab hosts', () => {
+describe('services on lab hosts with their own engines', () => {
   it('runs 6 replicas as 2 per host, each answering v1 on its container address', async () => {
     const started = performance.now();
     await cli(1, 'service', 'create', '--detach', '--replicas', '6', '--name', 'web', IMAGE);
     await waitPerHost('web', each(2), 30_000, '2 running web containers per host');
     console.log(`web: 6 running (2 per host) ${Math.round(performance.now() - started)} ms after create`);
-    for (const n of HOSTS) {
+    for (const n of joined) {
       for (const c of await containers(n, 'web')) {
         const ip = (
           await lab.dockerCli(n, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', c.id])
@@ -230,7 +227,7 @@ describe('services on three lab hosts', () => {
     await lab.dockerCli(2, ['kill', victim!.id]);
     await waitFor(
       async () => {
-        const now = (await Promise.all(HOSTS.map((n) => containers(n, 'web')))).flat();
+        const now = (await Promise.all(joined.map((n) => containers(n, 'web')))).flat();
         const others = now.filter((c) => c.id !== victim!.id).length;
         return others === 3 ? { done: true, value: 0 } : { done: false, state: `${others} others running` };
       },
@@ -247,11 +244,14 @@ describe('services on three lab hosts', () => {
     await waitGone('web', 30_000);
   });
 
-  it('runs a global service once per node and follows drain', async () => {
+  it('runs a global service once per node, follows a newly joined host and drain', async () => {
     await cli(1, 'service', 'create', '--detach', '--mode', 'global', '--name', 'glob', IMAGE);
     await waitPerHost('glob', each(1), 30_000, 'one glob container per host');
+    await joinWorker(4);
+    joined.push(4);
+    await waitPerHost('glob', each(1), 30_000, 'a glob container on the newly joined host 4');
     await cli(1, 'node', 'update', '--availability', 'drain', nodeId[2]!);
-    await waitPerHost('glob', (c) => c.join() === '1,0,1', 20_000, 'no glob container on drained host 2');
+    await waitPerHost('glob', (c) => c.join() === '1,0,1,1', 20_000, 'no glob container on drained host 2');
     await cli(1, 'node', 'update', '--availability', 'active', nodeId[2]!);
     await waitPerHost('glob', each(1), 20_000, 'glob back on host 2');
     await cli(1, 'service', 'rm', 'glob');
@@ -279,7 +279,7 @@ describe('services on three lab hosts', () => {
       'create',
       '--detach',
       '--replicas',
-      '4',
+      String(joined.length + 1),
       '--replicas-max-per-node',
       '1',
       '--name',
@@ -299,7 +299,18 @@ describe('services on three lab hosts', () => {
       'huge',
       IMAGE,
     );
-    await waitPerHost('pinned', (c) => c.join() === '0,0,2', 30_000, 'both pinned tasks on host 3');
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--constraint',
+      'node.labels.zone==b',
+      '--name',
+      'nowhere',
+      IMAGE,
+    );
+    await waitPerHost('pinned', (c) => c.join() === '0,0,2,0', 30_000, 'both pinned tasks on host 3');
     await waitPerHost('capped', each(1), 30_000, 'one capped task per host');
     const pendingReason = async (service: string, want: number): Promise<string[]> =>
       waitFor(
@@ -314,27 +325,32 @@ describe('services on three lab hosts', () => {
       );
     const capped = await pendingReason('capped', 1);
     const huge = await pendingReason('huge', 1);
-    console.log(`pending reasons: capped ${capped.join(' | ')}; huge ${huge.join(' | ')}`);
+    const nowhere = await pendingReason('nowhere', 1);
+    console.log(`pending reasons: capped ${capped}; huge ${huge}; nowhere ${nowhere}`);
+    expect(nowhere[0]).toMatch(/constraint/i);
     expect(huge[0]).toMatch(/resources|memory/i);
     expect(capped[0]).toMatch(/max replicas per node/i);
-    expect(await runningPerHost('huge')).toEqual([0, 0, 0]);
-    await cli(1, 'service', 'rm', 'pinned', 'capped', 'huge');
-    await Promise.all(['pinned', 'capped', 'huge'].map((s) => waitGone(s, 30_000)));
+    expect(await runningPerHost('huge')).toEqual([0, 0, 0, 0]);
+    expect(await runningPerHost('nowhere')).toEqual([0, 0, 0, 0]);
+    const all = ['pinned', 'capped', 'huge', 'nowhere'];
+    await cli(1, 'service', 'rm', ...all);
+    await Promise.all(all.map((s) => waitGone(s, 30_000)));
   });
 
   it('adopts every container when every node swarmctl process restarts (engines keep running)', async () => {
-    await cli(1, 'service', 'create', '--detach', '--replicas', '6', '--name', 'keep', IMAGE);
+    const replicas = 2 * joined.length;
+    await cli(1, 'service', 'create', '--detach', '--replicas', String(replicas), '--name', 'keep', IMAGE);
     await waitPerHost('keep', each(2), 30_000, '2 running keep containers per host');
     const before = await Promise.all(
-      HOSTS.map(async (n) => (await containers(n, 'keep')).map((c) => c.id).sort()),
+      joined.map(async (n) => (await containers(n, 'keep')).map((c) => c.id).sort()),
     );
     const sessionsOpened = (n: number): number =>
       readFileSync(join(lab.host(n).logDir, `${PROC}.log`), 'utf8')
         .split('\n')
         .filter((l) => l.includes('"session opened"')).length;
-    const sessions = HOSTS.map(sessionsOpened);
+    const sessions = joined.map(sessionsOpened);
     // A crash of each node process (not a graceful stop), the managers' first.
-    for (const n of HOSTS) {
+    for (const n of joined) {
       process.kill(await daemonPid(n), 'SIGKILL');
       await waitFor(
         async () =>
@@ -346,10 +362,10 @@ describe('services on three lab hosts', () => {
     }
     const restartedAt = performance.now();
     await startNode(1, ['daemon', ...nodeFlags(1)]);
-    await Promise.all([2, 3].map((n) => startNode(n, ['daemon', ...nodeFlags(n)])));
+    await Promise.all(joined.slice(1).map((n) => startNode(n, ['daemon', ...nodeFlags(n)])));
     await waitFor(
       () => {
-        const now = HOSTS.map(sessionsOpened);
+        const now = joined.map(sessionsOpened);
         return now.every((c, i) => c > sessions[i]!)
           ? { done: true, value: 0 }
           : { done: false, state: `sessions ${now} (before ${sessions})` };
@@ -359,17 +375,19 @@ describe('services on three lab hosts', () => {
     await waitFor(
       async () => {
         const ls = await cli(1, 'service', 'ls');
-        return /keep\s+replicated\s+6\/6/.test(ls) ? { done: true, value: 0 } : { done: false, state: ls };
+        return new RegExp(`keep\\s+replicated\\s+${replicas}/${replicas}`).test(ls)
+          ? { done: true, value: 0 }
+          : { done: false, state: ls };
       },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'keep 6/6 after the restarts' },
+      { timeoutMs: 30_000, intervalMs: 200, what: `keep ${replicas}/${replicas} after the restarts` },
     );
     console.log(
-      `all nodes restarted: sessions and 6/6 after ${Math.round(performance.now() - restartedAt)} ms`,
+      `all nodes restarted: sessions and all keep tasks running after ${Math.round(performance.now() - restartedAt)} ms`,
     );
     const after = await Promise.all(
-      HOSTS.map(async (n) => (await containers(n, 'keep', true)).map((c) => c.id).sort()),
+      joined.map(async (n) => (await containers(n, 'keep', true)).map((c) => c.id).sort()),
     );
     expect(after).toEqual(before);
-    expect(await runningPerHost('keep')).toEqual([2, 2, 2]);
+    expect(await runningPerHost('keep')).toEqual(joined.map(() => 2));
   });
 });
