@@ -1,4 +1,4 @@
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, rm, stat } from 'node:fs/promises';
 import {
   ControlService,
   type ControlServiceMethods,
@@ -104,6 +104,7 @@ export class Daemon implements Component {
     await rm(this.config.controlSocket, { force: true });
     await local.bind(`unix://${this.config.controlSocket}`, ServerCredentials.createInsecure());
     await chmod(this.config.controlSocket, 0o600);
+    const socketInode = (await stat(this.config.controlSocket)).ino;
     const localDone = local.run(stop);
 
     try {
@@ -230,7 +231,9 @@ export class Daemon implements Component {
     } finally {
       this.stop.abort();
       await localDone;
-      await rm(this.config.controlSocket, { force: true });
+      // Only our own socket: a successor node process may already have bound the same path.
+      const now = await stat(this.config.controlSocket).catch(() => undefined);
+      if (now?.ino === socketInode) await rm(this.config.controlSocket, { force: true });
       if (this.leaving) await this.dir.wipe();
     }
   }

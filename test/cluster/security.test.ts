@@ -187,9 +187,16 @@ describe('autolock and encryption at rest', () => {
   it('keeps a restarted manager locked until the right unlock key is given', async () => {
     const pid = nodes.pid(mgr2)!;
     process.kill(pid, 'SIGTERM');
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     await waitFor(
-      () =>
-        nodes.pid(mgr2) === undefined ? { done: true, value: 0 } : { done: false, state: 'still running' },
+      () => (alive() ? { done: false, state: `process ${pid} still running` } : { done: true, value: 0 }),
       {
         timeoutMs: 10_000,
         what: 'the manager to stop',
