@@ -244,6 +244,47 @@ describe('services on lab hosts with their own engines', () => {
     await waitGone('web', 30_000);
   });
 
+  it('replaces the tasks of a cut host on the others within 20 s, and runs each slot once after healing', async () => {
+    await cli(1, 'service', 'create', '--name', 'cut', '--replicas', '6', '--detach', IMAGE);
+    await waitPerHost('cut', each(2), 30_000, '2 running cut containers per host');
+    const cutAt = performance.now();
+    await lab.cutLink(3);
+    try {
+      await waitFor(
+        async () => {
+          const down = (await nodeStatus()).get(nodeId[3]!)?.status === 'down';
+          const [a, b] = await Promise.all([containers(1, 'cut'), containers(2, 'cut')]);
+          const moved = a.length + b.length;
+          return down && moved === 6
+            ? { done: true, value: 0 }
+            : { done: false, state: `host 3 down: ${down}; running on hosts 1 and 2: ${moved}` };
+        },
+        { timeoutMs: 20_000, intervalMs: 200, what: 'host 3 down and its tasks running on hosts 1 and 2' },
+      );
+      console.log(`cut host's tasks running elsewhere after ${Math.round(performance.now() - cutAt)} ms`);
+    } finally {
+      await lab.healLink(3);
+    }
+    await waitFor(
+      async () => {
+        const ready = (await nodeStatus()).get(nodeId[3]!)?.status === 'ready';
+        const running = (await Promise.all(joined.map((n) => containers(n, 'cut')))).flat().length;
+        const slots = (await tasks('cut'))
+          .filter((t) => t.DesiredState === 'Running' && t.CurrentState.startsWith('Running'))
+          .map((t) => t.Name.replace(/^\\_ /, ''));
+        return ready && running === 6 && new Set(slots).size === 6
+          ? { done: true, value: 0 }
+          : {
+              done: false,
+              state: `host 3 ready: ${ready}; running containers ${running}; running slots ${slots}`,
+            };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'host 3 back with every slot running exactly once' },
+    );
+    await cli(1, 'service', 'rm', 'cut');
+    await waitGone('cut', 30_000);
+  });
+
   it('runs a global service once per node, follows a newly joined host and drain', async () => {
     await cli(1, 'service', 'create', '--detach', '--mode', 'global', '--name', 'glob', IMAGE);
     await waitPerHost('glob', each(1), 30_000, 'one glob container per host');

@@ -88,24 +88,36 @@ export class Agent implements Component {
     const stop = new AbortController();
     const signal = AbortSignal.any([outer, stop.signal]);
     const client = this.deps.connect(addr);
+    let beating: Promise<void> | undefined;
+    let heartbeatFailure: unknown;
     try {
       const description: NodeDescription = await this.deps.executor.describe(signal);
       const stream = client.call.Session({ description }, { signal });
       let periodMs = DEFAULT_HEARTBEAT_PERIOD_MS;
-      let beating: Promise<void> | undefined;
-      for await (const msg of stream) {
-        if (!beating) {
-          this.log.info('session opened', { manager: addr });
-          this.client = client;
-          beating = this.heartbeats(client, () => periodMs, signal).finally(() => stop.abort());
-          this.scheduleFlush();
+      try {
+        for await (const msg of stream) {
+          if (!beating) {
+            this.log.info('session opened', { manager: addr });
+            this.client = client;
+            // A failed heartbeat (a silent link never resets the stream) ends the session: the
+            // agent reconnects, possibly to another manager. Its error is the session's.
+            beating = this.heartbeats(client, () => periodMs, signal).catch((e: unknown) => {
+              heartbeatFailure = e;
+              stop.abort();
+            });
+            this.scheduleFlush();
+          }
+          periodMs = msg.heartbeatPeriodMs;
+          this.known = [...msg.managers];
+          this.apply(msg, signal);
         }
-        periodMs = msg.heartbeatPeriodMs;
-        this.known = [...msg.managers];
-        this.apply(msg, signal);
+      } catch (e) {
+        throw heartbeatFailure ?? e;
       }
+      if (heartbeatFailure) throw heartbeatFailure;
     } finally {
       stop.abort();
+      await beating;
       if (this.client === client) this.client = undefined;
       client.close();
     }
