@@ -25,6 +25,8 @@ export interface AgentDeps {
 
 /** Status reports are batched this long before one UpdateTaskStatus call. */
 export const REPORT_BATCH_MS = 50;
+/** Wait before resending status reports after a failed delivery. */
+const REPORT_RETRY_MS = 500;
 /** Pause before trying the next manager after a session ends. */
 export const RECONNECT_DELAY_MS = 300;
 
@@ -205,6 +207,14 @@ export class Agent implements Component {
       // Keep what was not delivered unless something newer arrived meanwhile; the next session resends.
       for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
       this.log.info('status report failed', { error: errorMessage(e) });
+      // Retry on our own: nothing else may report soon, and a lost failure report would leave a
+      // dead task counted as running (no replacement) until the node goes down.
+      if (!this.flushTimer) {
+        this.flushTimer = this.deps.clock.setTimer(REPORT_RETRY_MS, () => {
+          this.flushTimer = undefined;
+          void this.flush();
+        });
+      }
       return;
     }
     this.scheduleFlush();
