@@ -2,12 +2,13 @@
 // application (SEA) that runs with no node_modules beside it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+// SWARMCTL_DIST builds elsewhere, so that parallel work does not replace a binary a test is running.
+const dist = process.env.SWARMCTL_DIST ? resolve(process.env.SWARMCTL_DIST) : join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 function gitCommit() {

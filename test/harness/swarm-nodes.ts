@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '../..');
-export const SWARMCTL = join(ROOT, 'dist/swarmctl');
+/** `SWARMCTL_DIST` points the tests at a binary built elsewhere (`SWARMCTL_DIST=… npm run build`). */
+export const SWARMCTL = join(process.env.SWARMCTL_DIST ?? join(ROOT, 'dist'), 'swarmctl');
 
 export function ensureBuilt(): void {
   if (!existsSync(SWARMCTL))
