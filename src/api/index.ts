@@ -3,6 +3,7 @@ export * from './ids.js';
 export type * from './objects/cluster.js';
 export type * from './objects/config.js';
 export * from './objects/kinds.js';
+export type * from './objects/mesh.js';
 export type * from './objects/meta.js';
 export type * from './objects/network.js';
 export type * from './objects/node.js';
