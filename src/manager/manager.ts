@@ -181,7 +181,10 @@ export class Manager implements Component {
   }
 
   controlHandlers(randomBytes: RandomBytes): Handlers<ControlServiceMethods> {
-    return { ...this.clusterControl(randomBytes), ...serviceHandlers({ store: this.store, randomBytes }) };
+    return {
+      ...this.clusterControl(randomBytes),
+      ...serviceHandlers({ store: this.store, clock: this.deps.clock, randomBytes }),
+    };
   }
 
   private clusterControl(randomBytes: RandomBytes) {

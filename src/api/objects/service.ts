@@ -75,11 +75,23 @@ export type UpdateState =
   | 'rollback_completed'
   | 'canary';
 
+/**
+ * The rolling updater's state, in the store so a new leader continues the same update. Written by
+ * the control API (a new update, rollback, promote) and by the updater (progress, outcome).
+ */
 export interface UpdateStatus {
   readonly state: UpdateState;
   readonly startedAt?: number;
   readonly completedAt?: number;
   readonly message?: string;
+  /** Tasks of this update that counted as failed (ids, so each counts once across leaders). */
+  readonly failedTasks?: readonly string[];
+  /** Tasks the updater created held at desired `ready` until the task they replace has stopped. */
+  readonly heldTasks?: readonly string[];
+  /** When the service entered state `canary` (manager clock), for auto-promotion. */
+  readonly canarySince?: number;
+  /** Set by PromoteService: the canaries were accepted, the rollout goes on to every slot. */
+  readonly canaryPromoted?: boolean;
 }
 
 /** What the allocator gave the service: resolved ports and one VIP per attached network. */

@@ -1,7 +1,8 @@
-import { defineService, emptyCodec, jsonCodec, unary } from '../../rpc/index.js';
+import { defineService, emptyCodec, jsonCodec, serverStream, unary } from '../../rpc/index.js';
 import type { Node, NodeAvailability, NodeRole } from '../objects/node.js';
 import type { Service, ServiceSpec } from '../objects/service.js';
 import type { Task } from '../objects/task.js';
+import type { ServiceLogsMessage, ServiceLogsRequest } from './logs.js';
 
 export interface ClusterInfo {
   clusterId: string;
@@ -32,17 +33,36 @@ function serviceMethods() {
     CreateService: unary(jsonCodec<{ spec: ServiceSpec }>(), jsonCodec<Service>()),
     ListServices: unary(emptyCodec, jsonCodec<{ services: Service[]; tasks: Task[] }>()),
     InspectService: unary(jsonCodec<{ id: string }>(), jsonCodec<Service>()),
-    /** `version` is the service's meta.version read by the caller (optimistic concurrency). */
+    /**
+     * `version` is the service's meta.version read by the caller (optimistic concurrency). A
+     * change of the task template (or `taskTemplate.forceUpdate` bumped, for `--force`) starts a
+     * rolling update: previousSpec := old spec, specVersion + 1, updateStatus `updating`.
+     */
     UpdateService: unary(
       jsonCodec<{ id: string; version: number; spec: ServiceSpec }>(),
       jsonCodec<Service>(),
     ),
     RemoveService: unary(jsonCodec<{ id: string }>(), emptyCodec),
+    /**
+     * spec := previousSpec (and previousSpec := the current spec); the updater rolls it out with
+     * the rollback config, state `rollback_started`. FAILED_PRECONDITION without a previous spec.
+     */
+    RollbackService: unary(jsonCodec<{ id: string }>(), jsonCodec<Service>()),
+    /** Continues a rollout held in state `canary`; FAILED_PRECONDITION from any other state. */
+    PromoteService: unary(jsonCodec<{ id: string }>(), jsonCodec<Service>()),
     /** Tasks of the given services (all when empty), with the nodes they reference. */
     ListTasks: unary(jsonCodec<{ serviceIds?: string[] }>(), jsonCodec<{ tasks: Task[]; nodes: Node[] }>()),
   } as const;
 }
 export type ServiceControlMethods = ReturnType<typeof serviceMethods>;
+
+/** `service logs` (`src/manager/logbroker`): lines of a service's or a task's containers, every node. */
+function logMethods() {
+  return {
+    ServiceLogs: serverStream(jsonCodec<ServiceLogsRequest>(), jsonCodec<ServiceLogsMessage>()),
+  } as const;
+}
+export type LogControlMethods = ReturnType<typeof logMethods>;
 
 /**
  * The API the CLI drives: on every manager, over the local unix socket, or over TCP with a
@@ -64,6 +84,7 @@ export const ControlService = defineService('swarmctl.control.Control', {
   UpdateNode: unary(jsonCodec<UpdateNodeRequest>(), jsonCodec<Node>()),
   RemoveNode: unary(jsonCodec<{ id: string; force?: boolean }>(), emptyCodec),
   ...serviceMethods(),
+  ...logMethods(),
 });
 export type ControlServiceMethods = (typeof ControlService)['methods'];
 

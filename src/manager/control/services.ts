@@ -5,9 +5,12 @@ import {
   type ServiceControlMethods,
   type ServiceId,
   type ServiceSpec,
+  type UpdateState,
+  type UpdateStatus,
   validateServiceSpec,
 } from '../../api/index.js';
 import {
+  type Clock,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
@@ -19,6 +22,8 @@ import { by, type MemoryStore, type ReadTx } from '../store/index.js';
 
 export interface ServiceControlDeps {
   readonly store: MemoryStore;
+  /** Stamps update status times (the updater's clock). */
+  readonly clock: Clock;
   readonly randomBytes: RandomBytes;
 }
 
@@ -53,6 +58,26 @@ function endpointOf(spec: ServiceSpec): Service['status'] {
   return es ? { endpoint: { spec: es, ports: es.ports ?? [], virtualIps: [] } } : {};
 }
 
+/** Whether tasks must be replaced: what they run or the endpoint they were given changed. */
+function tasksChange(from: ServiceSpec, to: ServiceSpec): boolean {
+  return !jsonEqual(from.taskTemplate, to.taskTemplate) || !jsonEqual(from.endpointSpec, to.endpointSpec);
+}
+
+/** A paused update is resumed by any update of the service (docker's rule). */
+function isHeld(s: Service): boolean {
+  const state = s.status.updateStatus?.state;
+  return state === 'paused' || state === 'rollback_paused';
+}
+
+/** A fresh update status: the updater's progress (failures, held tasks, canary) starts over. */
+function startedStatus(state: UpdateState, now: number): UpdateStatus {
+  return {
+    state,
+    startedAt: now,
+    message: state === 'updating' ? 'update in progress' : 'rollback in progress',
+  };
+}
+
 export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceControlMethods> {
   const { store } = deps;
   return {
@@ -83,26 +108,63 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
         }
         if (req.spec.name !== s.spec.name)
           throw new InvalidArgumentError('name', `renaming services is not supported (${s.spec.name})`);
-        if (!jsonEqual(req.spec.taskTemplate, s.spec.taskTemplate)) {
-          throw new FailedPreconditionError(
-            `service ${s.spec.name}: changing what the tasks run (image, env, command, resources…) needs the rolling updater, which is not available yet; remove and create the service instead`,
-          );
-        }
         if (req.spec.mode.type !== s.spec.mode.type) {
           throw new InvalidArgumentError(
             'mode',
             `service mode change is not allowed (${s.spec.mode.type} → ${req.spec.mode.type})`,
           );
         }
+        const rollout = tasksChange(s.spec, req.spec) || isHeld(s);
+        const updateStatus = rollout ? startedStatus('updating', deps.clock.now()) : s.status.updateStatus;
         return tx.update('service', {
           ...s,
           previousSpec: s.spec,
           spec: req.spec,
           specVersion: s.specVersion + 1,
-          status: { ...s.status, ...endpointOf(req.spec) },
+          status: { ...s.status, ...endpointOf(req.spec), ...(updateStatus ? { updateStatus } : {}) },
         });
       });
     },
+
+    RollbackService: async (req) =>
+      store.update((tx) => {
+        const s = resolveService(tx, req.id);
+        if (!s.previousSpec)
+          throw new FailedPreconditionError(`service ${s.spec.name} has no previous spec to roll back to`);
+        return tx.update('service', {
+          ...s,
+          spec: s.previousSpec,
+          previousSpec: s.spec,
+          specVersion: s.specVersion + 1,
+          status: {
+            ...s.status,
+            ...endpointOf(s.previousSpec),
+            updateStatus: {
+              ...startedStatus('rollback_started', deps.clock.now()),
+              message: 'manually requested rollback',
+            },
+          },
+        });
+      }),
+
+    PromoteService: async (req) =>
+      store.update((tx) => {
+        const s = resolveService(tx, req.id);
+        const u = s.status.updateStatus;
+        if (u?.state !== 'canary') {
+          throw new FailedPreconditionError(
+            `service ${s.spec.name} is not holding canaries (update state: ${u?.state ?? 'none'})`,
+          );
+        }
+        const { canarySince: _, ...rest } = u;
+        return tx.update('service', {
+          ...s,
+          status: {
+            ...s.status,
+            updateStatus: { ...rest, state: 'updating', canaryPromoted: true, message: 'canaries promoted' },
+          },
+        });
+      }),
 
     RemoveService: async (req) => {
       await store.update((tx) => tx.delete('service', resolveService(tx, req.id).id));
