@@ -13,7 +13,11 @@ import {
   pickTasksBySlot,
   renderConvergence,
   renderInspectJson,
+  renderUpdateFrame,
+  startedUpdate,
   toProgressTask,
+  type UpdateCommand,
+  updateVerdict,
 } from '../output/index.js';
 import type { CliOutput } from '../output/streams.js';
 import {
@@ -21,17 +25,21 @@ import {
   parseScaleArgs,
   parseServiceCreate,
   registerServiceCreateFlags,
+  registerServiceRollbackFlags,
   registerServiceScaleFlags,
   registerServiceUpdateFlags,
   resolveWaitMode,
   type ServiceFlagValues,
   scaleMode,
+  wantsRollback,
 } from '../service-flags/index.js';
 
 type Control = Connection['control'];
 /** How long `--detach=false` waits for convergence before giving up (exit 1). */
 const CONVERGE_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
+/** How long `--detach=false` follows an update that shows no change at all before giving up. */
+const UPDATE_STALL_MS = 120_000;
 
 function downNodes(nodes: readonly Node[]): Set<NodeId> {
   return new Set(nodes.filter((n) => n.status.state === 'down').map((n) => n.id));
@@ -87,6 +95,53 @@ async function waitConverged(
       throw new SwarmError(
         'DEADLINE_EXCEEDED',
         `service ${current.spec.name} did not converge: ${counts.running} of ${counts.desired} tasks running`,
+      );
+    }
+    await pause(POLL_MS);
+  }
+}
+
+/**
+ * Follows a rolling update (or rollback) the leader's updater runs until it ends, drawing docker's
+ * per-slot progress on a terminal. Returns on the outcomes a script may rely on (completed, or a
+ * canary held for promotion) and throws a one-line reason otherwise (exit 1); see updateVerdict.
+ */
+async function waitUpdate(
+  c: Control,
+  serviceId: string,
+  output: CliOutput,
+  opts: { showProgress: boolean; quiet: boolean; command: UpdateCommand },
+): Promise<void> {
+  let drawn = 0;
+  let seen = '';
+  let changedAt = Date.now();
+  for (;;) {
+    const current = await c.InspectService({ id: serviceId });
+    const { tasks, nodes } = await c.ListTasks({ serviceIds: [serviceId] });
+    if (opts.showProgress) {
+      const frame = renderUpdateFrame(current, tasks, {
+        downNodes: downNodes(nodes),
+        width: process.stdout.columns ?? 80,
+      });
+      if (drawn > 0) output.out(`\x1b[${drawn}A\x1b[J`);
+      output.out(`${frame.lines.join('\n')}\n`);
+      drawn = frame.lines.length;
+    }
+    const verdict = updateVerdict(current, opts.command);
+    if (verdict.kind === 'done') {
+      if (!opts.quiet) output.out(`${verdict.line}\n`);
+      return;
+    }
+    if (verdict.kind === 'failed') throw new SwarmError('FAILED_PRECONDITION', verdict.reason);
+    // No deadline while the update moves (delays and monitor periods add up); only a stall ends it.
+    const now = JSON.stringify([current.status.updateStatus, tasks.map((t) => [t.id, t.status.state])]);
+    if (now !== seen) {
+      seen = now;
+      changedAt = Date.now();
+    } else if (Date.now() - changedAt > UPDATE_STALL_MS) {
+      throw new SwarmError(
+        'DEADLINE_EXCEEDED',
+        `service ${current.spec.name}: the update made no progress for ${UPDATE_STALL_MS / 1000} s (state ${current.status.updateStatus?.state ?? 'none'})`,
       );
     }
     await pause(POLL_MS);
@@ -198,6 +253,8 @@ export function registerService(program: Command, output: CliOutput): void {
     async (ref: string, _opts: unknown, cmd: Command) => {
       const opts = cmd.opts<ServiceFlagValues & { detach?: boolean; quiet?: boolean }>();
       const mode = resolveWaitMode(opts, process.stdout.isTTY === true);
+      const quiet = opts.quiet === true;
+      if (wantsRollback(opts)) return rollback(ref, { ...mode, quiet });
       await withControl(async (c) => {
         const s = await c.InspectService({ id: ref });
         const spec = applyServiceUpdate(s.spec, opts, {
@@ -205,11 +262,45 @@ export function registerService(program: Command, output: CliOutput): void {
           readFile: (path) => readFileSync(path, 'utf8'),
         });
         const updated = await c.UpdateService({ id: s.id, version: s.meta.version, spec });
-        output.out(`${ref}\n`);
-        if (mode.wait) await waitConverged(c, updated, output, mode.showProgress);
+        if (!quiet) output.out(`${ref}\n`);
+        if (!mode.wait) return;
+        if (startedUpdate(s, updated))
+          await waitUpdate(c, updated.id, output, { ...mode, quiet, command: 'update' });
+        else await waitConverged(c, updated, output, mode.showProgress);
       });
     },
   );
+
+  /** `service rollback` and `service update --rollback`: the manager restores the previous spec. */
+  const rollback = (ref: string, mode: { wait: boolean; showProgress: boolean; quiet: boolean }) =>
+    withControl(async (c) => {
+      const s = await c.RollbackService({ id: ref });
+      if (!mode.quiet) output.out(`${ref}\n`);
+      if (mode.wait) await waitUpdate(c, s.id, output, { ...mode, command: 'rollback' });
+    });
+
+  registerServiceRollbackFlags(
+    service.command('rollback').description("Revert changes to a service's configuration"),
+  ).action(async (ref: string, _opts: unknown, cmd: Command) => {
+    const opts = cmd.opts<{ detach?: boolean; quiet?: boolean }>();
+    await rollback(ref, {
+      ...resolveWaitMode(opts, process.stdout.isTTY === true),
+      quiet: opts.quiet === true,
+    });
+  });
+
+  registerServiceRollbackFlags(
+    service.command('promote').description('Continue a rollout held at its canary tasks'),
+  ).action(async (ref: string, _opts: unknown, cmd: Command) => {
+    const opts = cmd.opts<{ detach?: boolean; quiet?: boolean }>();
+    const mode = resolveWaitMode(opts, process.stdout.isTTY === true);
+    const quiet = opts.quiet === true;
+    await withControl(async (c) => {
+      const s = await c.PromoteService({ id: ref });
+      if (!quiet) output.out(`${ref}\n`);
+      if (mode.wait) await waitUpdate(c, s.id, output, { ...mode, quiet, command: 'update' });
+    });
+  });
 
   registerServiceScaleFlags(
     service.command('scale').description('Scale one or multiple replicated services'),

@@ -37,3 +37,13 @@ export {
   truncateId,
 } from './table.js';
 export { formatTaskList, type TaskListContext, taskName } from './task-list.js';
+export {
+  renderUpdateFrame,
+  startedUpdate,
+  tasksOfCurrentSpec,
+  type UpdateCommand,
+  type UpdateFrame,
+  type UpdateFrameOptions,
+  type UpdateVerdict,
+  updateVerdict,
+} from './update-progress.js';

@@ -81,7 +81,8 @@ export function renderConvergence(
   return { lines, running, converged: running === desired };
 }
 
-function slotLine(id: string, task: ProgressTask | undefined, width: number): string {
+/** One slot's line: `1/3: running   [====…>] `, the task's error, or `1/3:  ` without a task. */
+export function slotLine(id: string, task: ProgressTask | undefined, width: number): string {
   if (!task) return `${id}:  `;
   if (task.err) return `${id}: ${truncateError(task.err)}`;
   const state = task.state.padEnd(STATE_WIDTH);
