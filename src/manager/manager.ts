@@ -5,6 +5,7 @@ import {
   ControlService,
   type ControlServiceMethods,
   DispatcherService,
+  LogsService,
   MembershipService,
   type Node,
 } from '../api/index.js';
@@ -28,15 +29,18 @@ import {
   RaftService,
   WalStorage,
 } from '../raft/index.js';
-import type { ChannelCredentials, Handlers, RpcServer } from '../rpc/index.js';
+import { type ChannelCredentials, createClient, type Handlers, type RpcServer } from '../rpc/index.js';
+import { Allocator, MeshFeed } from './allocator/index.js';
 import { type Audience, authorizer, everyMethod } from './authz.js';
 import { caHandlers } from './ca/ca-server.js';
 import { RootRotationReconciler } from './ca/root-rotation-reconciler.js';
 import { parseCaState, publicCaFields, StoreCaState } from './ca/store-ca-state.js';
 import { controlHandlers } from './control/control-server.js';
+import { networkHandlers } from './control/networks.js';
 import { serviceHandlers } from './control/services.js';
 import { Dispatcher } from './dispatcher/index.js';
-import { LearnerPromoter, membershipHandlers } from './membership.js';
+import { LogBroker, logControlHandlers } from './logbroker/index.js';
+import { LearnerPromoter, ManagerStatusReporter, membershipHandlers, RoleReconciler } from './membership.js';
 import {
   GlobalOrchestrator,
   JobsOrchestrator,
@@ -91,6 +95,7 @@ export class Manager implements Component {
   readonly transport: GrpcTransport;
   readonly caState: StoreCaState;
   readonly dispatcher: Dispatcher;
+  readonly logBroker: LogBroker;
   private removed: ReadonlySet<string> = new Set();
   private clusterId: string;
 
@@ -131,13 +136,16 @@ export class Manager implements Component {
     );
     proposer = new RaftProposer(this.driver);
     this.caState = new StoreCaState(this.store);
+    this.meshFeed = new MeshFeed({ store: this.store, clock: deps.clock, logger });
     this.dispatcher = new Dispatcher({
+      mesh: this.meshFeed,
       store: this.store,
       clock: deps.clock,
       logger,
       nodeId: options.nodeId,
       leader: () => this.driver.status().leader,
     });
+    this.logBroker = new LogBroker({ store: this.store, logger, randomBytes: deps.randomBytes });
   }
 
   /**
@@ -165,7 +173,8 @@ export class Manager implements Component {
         this.controlHandlers(controlDeps.randomBytes),
         authz(everyMethod('manager')),
       )
-      .addService(DispatcherService, this.dispatcher.handlers(), authz(everyMethod('node')));
+      .addService(DispatcherService, this.dispatcher.handlers(), authz(everyMethod('node')))
+      .addService(LogsService, this.logBroker.workerHandlers(), authz(everyMethod('node')));
   }
 
   caHandlers(): Handlers<CaServiceMethods> {
@@ -184,7 +193,23 @@ export class Manager implements Component {
     return {
       ...this.clusterControl(randomBytes),
       ...serviceHandlers({ store: this.store, clock: this.deps.clock, randomBytes }),
+      ...this.logControl(),
     };
+  }
+
+  /** `service logs`: the leader's broker; a follower forwards to the leader's listener. */
+  private logControl() {
+    return logControlHandlers({
+      store: this.store,
+      broker: this.logBroker,
+      isLeader: () => this.driver.status().leader === this.options.nodeId,
+      leaderAddr: () => {
+        const leader = this.driver.status().leader;
+        return leader ? this.store.view((tx) => tx.get('node', leader)?.managerStatus?.addr) : undefined;
+      },
+      dialManager: (addr) =>
+        createClient(ControlService, addr, this.deps.credentials(), this.deps.channelOptions ?? {}),
+    });
   }
 
   private clusterControl(randomBytes: RandomBytes) {
@@ -241,6 +266,8 @@ export class Manager implements Component {
                 maxRestarts: 100,
               })
               .add(this.seeder(log))
+              .add(this.roleLoops(log)[0], { kind: 'restart', initialBackoffMs: 200, maxBackoffMs: 5000, maxRestarts: 100 })
+              .add(this.roleLoops(log)[1], { kind: 'restart', initialBackoffMs: 200, maxBackoffMs: 5000, maxRestarts: 100 })
               .add(
                 new RootRotationReconciler({
                   store: this.store,
@@ -304,14 +331,25 @@ export class Manager implements Component {
       maxBackoffMs: 5000,
       maxRestarts: 1000,
     } as const;
+    // Tasks are created `new`: the allocator gives them their addresses, then hands them to the
+    // scheduler as `pending` (a task never reaches a node before its networks are allocated).
+    const orchestration = { initialTaskState: 'new' } as const;
     group
-      .add(new ReplicatedOrchestrator(deps), restart)
-      .add(new GlobalOrchestrator(deps), restart)
-      .add(new JobsOrchestrator(deps), restart)
+      .add(new Allocator(deps), restart)
+      .add(this.meshFeed, restart)
+      .add(new ReplicatedOrchestrator(deps, orchestration), restart)
+      .add(new GlobalOrchestrator(deps, orchestration), restart)
+      .add(new JobsOrchestrator(deps, orchestration), restart)
       .add(new RestartSupervisor(deps), restart)
       .add(new TaskReaper(deps), restart)
       .add(new Scheduler({ store: this.store, clock: this.deps.clock, logger: log }), restart)
       .add(this.dispatcher.monitor(), restart);
+  }
+
+  /** Demotions and the managers' recorded status (leader flag, reachability): leader-only. */
+  private roleLoops(log: Logger): [Component, Component] {
+    const deps = { driver: this.driver, store: this.store, clock: this.deps.clock, logger: log, nodeId: this.options.nodeId };
+    return [new RoleReconciler(deps), new ManagerStatusReporter({ ...deps, transport: this.transport })];
   }
 
   /** Writes the new cluster's seed the first time its founding manager leads. */

@@ -1,4 +1,10 @@
-import type { ControlServiceMethods, Node, NodeRole, ServiceControlMethods } from '../../api/index.js';
+import type {
+  ControlServiceMethods,
+  LogControlMethods,
+  Node,
+  NodeRole,
+  ServiceControlMethods,
+} from '../../api/index.js';
 import {
   beginCaRotation,
   type CaSigningLimits,
@@ -21,6 +27,7 @@ import type { RaftDriver } from '../../raft/index.js';
 import type { Handlers } from '../../rpc/index.js';
 import { nodesAwaitingRotation } from '../ca/root-rotation-reconciler.js';
 import { readCluster, type StoreCaState } from '../ca/store-ca-state.js';
+import { canRemoveVoter, recordedReachable } from '../membership.js';
 import { type ApplyResult, by, type MemoryStore } from '../store/index.js';
 
 export interface ControlDeps {
@@ -61,10 +68,28 @@ function checkRole(role: string): NodeRole {
   return role;
 }
 
-/** The cluster and node calls; services and tasks are `serviceHandlers` (services.ts). */
+/**
+ * Docker's demotion safeguards: never the last manager, never a voter whose departure leaves the
+ * reachable voters short of a quorum. The leader checks quorum again before it removes the member.
+ */
+function checkDemotion(deps: ControlDeps, node: Node): void {
+  const managers = deps.store.view((tx) =>
+    tx.find('node', by.all()).filter((n) => n.spec.desiredRole === 'manager'),
+  );
+  if (managers.length === 1 && managers[0]!.id === node.id)
+    throw new FailedPreconditionError('attempting to demote the last manager of the swarm');
+  const { voters } = deps.driver.status().conf;
+  if (voters.includes(node.id) && !canRemoveVoter(voters, node.id, deps.nodeId, recordedReachable(deps.store))) {
+    throw new FailedPreconditionError(
+      "can't remove member from the raft: this would result in a loss of quorum",
+    );
+  }
+}
+
+/** The cluster and node calls; services and tasks are `serviceHandlers` (services.ts), logs the log broker's. */
 export function controlHandlers(
   deps: ControlDeps,
-): Omit<Handlers<ControlServiceMethods>, keyof ServiceControlMethods> {
+): Omit<Handlers<ControlServiceMethods>, keyof ServiceControlMethods | keyof LogControlMethods> {
   const { store, caState } = deps;
   const loadCa = async () => {
     const s = await caState.load();
@@ -87,7 +112,8 @@ export function controlHandlers(
             nodeId: n.id,
             addr: n.managerStatus!.addr,
             leader: n.id === raft.leader,
-            reachability: n.id === raft.leader || raft.conf.voters.includes(n.id) ? 'reachable' : 'unknown',
+            // Recorded by the leader (ManagerStatusReporter); the leader is reachable by definition.
+            reachability: n.id === raft.leader ? 'reachable' : n.managerStatus!.reachability,
           })),
         nodes: nodes.length,
         autolock: ca.autolock !== undefined,
@@ -162,28 +188,38 @@ export function controlHandlers(
           throw new InvalidArgumentError('label-rm', `key ${k} does not exist in node labels`);
         delete labels[k];
       }
+      const role = req.role ? checkRole(req.role) : undefined;
+      if (role === 'worker' && node.spec.desiredRole === 'manager') checkDemotion(deps, node);
       const spec = {
         ...node.spec,
         labels,
         ...(req.availability ? { availability: req.availability } : {}),
-        ...(req.role ? { desiredRole: checkRole(req.role) } : {}),
+        ...(role ? { desiredRole: role } : {}),
       };
-      return store.update((tx) => tx.update('node', { ...node, spec }));
+      // A promotion takes effect in the store at once (the node then gets a manager certificate
+      // and joins Raft by itself); a demotion only once the leader has taken it out of Raft.
+      return store.update((tx) =>
+        tx.update('node', { ...node, spec, ...(role === 'manager' ? { role } : {}) }),
+      );
     },
 
     RemoveNode: async (req) => {
       const node = resolveNode(store, req.id);
       if (node.id === deps.nodeId)
         throw new FailedPreconditionError('a node cannot remove itself: use leave');
-      if (node.role === 'manager' || node.spec.desiredRole === 'manager') {
+      const conf = deps.driver.status().conf;
+      if (
+        node.spec.desiredRole === 'manager' ||
+        node.managerStatus ||
+        conf.voters.includes(node.id) ||
+        conf.learners.includes(node.id)
+      ) {
         throw new FailedPreconditionError(
-          `node ${node.id} is a cluster manager; demote it before removing it`,
+          `node ${node.id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
         );
       }
       if (node.status.state === 'ready' && !req.force) {
-        throw new FailedPreconditionError(
-          `node ${node.id} is not down and can't be removed (use --force to remove it anyway)`,
-        );
+        throw new FailedPreconditionError(`node ${node.id} is not down and can't be removed`);
       }
       // Refuse its certificate first: the authorizer reads the removed list on every call.
       await caState.update((c) => markNodeRemoved(c, node.id));
