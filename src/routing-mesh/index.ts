@@ -1,1 +1,16 @@
-export {};
+export { type CommandResult, type CommandRunner, systemCommandRunner } from './data-plane/command-runner.js';
+export {
+  type DataPlaneDeps,
+  KernelDataPlane,
+  type MeshDataPlane,
+} from './data-plane/data-plane.js';
+export { type DataPlaneKind, type Detection, detectDataPlane } from './data-plane/detect.js';
+export { dockerNetworkEngine, type EngineNetwork, type NetworkEngine } from './data-plane/docker-networks.js';
+export {
+  DOCKER_LABEL_MESH,
+  DOCKER_LABEL_NETWORK_ID,
+  type MeshPlan,
+  type NetworkPlan,
+  NFT_TABLE,
+  planMesh,
+} from './data-plane/plan.js';

@@ -1,0 +1,253 @@
+import { describe, expect, it } from 'vitest';
+import type { MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../api/index.js';
+import { noopLogger, waitFor } from '../../common/index.js';
+import type { CommandRunner } from './command-runner.js';
+import { KernelDataPlane } from './data-plane.js';
+import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
+import { planMesh } from './plan.js';
+
+const ING = 'net-ingress' as NetworkId;
+const N1 = 'node1' as NodeId;
+const N2 = 'node2' as NodeId;
+const N3 = 'node3' as NodeId;
+
+function state(
+  revision: number,
+  backends: { task: string; node: NodeId; addr: string }[],
+  nodes = [N1, N2, N3],
+): MeshState {
+  return {
+    revision,
+    networks: [
+      {
+        id: ING,
+        name: 'ingress',
+        vni: 4096,
+        subnet: '10.0.0.0/24',
+        gateway: '10.0.0.1',
+        ingress: true,
+        attachable: false,
+      },
+    ],
+    nodes: nodes.map((n, i) => ({
+      nodeId: n,
+      addr: `192.168.1.${11 + i}`,
+      networkAddrs: [{ networkId: ING, addr: `10.0.0.${2 + i}/24` }],
+    })),
+    services: [
+      {
+        id: 'svc1' as ServiceId,
+        name: 'web',
+        endpointMode: 'vip',
+        vips: [{ networkId: ING, addr: '10.0.0.100' }],
+        ports: [
+          { protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' },
+          { protocol: 'udp', targetPort: 7, publishedPort: 7007, publishMode: 'ingress' },
+          { protocol: 'tcp', targetPort: 81, publishedPort: 9090, publishMode: 'host' },
+        ],
+        backends: backends.map((b) => ({
+          taskId: b.task as TaskId,
+          taskName: `web.1.${b.task}`,
+          nodeId: b.node,
+          addrs: [{ networkId: ING, addr: `${b.addr}/24` }],
+        })),
+      },
+    ],
+  };
+}
+
+class Recorder {
+  readonly calls: string[] = [];
+  readonly run: CommandRunner = async (argv, input) => {
+    this.calls.push(input ? `${argv.join(' ')} <<${input}` : argv.join(' '));
+    return {
+      code: argv[0] === 'iptables' && (argv[1] === '-C' || argv[1] === '-D') ? 1 : 0,
+      stdout: '',
+      stderr: '',
+    };
+  };
+  take(): string[] {
+    return this.calls.splice(0);
+  }
+}
+
+class FakeEngine implements NetworkEngine {
+  readonly nets = new Map<string, EngineNetwork>();
+  async listOurs(): Promise<EngineNetwork[]> {
+    return [...this.nets.values()];
+  }
+  async create(p: Parameters<NetworkEngine['create']>[0]): Promise<void> {
+    this.nets.set(p.dockerName, {
+      id: p.dockerName,
+      name: p.dockerName,
+      subnet: p.subnet,
+      gateway: p.localAddr,
+      bridge: p.bridge,
+    });
+  }
+  async remove(name: string): Promise<void> {
+    this.nets.delete(name);
+  }
+}
+
+describe('planMesh', () => {
+  it('gives each node its own bridge address and the other nodes as VXLAN peers', () => {
+    const p = planMesh(N2, state(1, []));
+    expect(p.networks).toEqual([
+      expect.objectContaining({
+        localAddr: '10.0.0.3',
+        bridge: 'swmb4096',
+        vxlan: 'swmv4096',
+        dockerName: 'swarmctl-ingress',
+        peers: ['192.168.1.11', '192.168.1.13'],
+      }),
+    ]);
+  });
+
+  it('DNATs each ingress port over every backend, masquerading only towards remote ones', () => {
+    const p = planMesh(
+      N1,
+      state(1, [
+        { task: 't2', node: N2, addr: '10.0.0.12' },
+        { task: 't1', node: N1, addr: '10.0.0.11' },
+      ]),
+    );
+    const chains = Object.fromEntries(p.rules?.chains ?? []);
+    expect(chains).toEqual({
+      'svc-svc1': [
+        'tcp dport 8080 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 80',
+        'udp dport 7007 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 7',
+      ],
+      ingress: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
+      masquerade: [
+        'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
+      ],
+    });
+  });
+
+  it('refuses connections to a published port with no backend instead of leaving it to the host', () => {
+    const chains = planMesh(N1, state(1, [])).rules?.chains;
+    expect(chains?.get('svc-svc1')).toEqual([
+      'tcp dport 8080 reject with tcp reset',
+      'udp dport 7007 reject',
+    ]);
+  });
+
+  it('plans nothing for a node the state does not list', () => {
+    expect(planMesh('other' as NodeId, state(1, []))).toEqual({
+      localAddr: undefined,
+      networks: [],
+      rules: undefined,
+    });
+  });
+});
+
+describe('KernelDataPlane', () => {
+  async function started(): Promise<{
+    dp: KernelDataPlane;
+    rec: Recorder;
+    engine: FakeEngine;
+    stop: () => Promise<void>;
+  }> {
+    const rec = new Recorder();
+    const engine = new FakeEngine();
+    const dp = new KernelDataPlane({ nodeId: N1, run: rec.run, engine, logger: noopLogger });
+    const ac = new AbortController();
+    const done = dp.run(ac.signal);
+    return {
+      dp,
+      rec,
+      engine,
+      stop: async () => {
+        ac.abort();
+        await done;
+      },
+    };
+  }
+  let converges = 0;
+  async function apply(dp: KernelDataPlane, s: MeshState): Promise<void> {
+    const before = converges;
+    const sub = dp.onDidConverge(() => converges++);
+    dp.update(s);
+    await waitFor(
+      () => (converges > before ? { done: true, value: 0 } : { done: false, state: 'not converged' }),
+      { timeoutMs: 2000, intervalMs: 5 },
+    );
+    sub.dispose();
+  }
+
+  it('builds network, VXLAN, fdb and table once; the same state again runs nothing; a backend change rewrites one chain', async () => {
+    const { dp, rec, engine, stop } = await started();
+    await apply(dp, state(1, [{ task: 't1', node: N1, addr: '10.0.0.11' }]));
+    const first = rec.take();
+    expect(engine.nets.get('swarmctl-ingress')).toMatchObject({
+      subnet: '10.0.0.0/24',
+      gateway: '10.0.0.2',
+      bridge: 'swmb4096',
+    });
+    expect(first).toContain(
+      'ip link add swmv4096 type vxlan id 4096 dstport 4789 local 192.168.1.11 nolearning',
+    );
+    expect(first).toContain('ip link set swmv4096 mtu 1450 master swmb4096 up');
+    expect(first).toContain('bridge fdb append 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.12');
+    expect(first).toContain('bridge fdb append 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13');
+    expect(first).toContain(
+      'iptables -I FORWARD 1 -m connmark --mark 0x10000000/0x10000000 -m comment --comment swarmctl-mesh -j ACCEPT',
+    );
+    expect(first.some((c) => c.startsWith('nft -f - <<table ip swarmctl-mesh {}\ndelete table'))).toBe(true);
+
+    await apply(dp, state(2, [{ task: 't1', node: N1, addr: '10.0.0.11' }]));
+    expect(rec.take()).toEqual([]);
+
+    await apply(
+      dp,
+      state(3, [
+        { task: 't1', node: N1, addr: '10.0.0.11' },
+        { task: 't2', node: N2, addr: '10.0.0.12' },
+      ]),
+    );
+    const change = rec.take();
+    expect(change).toHaveLength(1);
+    expect(change[0]).toContain(
+      'flush chain ip swarmctl-mesh svc-svc1\nadd rule ip swarmctl-mesh svc-svc1 tcp dport 8080',
+    );
+    expect(change[0]).not.toContain('masquerade');
+    expect(change[0]).not.toContain('ingress');
+
+    // Node 3 goes down: only its fdb entry goes.
+    await apply(
+      dp,
+      state(
+        4,
+        [
+          { task: 't1', node: N1, addr: '10.0.0.11' },
+          { task: 't2', node: N2, addr: '10.0.0.12' },
+        ],
+        [N1, N2],
+      ),
+    );
+    expect(rec.take()).toEqual(['bridge fdb del 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13']);
+
+    await stop();
+    const down = rec.take();
+    expect(down).toContain('ip link del swmv4096');
+    expect(down.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
+    expect(engine.nets.size).toBe(0);
+  });
+
+  it('withdraws a local backend before the leader does', async () => {
+    const { dp, rec, stop } = await started();
+    await apply(
+      dp,
+      state(1, [
+        { task: 't1', node: N1, addr: '10.0.0.11' },
+        { task: 't2', node: N1, addr: '10.0.0.12' },
+      ]),
+    );
+    rec.take();
+    await dp.withdraw('t2' as TaskId);
+    const change = rec.take().join('\n');
+    expect(change).toContain('numgen random mod 1 map { 0 : 10.0.0.11 } : 80');
+    await stop();
+  });
+});

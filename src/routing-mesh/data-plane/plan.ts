@@ -1,0 +1,164 @@
+import type { MeshService, MeshState, NetworkId, NodeId } from '../../api/index.js';
+
+/** Everything of ours carries these names, so that cleanup finds it without a record. */
+export const NFT_TABLE = 'swarmctl-mesh';
+export const IPTABLES_COMMENT = 'swarmctl-mesh';
+/** Conntrack mark bit of connections the mesh DNATed: accepted in FORWARD, masqueraded to the overlay. */
+export const MESH_CT_MARK = 0x10000000;
+export const DOCKER_LABEL_MESH = 'swarmctl.mesh';
+export const DOCKER_LABEL_NETWORK_ID = 'swarmctl.network.id';
+export const VXLAN_PORT = 4789;
+/** 1500 minus VXLAN's 50 bytes of outer headers. */
+export const OVERLAY_MTU = 1450;
+const BRIDGE_PREFIX = 'swmb';
+const VXLAN_PREFIX = 'swmv';
+
+/** One overlay as this node programs it. */
+export interface NetworkPlan {
+  readonly id: NetworkId;
+  readonly name: string;
+  readonly vni: number;
+  readonly subnet: string;
+  /** This node's own address on the network: its bridge's address and its containers' gateway. */
+  readonly localAddr: string;
+  readonly bridge: string;
+  readonly vxlan: string;
+  readonly dockerName: string;
+  /** Underlay addresses of the other nodes on this network (head-end replication targets). */
+  readonly peers: readonly string[];
+  readonly ingress: boolean;
+}
+
+/** The nftables chains of our table that change with the state (the hook chains are fixed). */
+export interface RulesPlan {
+  /** Chain name → its rules, in order; `ingress` dispatches, `masquerade` is jumped to from postrouting. */
+  readonly chains: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface MeshPlan {
+  /** Underlay address of this node (VXLAN source). */
+  readonly localAddr: string | undefined;
+  readonly networks: readonly NetworkPlan[];
+  /** Undefined when no service publishes through the ingress on this node (no table at all). */
+  readonly rules: RulesPlan | undefined;
+}
+
+export function bridgeName(vni: number): string {
+  return `${BRIDGE_PREFIX}${vni}`;
+}
+export function vxlanName(vni: number): string {
+  return `${VXLAN_PREFIX}${vni}`;
+}
+export function dockerNetworkName(networkName: string): string {
+  return `swarmctl-${networkName}`;
+}
+export function isOurLink(name: string): boolean {
+  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(VXLAN_PREFIX);
+}
+
+/**
+ * What this node's kernel should hold for `state`: a pure function, so that unit tests check the
+ * data plane's decisions without root. The node takes part in the networks on which the leader
+ * gave it an address.
+ */
+export function planMesh(nodeId: NodeId, state: MeshState): MeshPlan {
+  const self = state.nodes.find((n) => n.nodeId === nodeId);
+  if (!self) return { localAddr: undefined, networks: [], rules: undefined };
+  const networks: NetworkPlan[] = [];
+  for (const n of [...state.networks].sort((a, b) => a.vni - b.vni)) {
+    const mine = self.networkAddrs.find((a) => a.networkId === n.id);
+    if (!mine) continue;
+    const peers = state.nodes
+      .filter((o) => o.nodeId !== nodeId && o.networkAddrs.some((a) => a.networkId === n.id))
+      .map((o) => o.addr)
+      .filter((a) => a !== self.addr);
+    networks.push({
+      id: n.id,
+      name: n.name,
+      vni: n.vni,
+      subnet: n.subnet,
+      localAddr: stripPrefix(mine.addr),
+      bridge: bridgeName(n.vni),
+      vxlan: vxlanName(n.vni),
+      dockerName: dockerNetworkName(n.name),
+      peers: [...new Set(peers)].sort(),
+      ingress: n.ingress,
+    });
+  }
+  const ingress = networks.find((n) => n.ingress);
+  return {
+    localAddr: self.addr,
+    networks,
+    rules: ingress ? planRules(nodeId, ingress, state.services) : undefined,
+  };
+}
+
+function planRules(
+  nodeId: NodeId,
+  ingress: NetworkPlan,
+  services: readonly MeshService[],
+): RulesPlan | undefined {
+  const chains = new Map<string, string[]>();
+  const dispatch: string[] = [];
+  const local = new Set<string>();
+  for (const s of [...services].sort((a, b) => a.id.localeCompare(b.id))) {
+    const ports = s.ports.filter((p) => p.publishMode === 'ingress' && p.publishedPort > 0);
+    if (ports.length === 0) continue;
+    const backends: string[] = [];
+    for (const b of s.backends) {
+      const a = b.addrs.find((x) => x.networkId === ingress.id);
+      if (!a) continue;
+      const addr = stripPrefix(a.addr);
+      backends.push(addr);
+      if (b.nodeId === nodeId) local.add(addr);
+    }
+    backends.sort(compareAddr);
+    const chain = `svc-${s.id}`;
+    const rules: string[] = [];
+    for (const p of ports) {
+      dispatch.push(`${p.protocol} dport ${p.publishedPort} jump ${chain}`);
+      rules.push(serviceRule(p.protocol, p.publishedPort, p.targetPort, backends));
+    }
+    chains.set(chain, rules);
+  }
+  if (dispatch.length === 0) return undefined;
+  chains.set('ingress', dispatch);
+  // Towards a backend on another node the reply must come back here: masquerade to our bridge
+  // address. A local backend answers through this node anyway and sees the client's address.
+  const mark = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
+  const notLocal = local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
+  chains.set('masquerade', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
+  return { chains };
+}
+
+function serviceRule(
+  protocol: 'tcp' | 'udp',
+  published: number,
+  target: number,
+  backends: readonly string[],
+): string {
+  const match = `${protocol} dport ${published}`;
+  if (backends.length === 0) return `${match} ${protocol === 'tcp' ? 'reject with tcp reset' : 'reject'}`;
+  // An anonymous map inline: nft 1.0.6 takes numgen into it where a typed named map fails.
+  const map = backends.map((b, i) => `${i} : ${b}`).join(', ');
+  return `${match} ct mark set ct mark | ${hex(MESH_CT_MARK)} dnat to numgen random mod ${backends.length} map { ${map} } : ${target}`;
+}
+
+export function stripPrefix(addr: string): string {
+  const slash = addr.indexOf('/');
+  return slash < 0 ? addr : addr.slice(0, slash);
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+function compareAddr(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 4; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
