@@ -266,8 +266,6 @@ export class Manager implements Component {
                 maxRestarts: 100,
               })
               .add(this.seeder(log))
-              .add(this.roleLoops(log)[0], { kind: 'restart', initialBackoffMs: 200, maxBackoffMs: 5000, maxRestarts: 100 })
-              .add(this.roleLoops(log)[1], { kind: 'restart', initialBackoffMs: 200, maxBackoffMs: 5000, maxRestarts: 100 })
               .add(
                 new RootRotationReconciler({
                   store: this.store,
@@ -278,6 +276,7 @@ export class Manager implements Component {
                 }),
                 { kind: 'restart', initialBackoffMs: 500, maxBackoffMs: 5000, maxRestarts: 100 },
               );
+            this.addRoleLoops(group, log);
             this.addServiceLoops(group, log);
             leaderGroup = {
               stop,
@@ -347,9 +346,18 @@ export class Manager implements Component {
   }
 
   /** Demotions and the managers' recorded status (leader flag, reachability): leader-only. */
-  private roleLoops(log: Logger): [Component, Component] {
-    const deps = { driver: this.driver, store: this.store, clock: this.deps.clock, logger: log, nodeId: this.options.nodeId };
-    return [new RoleReconciler(deps), new ManagerStatusReporter({ ...deps, transport: this.transport })];
+  private addRoleLoops(group: Supervisor, log: Logger): void {
+    const deps = {
+      driver: this.driver,
+      store: this.store,
+      clock: this.deps.clock,
+      logger: log,
+      nodeId: this.options.nodeId,
+    };
+    const restart = { kind: 'restart', initialBackoffMs: 200, maxBackoffMs: 5000, maxRestarts: 100 } as const;
+    group
+      .add(new RoleReconciler(deps), restart)
+      .add(new ManagerStatusReporter({ ...deps, transport: this.transport }), restart);
   }
 
   /** Writes the new cluster's seed the first time its founding manager leads. */

@@ -79,7 +79,10 @@ function checkDemotion(deps: ControlDeps, node: Node): void {
   if (managers.length === 1 && managers[0]!.id === node.id)
     throw new FailedPreconditionError('attempting to demote the last manager of the swarm');
   const { voters } = deps.driver.status().conf;
-  if (voters.includes(node.id) && !canRemoveVoter(voters, node.id, deps.nodeId, recordedReachable(deps.store))) {
+  if (
+    voters.includes(node.id) &&
+    !canRemoveVoter(voters, node.id, deps.nodeId, recordedReachable(deps.store))
+  ) {
     throw new FailedPreconditionError(
       "can't remove member from the raft: this would result in a loss of quorum",
     );
