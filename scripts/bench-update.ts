@@ -1,0 +1,147 @@
+/**
+ * npm run bench:update [-- --replicas 20 --monitor 5s --keep]
+ *
+ * A rolling update of the same service on Docker Swarm mode and on swarmctl in the same run, side
+ * by side on two lab hosts (docs/lab.md), each with its own dockerd: host 1 runs `docker swarm
+ * init` on its engine, host 2 a one-node swarmctl cluster. Both services: 20 replicas of
+ * swarmctl-test/web:v1 (a shell that stops at once on SIGTERM) with `--init`, updated to :v2 with
+ * `--update-parallelism 2 --update-delay 0s` and the same `--update-monitor`. Measured: the time
+ * until each CLI's waiting `service update` returns (the update completed), the time until the
+ * last v2 container started, and the most slots without a running container (engine events).
+ */
+import { parseArgs } from 'node:util';
+import { waitFor } from '../src/common/index.js';
+import { Lab } from '../test/harness/lab.js';
+import { type CommandResult, runCommand } from '../test/harness/run-command.js';
+import { ensureBuilt, SWARMCTL } from '../test/harness/swarm-nodes.js';
+import { SlotWatch } from './bench/slot-watch.js';
+
+const { values } = parseArgs({
+  options: {
+    replicas: { type: 'string', default: '20' },
+    monitor: { type: 'string', default: '5s' },
+    /** Leave the lab up afterwards (remove it with the lab CLI or the next run). */
+    keep: { type: 'boolean', default: false },
+  },
+});
+const replicas = Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas: ${values.replicas}`);
+const monitor = values.monitor!;
+
+const PREFIX = 'swbu';
+const SUBNET = '10.213.16';
+const SWARM_HOST = 1;
+const SWARMCTL_HOST = 2;
+const V1 = 'swarmctl-test/web:v1';
+const V2 = 'swarmctl-test/web:v2';
+const SERVICE = 'bench';
+const TIMEOUT_MS = 300_000;
+const UPDATE_FLAGS = ['--update-parallelism', '2', '--update-delay', '0s', '--update-monitor', monitor];
+
+interface Side {
+  readonly name: string;
+  readonly host: number;
+  /** `service <args>` through the side's own CLI. */
+  cli(args: readonly string[]): Promise<CommandResult>;
+}
+
+interface Figures {
+  /** From the update command's start until it returned (the update completed). */
+  commandMs: number;
+  /** From the same start until the last v2 container started. */
+  lastStartMs: number;
+  maxSlotsDown: number;
+}
+
+async function measure(side: Side): Promise<Figures> {
+  await side.cli([
+    'create',
+    '--detach',
+    '--init',
+    '--name',
+    SERVICE,
+    '--replicas',
+    String(replicas),
+    ...UPDATE_FLAGS,
+    V1,
+  ]);
+  const watch = await SlotWatch.start(lab, [side.host], SERVICE, replicas);
+  try {
+    await watch.settled(V1, TIMEOUT_MS);
+    const started = Date.now();
+    await side.cli(['update', '--detach=false', '--quiet', '--image', V2, SERVICE]);
+    const commandMs = Date.now() - started;
+    await watch.settled(V2, TIMEOUT_MS);
+    const lastStartMs = Math.round((watch.starts(V2).at(-1) ?? started) - started);
+    return { commandMs, lastStartMs, maxSlotsDown: watch.worst().maxSlotsDown };
+  } finally {
+    watch.stop();
+  }
+}
+
+ensureBuilt();
+const lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 2, images: [] });
+try {
+  await lab.loadImages('all', [V1, V2]);
+  const swarmAddr = lab.host(SWARM_HOST).address;
+  await lab.dockerCli(SWARM_HOST, ['swarm', 'init', '--advertise-addr', swarmAddr]);
+  const swarm: Side = {
+    name: 'Docker Swarm mode',
+    host: SWARM_HOST,
+    cli: (args) => lab.dockerCli(SWARM_HOST, ['service', ...args], { timeoutMs: TIMEOUT_MS }),
+  };
+
+  const h = lab.host(SWARMCTL_HOST);
+  const sock = ['-H', `unix://${h.swarmctlSocket}`];
+  const addr = `${h.address}:2377`;
+  lab.startProcess(
+    SWARMCTL_HOST,
+    [
+      SWARMCTL,
+      'init',
+      '--state-dir',
+      h.swarmctlStateDir,
+      '--control-socket',
+      h.swarmctlSocket,
+      '--docker-host',
+      h.dockerHost,
+      '--listen-addr',
+      addr,
+      '--advertise-addr',
+      addr,
+      '--foreground',
+    ],
+    { name: 'swarmctl' },
+  );
+  await waitFor(
+    async () => {
+      const r = await runCommand([SWARMCTL, ...sock, 'info'], { allowFailure: true, timeoutMs: 10_000 });
+      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'the swarmctl node to answer' },
+  );
+  const ours: Side = {
+    name: 'swarmctl',
+    host: SWARMCTL_HOST,
+    cli: (args) => runCommand([SWARMCTL, ...sock, 'service', ...args], { timeoutMs: TIMEOUT_MS }),
+  };
+
+  console.log(
+    `bench:update: ${replicas} replicas ${V1} → ${V2}, --init, ${UPDATE_FLAGS.join(' ')}; ` +
+      `Docker Swarm mode on lab host ${SWARM_HOST}'s own dockerd and swarmctl on host ${SWARMCTL_HOST}'s, measured side by side in this run (one after the other)`,
+  );
+  const results: [Side, Figures][] = [];
+  for (const side of [swarm, ours]) {
+    const f = await measure(side);
+    results.push([side, f]);
+    console.log(
+      `${side.name.padEnd(18)} update command ${(f.commandMs / 1000).toFixed(1)} s; last v2 container started after ${(f.lastStartMs / 1000).toFixed(1)} s; at most ${f.maxSlotsDown} slots without a running container`,
+    );
+  }
+  const [s, o] = [results[0]![1], results[1]![1]];
+  console.log(
+    `ratio swarmctl / Swarm: update command ${(o.commandMs / s.commandMs).toFixed(2)}x, last v2 start ${(o.lastStartMs / s.lastStartMs).toFixed(2)}x (goal ≤ 0.5x)`,
+  );
+} finally {
+  if (!values.keep) await lab.teardown();
+}
