@@ -1,6 +1,7 @@
 import {
   DEFAULT_HEARTBEAT_PERIOD_MS,
   type DispatcherServiceMethods,
+  type LogsServiceMethods,
   type NodeDescription,
   type SessionMessage,
   TASK_STATE_RANK,
@@ -11,6 +12,7 @@ import {
 import { type Clock, type Component, errorMessage, isSwarmError, type Logger } from '../../common/index.js';
 import type { RpcClient } from '../../rpc/index.js';
 import type { Executor } from '../executor/index.js';
+import { LogPublisher } from './logs/index.js';
 import { TaskRunner } from './task-runner.js';
 
 export interface AgentDeps {
@@ -21,6 +23,8 @@ export interface AgentDeps {
   readonly connect: (addr: string) => RpcClient<DispatcherServiceMethods>;
   /** Managers known at start (the node record); sessions add the cluster's current list. */
   readonly managers: () => readonly string[];
+  /** Dials the session's manager for log subscriptions (`service logs`); none: no logs served. */
+  readonly connectLogs?: (addr: string) => RpcClient<LogsServiceMethods>;
 }
 
 /** Status reports are batched this long before one UpdateTaskStatus call. */
@@ -44,9 +48,19 @@ export class Agent implements Component {
   private client: RpcClient<DispatcherServiceMethods> | undefined;
   private flushTimer: (() => void) | undefined;
   private readonly log: Logger;
+  private readonly logs: LogPublisher | undefined;
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.logger.child({ module: 'agent' });
+    const connectLogs = deps.connectLogs;
+    this.logs = connectLogs
+      ? new LogPublisher({
+          clock: deps.clock,
+          logger: deps.logger,
+          executor: deps.executor,
+          connect: connectLogs,
+        })
+      : undefined;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -91,6 +105,7 @@ export class Agent implements Component {
     const signal = AbortSignal.any([outer, stop.signal]);
     const client = this.deps.connect(addr);
     let beating: Promise<void> | undefined;
+    let publishing: Promise<void> | undefined;
     let heartbeatFailure: unknown;
     try {
       const description: NodeDescription = await this.deps.executor.describe(signal);
@@ -108,6 +123,10 @@ export class Agent implements Component {
               stop.abort();
             });
             this.scheduleFlush();
+            // Log subscriptions come from the same manager, for as long as the session lasts.
+            publishing = this.logs?.run(addr, signal).catch((e: unknown) => {
+              this.log.warn('log publisher failed', { error: errorMessage(e) });
+            });
           }
           periodMs = msg.heartbeatPeriodMs;
           this.known = [...msg.managers];
@@ -120,6 +139,7 @@ export class Agent implements Component {
     } finally {
       stop.abort();
       await beating;
+      await publishing;
       if (this.client === client) this.client = undefined;
       client.close();
     }

@@ -1,0 +1,1 @@
+export { LogPublisher, type LogPublisherDeps } from './log-publisher.js';
