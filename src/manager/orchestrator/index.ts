@@ -35,3 +35,5 @@ export { historyToDelete, isReapable, TaskReaper } from './reaper/task-reaper.js
 export { ReplicatedOrchestrator } from './replicated/replicated-orchestrator.js';
 export { instanceHolders, restartsInWindow, shouldRestart } from './restart/restart-policy.js';
 export { RestartSupervisor } from './restart/restart-supervisor.js';
+export { DEFAULT_UPDATE_CONFIG, effectiveUpdateConfig } from './update/update-config.js';
+export { Updater } from './update/updater.js';

@@ -55,7 +55,8 @@ interface RestartOutcome {
  *   drained node the delay is skipped but the old task is stopped first. Global tasks on failed
  *   nodes are left to the global and jobs orchestrators, which shut them down.
  * - Leader change: delays live in memory; a new instance adopts every task left at desired
- *   `ready`, with what remains of its delay counted from its creation.
+ *   `ready`, with what remains of its delay counted from its creation, except the rolling
+ *   updater's held tasks (`updateStatus.heldTasks`), which the updater starts itself.
  */
 export class RestartSupervisor extends LoopComponent {
   readonly name = 'restart-supervisor';
@@ -79,7 +80,10 @@ export class RestartSupervisor extends LoopComponent {
     this.delayed.clear();
     const now = this.clock.now();
     for (const t of tx.find('task', by.all())) {
-      if (!tx.get('service', t.serviceId)) continue;
+      const service = tx.get('service', t.serviceId);
+      if (!service) continue;
+      // The updater starts its own held tasks once the task they replace has stopped.
+      if (service.status.updateStatus?.heldTasks?.includes(t.id)) continue;
       if (t.desiredState === 'ready') {
         const delay = effectiveRestartPolicy(t).delayMs;
         this.plan(t.id, Math.max(now, t.meta.createdAt + delay), undefined, isPastRunning(t.status.state));

@@ -1,0 +1,277 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isLiveTask } from '../common/task-rules.js';
+import { RolloutRig } from './update-fixtures.js';
+import { Updater } from './updater.js';
+
+let rig: RolloutRig;
+
+afterEach(async () => {
+  await rig.h.stop();
+});
+
+function liveImages(): string[] {
+  return rig.h
+    .tasks(rig.serviceId)
+    .filter(isLiveTask)
+    .map((t) => t.spec.container.image)
+    .sort();
+}
+
+/** Creation times of the rollout's new tasks, grouped: one group per batch. */
+function batchTimes(image: string): number[] {
+  const times = rig.h
+    .tasks(rig.serviceId)
+    .filter((t) => t.spec.container.image === image)
+    .map((t) => t.meta.createdAt);
+  return [...new Set(times)].sort((a, b) => a - b);
+}
+
+const state = () => rig.status?.state;
+
+describe('Updater', () => {
+  it('stop-first: batches of `parallelism` with the delay between them, never more slots down', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { parallelism: 2, delayMs: 1_000 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(6).fill('web:v2'));
+    expect(liveImages()).toEqual(Array(6).fill('web:v2'));
+    expect(rig.seen.maxDown).toBeLessThanOrEqual(2);
+    expect(rig.seen.maxDown).toBeGreaterThan(0);
+    expect(rig.seen.maxPerSlot).toBe(1);
+    const times = batchTimes('web:v2');
+    expect(times).toHaveLength(3);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1_000);
+    for (const at of times) {
+      const batch = rig.h.tasks(rig.serviceId).filter((t) => t.meta.createdAt === at);
+      expect(batch.filter((t) => t.spec.container.image === 'web:v2')).toHaveLength(2);
+    }
+    expect(rig.status).toMatchObject({ state: 'completed', message: 'update completed' });
+    expect(rig.status?.completedAt).toBeGreaterThan(rig.status?.startedAt ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('parallelism 0 replaces every slot in one batch', async () => {
+    rig = new RolloutRig();
+    await rig.start(4, { parallelism: 0 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(batchTimes('web:v2')).toHaveLength(1);
+    expect(rig.images()).toEqual(Array(4).fill('web:v2'));
+  });
+
+  it('start-first: the running count never drops below the replicas and no slot keeps two tasks', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { parallelism: 2, order: 'start-first' }, true);
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.seen.minRunning).toBeGreaterThanOrEqual(6);
+    expect(rig.seen.maxDown).toBe(0);
+    expect(rig.images()).toEqual(Array(6).fill('web:v2'));
+    expect(liveImages()).toEqual(Array(6).fill('web:v2'));
+  });
+
+  it('start-first with a healthcheck keeps the old task until the new one is healthy', async () => {
+    rig = new RolloutRig();
+    await rig.start(1, { order: 'start-first', monitorMs: 60_000 }, true);
+    await rig.image('web:sick');
+    await rig.cycle();
+    await rig.cycle();
+    // The new task runs but is still starting: the old one must keep running.
+    expect(rig.images()).toEqual(['web:sick', 'web:v1']);
+    expect(rig.h.tasks(rig.serviceId).find((t) => t.spec.container.image === 'web:v1')?.desiredState).toBe(
+      'running',
+    );
+  });
+
+  it('pauses when a new task runs but is not healthy within the monitor window', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { monitorMs: 2_000 });
+    await rig.image('web:sick');
+    await rig.runUntil(() => state() === 'paused');
+    expect(rig.status?.message).toMatch(/not healthy within the monitor window/);
+    expect(rig.status?.failedTasks).toHaveLength(1);
+    // Only the first slot was touched.
+    expect(rig.images()).toEqual(['web:sick', 'web:v1', 'web:v1']);
+    expect(rig.h.clock.now() - (rig.status?.startedAt ?? 0)).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('counts a container reported unhealthy as a failure', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, {});
+    await rig.image('web:unhealthy');
+    await rig.runUntil(() => state() === 'paused');
+    expect(rig.status?.failedTasks).toHaveLength(1);
+  });
+
+  it('pause: stops after the failing batch; an update with a good image resumes and completes', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { parallelism: 2 });
+    await rig.image('web:fail');
+    await rig.runUntil(() => state() === 'paused');
+    expect(rig.status?.message).toMatch(/update paused: task \w+ \(slot \d\) failed: exit code 1/);
+    // Only the first batch's two slots ran the failing image (the restart supervisor retries there).
+    const failTasks = rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:fail');
+    expect(new Set(failTasks.map((t) => t.slot)).size).toBe(2);
+    // Paused means paused: time passes, nothing more is replaced.
+    for (let i = 0; i < 5; i++) {
+      await rig.h.advance(1_000);
+      await rig.cycle();
+    }
+    expect(rig.running().filter((t) => t.spec.container.image === 'web:v1')).toHaveLength(4);
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(6).fill('web:v2'));
+    expect(rig.seen.maxPerSlot).toBe(1);
+  });
+
+  it('continue: goes on through failures and completes', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { parallelism: 1, failureAction: 'continue' });
+    await rig.image('web:fail');
+    await rig.runUntil(() => state() === 'completed', 100, 1_000);
+    expect(
+      rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:v1' && isLiveTask(t)),
+    ).toEqual([]);
+    expect(rig.status?.failedTasks?.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('rollback: failures roll back to the previous spec, which ends rollback_completed', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { parallelism: 2, failureAction: 'rollback' });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    await rig.image('web:fail');
+    await rig.runUntil(() => state() === 'rollback_started');
+    expect(rig.status?.message).toMatch(/update rolled back: task .* failed: exit code 1/);
+    expect(rig.service.spec.taskTemplate.container.image).toBe('web:v2');
+    expect(rig.service.previousSpec?.taskTemplate.container.image).toBe('web:fail');
+    await rig.runUntil(() => state() === 'rollback_completed');
+    expect(rig.images()).toEqual(Array(6).fill('web:v2'));
+    expect(liveImages()).toEqual(Array(6).fill('web:v2'));
+    expect(rig.seen.maxPerSlot).toBe(1);
+  });
+
+  it('a rollback that fails too pauses as rollback_paused', async () => {
+    rig = new RolloutRig();
+    await rig.start(2, { failureAction: 'rollback' });
+    await rig.image('web:fail');
+    await rig.image('web:fail2:fail');
+    await rig.runUntil(() => state() === 'rollback_paused');
+    expect(rig.status?.message).toMatch(/^rollback paused: /);
+  });
+
+  it('a manual rollback after a completed update returns to the previous spec', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, {});
+    await rig.update((spec) => ({
+      ...spec,
+      taskTemplate: {
+        ...spec.taskTemplate,
+        container: { image: 'web:v2', env: ['MODE=new'] },
+        resources: { limits: { memoryBytes: 64 * 2 ** 20 } },
+      },
+    }));
+    await rig.runUntil(() => state() === 'completed');
+    const before = rig.service.previousSpec!;
+    await rig.setStatus((s) => ({
+      ...s,
+      spec: s.previousSpec!,
+      previousSpec: s.spec,
+      specVersion: s.specVersion + 1,
+      status: { ...s.status, updateStatus: { state: 'rollback_started', startedAt: rig.h.clock.now() } },
+    }));
+    await rig.runUntil(() => state() === 'rollback_completed');
+    for (const t of rig.running()) expect(t.spec).toEqual(before.taskTemplate);
+    expect(rig.running()).toHaveLength(3);
+  });
+
+  it('a new update supersedes one in progress', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { delayMs: 1_000 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => rig.images().filter((i) => i === 'web:v2').length === 2);
+    await rig.image('web:v3');
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(6).fill('web:v3'));
+    expect(liveImages()).toEqual(Array(6).fill('web:v3'));
+    expect(rig.seen.maxDown).toBeLessThanOrEqual(1);
+    expect(rig.seen.maxPerSlot).toBe(1);
+  });
+
+  it('canary: holds after N slots; promote finishes the rollout', async () => {
+    rig = new RolloutRig();
+    await rig.start(4, { parallelism: 2, canary: 1 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'canary');
+    expect(rig.images()).toEqual(['web:v1', 'web:v1', 'web:v1', 'web:v2']);
+    for (let i = 0; i < 5; i++) {
+      await rig.h.advance(10_000);
+      await rig.cycle();
+    }
+    expect(state()).toBe('canary');
+    expect(rig.images()).toEqual(['web:v1', 'web:v1', 'web:v1', 'web:v2']);
+    await rig.setStatus((s) => ({
+      ...s,
+      status: {
+        ...s.status,
+        updateStatus: { ...s.status.updateStatus!, state: 'updating', canaryPromoted: true },
+      },
+    }));
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(4).fill('web:v2'));
+  });
+
+  it('canary: promotes by itself once the canaries stayed healthy long enough', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { canary: 1, canaryAutoPromoteMs: 30_000 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'canary');
+    const since = rig.status?.canarySince ?? 0;
+    await rig.runUntil(() => state() === 'completed', 1_000);
+    expect(rig.status?.canaryPromoted).toBe(true);
+    const promotedAfter = Math.min(
+      ...rig.h
+        .tasks(rig.serviceId)
+        .filter((t) => t.spec.container.image === 'web:v2' && t.slot !== 1)
+        .map((t) => t.meta.createdAt),
+    );
+    expect(promotedAfter - since).toBeGreaterThanOrEqual(30_000);
+    expect(rig.images()).toEqual(Array(3).fill('web:v2'));
+  });
+
+  it('canary: a rollback from the canary state restores the old version everywhere', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { canary: 1 });
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'canary');
+    await rig.setStatus((s) => ({
+      ...s,
+      spec: s.previousSpec!,
+      previousSpec: s.spec,
+      specVersion: s.specVersion + 1,
+      status: { ...s.status, updateStatus: { state: 'rollback_started', startedAt: rig.h.clock.now() } },
+    }));
+    await rig.runUntil(() => state() === 'rollback_completed');
+    expect(rig.images()).toEqual(Array(3).fill('web:v1'));
+    expect(liveImages()).toEqual(Array(3).fill('web:v1'));
+  });
+
+  it('a new updater (new leader) continues mid-update from the store alone', async () => {
+    rig = new RolloutRig();
+    await rig.start(6, { parallelism: 2 });
+    await rig.image('web:v2');
+    // Stop the updater with a batch half done: old tasks asked to stop, new ones held.
+    await rig.runUntil(() => (rig.status?.heldTasks?.length ?? 0) > 0 || rig.images().includes('web:v2'));
+    await rig.h.stopComponent(rig.updater);
+    await rig.cycle();
+    rig.updater = new Updater(rig.h.deps);
+    rig.h.start(rig.updater);
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(6).fill('web:v2'));
+    expect(liveImages()).toEqual(Array(6).fill('web:v2'));
+    expect(rig.seen.maxDown).toBeLessThanOrEqual(2);
+    expect(rig.seen.maxPerSlot).toBe(1);
+    // Exactly one new task per slot: the new leader did not redo finished slots.
+    expect(rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:v2')).toHaveLength(6);
+  });
+});
