@@ -20,6 +20,8 @@ const { values } = parseArgs({
   options: {
     replicas: { type: 'string', default: '20' },
     monitor: { type: 'string', default: '5s' },
+    /** Run one side only (`swarm` or `swarmctl`), for quick iterations; no ratio then. */
+    only: { type: 'string' },
     /** Leave the lab up afterwards (remove it with the lab CLI or the next run). */
     keep: { type: 'boolean', default: false },
   },
@@ -27,6 +29,9 @@ const { values } = parseArgs({
 const replicas = Number(values.replicas);
 if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas: ${values.replicas}`);
 const monitor = values.monitor!;
+const only = values.only;
+if (only !== undefined && only !== 'swarm' && only !== 'swarmctl')
+  throw new Error(`--only must be swarm or swarmctl, got ${only}`);
 
 const PREFIX = 'swbu';
 const SUBNET = '10.213.16';
@@ -79,40 +84,24 @@ async function measure(side: Side): Promise<Figures> {
   }
 }
 
-ensureBuilt();
-const lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 2, images: [] });
-try {
-  await lab.loadImages('all', [V1, V2]);
-  const swarmAddr = lab.host(SWARM_HOST).address;
-  await lab.dockerCli(SWARM_HOST, ['swarm', 'init', '--advertise-addr', swarmAddr]);
-  const swarm: Side = {
+/** Docker Swarm mode: `docker swarm init` on host 1's own engine. */
+async function swarmSide(): Promise<Side> {
+  await lab.dockerCli(SWARM_HOST, ['swarm', 'init', '--advertise-addr', lab.host(SWARM_HOST).address]);
+  return {
     name: 'Docker Swarm mode',
     host: SWARM_HOST,
     cli: (args) => lab.dockerCli(SWARM_HOST, ['service', ...args], { timeoutMs: TIMEOUT_MS }),
   };
+}
 
+/** A one-node swarmctl cluster inside host 2, on host 2's engine. */
+async function swarmctlSide(): Promise<Side> {
   const h = lab.host(SWARMCTL_HOST);
   const sock = ['-H', `unix://${h.swarmctlSocket}`];
   const addr = `${h.address}:2377`;
-  lab.startProcess(
-    SWARMCTL_HOST,
-    [
-      SWARMCTL,
-      'init',
-      '--state-dir',
-      h.swarmctlStateDir,
-      '--control-socket',
-      h.swarmctlSocket,
-      '--docker-host',
-      h.dockerHost,
-      '--listen-addr',
-      addr,
-      '--advertise-addr',
-      addr,
-      '--foreground',
-    ],
-    { name: 'swarmctl' },
-  );
+  const flags = ['--state-dir', h.swarmctlStateDir, '--control-socket', h.swarmctlSocket];
+  flags.push('--docker-host', h.dockerHost, '--listen-addr', addr, '--advertise-addr', addr);
+  lab.startProcess(SWARMCTL_HOST, [SWARMCTL, 'init', ...flags, '--foreground'], { name: 'swarmctl' });
   await waitFor(
     async () => {
       const r = await runCommand([SWARMCTL, ...sock, 'info'], { allowFailure: true, timeoutMs: 10_000 });
@@ -120,28 +109,42 @@ try {
     },
     { timeoutMs: 60_000, intervalMs: 200, what: 'the swarmctl node to answer' },
   );
-  const ours: Side = {
+  return {
     name: 'swarmctl',
     host: SWARMCTL_HOST,
     cli: (args) => runCommand([SWARMCTL, ...sock, 'service', ...args], { timeoutMs: TIMEOUT_MS }),
   };
+}
 
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+ensureBuilt();
+const lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 2, images: [] });
+try {
+  await lab.loadImages('all', [V1, V2]);
   console.log(
-    `bench:update: ${replicas} replicas ${V1} → ${V2}, --init, ${UPDATE_FLAGS.join(' ')}; ` +
-      `Docker Swarm mode on lab host ${SWARM_HOST}'s own dockerd and swarmctl on host ${SWARMCTL_HOST}'s, measured side by side in this run (one after the other)`,
+    `bench:update: ${replicas} replicas ${V1} → ${V2}, --init, ${UPDATE_FLAGS.join(' ')}; Docker Swarm ` +
+      `mode on lab host ${SWARM_HOST}'s own dockerd and swarmctl on host ${SWARMCTL_HOST}'s, measured ` +
+      'side by side in this run (one after the other)',
   );
-  const results: [Side, Figures][] = [];
-  for (const side of [swarm, ours]) {
+  const results = new Map<string, Figures>();
+  for (const start of [only !== 'swarmctl' && swarmSide, only !== 'swarm' && swarmctlSide]) {
+    if (!start) continue;
+    const side = await start();
     const f = await measure(side);
-    results.push([side, f]);
+    results.set(side.name, f);
     console.log(
-      `${side.name.padEnd(18)} update command ${(f.commandMs / 1000).toFixed(1)} s; last v2 container started after ${(f.lastStartMs / 1000).toFixed(1)} s; at most ${f.maxSlotsDown} slots without a running container`,
+      `${side.name.padEnd(18)} update command ${seconds(f.commandMs)}; last v2 container started after ` +
+        `${seconds(f.lastStartMs)}; at most ${f.maxSlotsDown} slots without a running container`,
     );
   }
-  const [s, o] = [results[0]![1], results[1]![1]];
-  console.log(
-    `ratio swarmctl / Swarm: update command ${(o.commandMs / s.commandMs).toFixed(2)}x, last v2 start ${(o.lastStartMs / s.lastStartMs).toFixed(2)}x (goal ≤ 0.5x)`,
-  );
+  const s = results.get('Docker Swarm mode');
+  const o = results.get('swarmctl');
+  if (s && o)
+    console.log(
+      `ratio swarmctl / Swarm: update command ${(o.commandMs / s.commandMs).toFixed(2)}x, last v2 start ` +
+        `${(o.lastStartMs / s.lastStartMs).toFixed(2)}x (goal ≤ 0.5x)`,
+    );
 } finally {
   if (!values.keep) await lab.teardown();
 }
