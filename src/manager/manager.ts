@@ -47,6 +47,7 @@ import {
   ReplicatedOrchestrator,
   RestartSupervisor,
   TaskReaper,
+  Updater,
 } from './orchestrator/index.js';
 import { RaftProposer } from './raft-proposer.js';
 import { Scheduler } from './scheduler/index.js';
@@ -340,6 +341,7 @@ export class Manager implements Component {
       .add(new GlobalOrchestrator(deps, orchestration), restart)
       .add(new JobsOrchestrator(deps, orchestration), restart)
       .add(new RestartSupervisor(deps), restart)
+      .add(new Updater(deps, orchestration), restart)
       .add(new TaskReaper(deps), restart)
       .add(new Scheduler({ store: this.store, clock: this.deps.clock, logger: log }), restart)
       .add(this.dispatcher.monitor(), restart);
