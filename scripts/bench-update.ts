@@ -78,7 +78,7 @@ async function measure(side: Side): Promise<Figures> {
     const commandMs = Date.now() - started;
     await watch.settled(V2, TIMEOUT_MS);
     const lastStartMs = Math.round((watch.starts(V2).at(-1) ?? started) - started);
-    return { commandMs, lastStartMs, maxSlotsDown: watch.worst().maxSlotsDown };
+    return { commandMs, lastStartMs, maxSlotsDown: watch.worst(started).maxSlotsDown };
   } finally {
     watch.stop();
   }

@@ -92,11 +92,19 @@ export class SlotWatch {
     return out;
   }
 
-  /** The worst moments: most slots with no running container, fewest running containers. */
-  worst(): { maxSlotsDown: number; minRunning: number } {
+  /**
+   * The worst moments from `sinceMs` (ms since the epoch) on: most slots with no running container,
+   * fewest running containers. The state in force at `sinceMs` counts too.
+   */
+  worst(sinceMs = 0): { maxSlotsDown: number; minRunning: number } {
     let maxSlotsDown = 0;
     let minRunning = Number.POSITIVE_INFINITY;
-    for (const { running } of this.timeline()) {
+    const all = this.timeline();
+    const first = Math.max(
+      0,
+      all.findLastIndex((p) => p.at <= sinceMs),
+    );
+    for (const { running } of all.slice(first)) {
       const up = new Set([...running.values()].map((b) => b.slot));
       let down = 0;
       for (let s = 1; s <= this.replicas; s++) if (!up.has(s)) down++;
