@@ -50,11 +50,21 @@ export function resolveDnsServerOptions(o: DnsServerOptions = {}): ResolvedDnsSe
   return {
     port: intIn('dns.port', o.port ?? DEFAULT_DNS_PORT, 0, 65_535),
     ttlSeconds: intIn('dns.ttlSeconds', o.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS, 0, 3_600),
-    upstreamTimeoutMs: intIn('dns.upstreamTimeoutMs', o.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS, 1, 60_000),
+    upstreamTimeoutMs: intIn(
+      'dns.upstreamTimeoutMs',
+      o.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+      1,
+      60_000,
+    ),
     maxForwarded: intIn('dns.maxForwarded', o.maxForwarded ?? DEFAULT_MAX_FORWARDED, 1, 65_536),
     maxUdpPayload: intIn('dns.maxUdpPayload', o.maxUdpPayload ?? DEFAULT_MAX_UDP_PAYLOAD, 512, 65_535),
     tcpIdleMs: intIn('dns.tcpIdleMs', o.tcpIdleMs ?? DEFAULT_DNS_TCP_IDLE_MS, 1, 3_600_000),
-    maxTcpConnections: intIn('dns.maxTcpConnections', o.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS, 1, 65_536),
+    maxTcpConnections: intIn(
+      'dns.maxTcpConnections',
+      o.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS,
+      1,
+      65_536,
+    ),
     bindRetryMs: intIn('dns.bindRetryMs', o.bindRetryMs ?? DEFAULT_BIND_RETRY_MS, 1, 3_600_000),
     nodeId: o.nodeId,
   };

@@ -1,9 +1,13 @@
 import type { MeshState, NetworkId, NodeId } from '../../api/index.js';
 import type { Clock, Component, Logger, Random } from '../../common/index.js';
 import { errorMessage } from '../../common/index.js';
-import { buildDnsTable, type DnsTable, EMPTY_DNS_TABLE } from './dns-table.js';
 import { DnsListener } from './dns-listener.js';
-import { type DnsServerOptions, type ResolvedDnsServerOptions, resolveDnsServerOptions } from './dns-options.js';
+import {
+  type DnsServerOptions,
+  type ResolvedDnsServerOptions,
+  resolveDnsServerOptions,
+} from './dns-options.js';
+import { buildDnsTable, type DnsTable, EMPTY_DNS_TABLE } from './dns-table.js';
 import { Forwarder, type Transport } from './forwarder.js';
 import { resolveQuestion } from './resolve.js';
 import { resolvConfUpstreams, type Upstream, type UpstreamSource } from './upstreams.js';
@@ -55,7 +59,11 @@ export function meshDnsBindings(mesh: MeshState, nodeId: NodeId, port?: number):
   const me = mesh.nodes.find((n) => n.nodeId === nodeId);
   return (me?.networkAddrs ?? [])
     .filter((a) => !ingress.has(a.networkId))
-    .map((a) => (port === undefined ? { networkId: a.networkId, host: a.addr } : { networkId: a.networkId, host: a.addr, port }));
+    .map((a) =>
+      port === undefined
+        ? { networkId: a.networkId, host: a.addr }
+        : { networkId: a.networkId, host: a.addr, port },
+    );
 }
 
 /**
@@ -163,12 +171,21 @@ export class DnsServer implements Component {
       try {
         await listener.listen();
         this.entries.set(key, { binding, listener });
-        this.deps.logger.info('dns listening', { network: networkId, host: binding.host, port: listener.localPort });
+        this.deps.logger.info('dns listening', {
+          network: networkId,
+          host: binding.host,
+          port: listener.localPort,
+        });
       } catch (e) {
         const had = this.entries.get(key)?.error;
         this.entries.set(key, { binding, error: errorMessage(e) });
         if (had === undefined) {
-          this.deps.logger.warn('dns cannot listen', { network: networkId, host: binding.host, port, error: errorMessage(e) });
+          this.deps.logger.warn('dns cannot listen', {
+            network: networkId,
+            host: binding.host,
+            port,
+            error: errorMessage(e),
+          });
         }
       }
     }
@@ -189,7 +206,11 @@ export class DnsServer implements Component {
   }
 
   /** The reply to one query's bytes, or undefined to drop it (not a query, or unparseable). */
-  private async handle(networkId: NetworkId, query: Buffer, transport: Transport): Promise<Buffer | undefined> {
+  private async handle(
+    networkId: NetworkId,
+    query: Buffer,
+    transport: Transport,
+  ): Promise<Buffer | undefined> {
     let header: ReturnType<typeof readHeader>;
     try {
       header = readHeader(query);
@@ -201,14 +222,24 @@ export class DnsServer implements Component {
     try {
       msg = parseMessage(query);
     } catch {
-      const bare = { id: header.id, flags: header.flags, questions: [], answers: [], authorities: [], additionals: [] };
+      const bare = {
+        id: header.id,
+        flags: header.flags,
+        questions: [],
+        answers: [],
+        authorities: [],
+        additionals: [],
+      };
       return encodeRcodeOnly(bare, RCODE.FORMERR);
     }
     const edns = msg.udpPayloadSize === undefined ? undefined : this.options.maxUdpPayload;
     const limit =
       transport === 'tcp'
         ? 65_535
-        : Math.min(Math.max(msg.udpPayloadSize ?? UDP_CLASSIC_LIMIT, UDP_CLASSIC_LIMIT), this.options.maxUdpPayload);
+        : Math.min(
+            Math.max(msg.udpPayloadSize ?? UDP_CLASSIC_LIMIT, UDP_CLASSIC_LIMIT),
+            this.options.maxUdpPayload,
+          );
     if (msg.flags.opcode !== OPCODE_QUERY) return encodeRcodeOnly(msg, RCODE.NOTIMP, edns);
     const q = msg.questions[0];
     if (!q || msg.questions.length !== 1) return encodeRcodeOnly(msg, RCODE.FORMERR, edns);
@@ -220,7 +251,15 @@ export class DnsServer implements Component {
     }
     const base = {
       id: msg.id,
-      flags: { qr: true, opcode: OPCODE_QUERY, aa: true, tc: false, rd: msg.flags.rd, ra: true, rcode: res.rcode },
+      flags: {
+        qr: true,
+        opcode: OPCODE_QUERY,
+        aa: true,
+        tc: false,
+        rd: msg.flags.rd,
+        ra: true,
+        rcode: res.rcode,
+      },
       questions: [q],
       answers: res.answers,
       authorities: [],

@@ -1,4 +1,3 @@
-export { buildDnsTable, type DnsTable, reverseName } from './dns-table.js';
 export type { DnsServerOptions, ResolvedDnsServerOptions } from './dns-options.js';
 export { resolveDnsServerOptions } from './dns-options.js';
 export {
@@ -8,4 +7,5 @@ export {
   type DnsServerDeps,
   meshDnsBindings,
 } from './dns-server.js';
+export { buildDnsTable, type DnsTable, reverseName } from './dns-table.js';
 export { parseResolvConf, resolvConfUpstreams, type Upstream, type UpstreamSource } from './upstreams.js';
