@@ -16,6 +16,8 @@ export interface CertStatusPollerDeps {
   /** Stores and applies a new trust bundle (root file, server and client credentials). */
   setTrust(pem: string): Promise<void>;
   renewNow(): void;
+  /** Sees every status before the renewal check (the node's role follows it; see RoleSwitch). */
+  onStatus?(status: NodeCertificateStatus): Promise<void>;
   /** @default CERT_STATUS_INTERVAL_MS */
   intervalMs?: number;
 }
@@ -44,6 +46,7 @@ export async function pollCertificateStatus(deps: CertStatusPollerDeps, signal: 
         await deps.setTrust(bundle);
         log.info('trusted roots changed', { roots: status.trustRootsPem.length });
       }
+      await deps.onStatus?.(status);
       const current = deps.current();
       const reason = renewalReason(status, current);
       if (reason && kickedFor !== current.certChainPem) {

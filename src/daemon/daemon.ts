@@ -4,7 +4,6 @@ import {
   type ControlServiceMethods,
   DaemonService,
   DispatcherService,
-  MembershipService,
   type NodeId,
 } from '../api/index.js';
 import {
@@ -26,7 +25,7 @@ import {
   type Random,
   SwarmError,
 } from '../common/index.js';
-import { Manager } from '../manager/index.js';
+import { by, type Manager } from '../manager/index.js';
 import {
   type ChannelCredentials,
   clientCredentials,
@@ -42,7 +41,10 @@ import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
 import { certificateStatusAtManagers, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
+import { RoleSwitch } from './role-switch.js';
 import { type NodeRecord, StateDir } from './state-dir.js';
+
+type UnlockKey = ReturnType<typeof parseUnlockKey>;
 
 export type DaemonStart =
   | { kind: 'run' }
@@ -69,6 +71,7 @@ export class Daemon implements Component {
   private ready = false;
   private unlockWaiter = deferred<NodeKeyFile>();
   private manager: Manager | undefined;
+  private roles: RoleSwitch | undefined;
   private readonly stop = new AbortController();
   private leaving: { force: boolean } | undefined;
 
@@ -83,6 +86,9 @@ export class Daemon implements Component {
   async run(signal: AbortSignal): Promise<void> {
     const log = this.deps.logger.child({ module: 'daemon' });
     const stop = AbortSignal.any([signal, this.stop.signal]);
+    // A manager part that fails by itself stops the node (as it did before roles could change).
+    const fatal = deferred<void>();
+    stop.addEventListener('abort', () => fatal.resolve(), { once: true });
     let seed: Awaited<ReturnType<typeof initIdentity>>['seed'] | undefined;
     let pendingRecord: NodeRecord | undefined;
     if (this.start.kind === 'init') {
@@ -136,41 +142,47 @@ export class Daemon implements Component {
         identity: parseNodeCertificate(key.certChainPem),
       };
       const serverCreds = new NodeServerCredentials(material);
-      const running: Promise<unknown>[] = [localDone];
-      let manager: Manager | undefined;
+      const running: Promise<unknown>[] = [localDone, fatal.promise];
+      const roleDeps = {
+        clock: this.deps.clock,
+        random: this.deps.random,
+        randomBytes: this.deps.randomBytes,
+        logger: this.deps.logger,
+        dir: this.dir,
+        config: this.config,
+        clientCredentials: () =>
+          clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
+        serverCredentials: serverCreds,
+        unlockKey: {
+          get: () => this.lastUnlockKey,
+          set: (k: UnlockKey | undefined) => {
+            this.lastUnlockKey = k;
+          },
+        },
+      };
+      this.roles = new RoleSwitch(roleDeps, {
+        record: () => this.record!,
+        setRecord: async (r) => {
+          this.record = r;
+          await this.dir.writeNode(r);
+        },
+        setRunner: (r) => {
+          this.manager = r?.manager;
+        },
+        managers: () => this.managersToAsk(),
+        certificateRole: () => credentials.identity.role,
+        onFatal: (e) => fatal.reject(e),
+      });
       if (record.role === 'manager') {
-        if (!key.secrets.dek)
-          throw new SwarmError('CORRUPTION', `manager key file ${this.dir.keyStore.path} has no data key`);
-        manager = new Manager(
+        await this.roles.startManager(
+          key,
           {
-            clock: this.deps.clock,
-            random: this.deps.random,
-            randomBytes: this.deps.randomBytes,
-            logger: this.deps.logger.child({ 'node.id': record.nodeId }),
-            credentials: () =>
-              clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
-            channelOptions: serverNameOverride(),
-          },
-          {
-            nodeId: record.nodeId,
-            clusterId: record.clusterId,
-            raftDir: this.dir.raftDir,
-            dek: key.secrets.dek,
             ...(seed ? { seed } : {}),
-            ...(this.config.caLimits ? { caLimits: this.config.caLimits } : {}),
+            ...(this.start.kind === 'join' ? { join: { via: record.managers } } : {}),
           },
+          stop,
         );
-        this.manager = manager;
-        const server = new RpcServer({ logger: log }, { shutdownGraceMs: 500 });
-        manager.serve(server, { randomBytes: this.deps.randomBytes });
-        await server.bind(record.listenAddr, serverCreds);
-        running.push(server.run(stop), manager.run(stop));
-        running.push(this.followAutolock(manager, key, stop));
-        if (this.start.kind === 'join') await this.joinRaft(manager, record, material, stop);
-        if (seed) {
-          await this.waitForCluster(manager, stop);
-          await this.dir.writeNode(record);
-        }
+        if (seed) await this.dir.writeNode(record);
       }
       const renewer = new CertRenewer(
         {
@@ -188,7 +200,7 @@ export class Daemon implements Component {
               },
               s,
             );
-            await this.persistCredentials(next, manager);
+            await this.persistCredentials(next, this.manager);
             return next;
           },
         },
@@ -198,6 +210,8 @@ export class Daemon implements Component {
         credentials = c;
         serverCreds.update({ ca: rootCaPem, cert: c.certChainPem, key: c.keyPem });
         log.info('certificate renewed', { notAfter: new Date(c.identity.notAfter).toISOString() });
+        // A manager certificate after a promotion: start the manager side now, not at the next poll.
+        void this.roles?.follow(undefined, stop);
       });
       running.push(renewer.run(stop));
       running.push(
@@ -205,7 +219,10 @@ export class Daemon implements Component {
           {
             clock: this.deps.clock,
             logger: log,
-            ask: (s) => certificateStatusAtManagers(this.managersToAsk(), rootCaPem, credentials, s),
+            // Other managers first: a demoted manager's own store stops following the cluster once
+            // it has left Raft, so only they can tell it that it is a worker now.
+            ask: (s) => certificateStatusAtManagers(this.othersFirst(), rootCaPem, credentials, s),
+            onStatus: (status) => this.roles!.follow(status.desiredRole, stop),
             current: () => credentials,
             trust: () => rootCaPem,
             setTrust: async (pem) => {
@@ -230,6 +247,7 @@ export class Daemon implements Component {
       await Promise.all(running);
     } finally {
       this.stop.abort();
+      await this.roles?.current?.stop();
       await localDone;
       // Only our own socket: a successor node process may already have bound the same path.
       const now = await stat(this.config.controlSocket).catch(() => undefined);
@@ -291,76 +309,13 @@ export class Daemon implements Component {
     return ca?.autolock ? parseUnlockKey(ca.autolock.unlockKey) : undefined;
   }
 
-  /** Re-seals this manager's key file whenever the cluster's autolock setting or unlock key changes. */
-  private async followAutolock(manager: Manager, initial: NodeKeyFile, signal: AbortSignal): Promise<void> {
-    let sealedWith = initial.kekVersion;
-    let changed = deferred<void>();
-    const sub = manager.caState.onDidChange(() => changed.resolve());
-    const aborted = new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    try {
-      while (!signal.aborted) {
-        try {
-          const ca = await manager.caState.load();
-          const want = ca?.autolock?.kekVersion ?? 0;
-          if (want !== sealedWith) {
-            const key = await this.dir.keyStore.read(sealedWith > 0 ? this.lastUnlockKey : undefined);
-            const lock = keyFileLock(ca);
-            await this.dir.keyStore.write({ certChainPem: key.certChainPem, secrets: key.secrets }, lock);
-            this.lastUnlockKey = lock?.unlockKey;
-            sealedWith = want;
-          }
-        } catch (e) {
-          // Keep the old seal and try again at the next change; the node keeps running.
-          this.deps.logger.error('could not re-seal the key file', { error: errorMessage(e) });
-        }
-        await Promise.race([changed.promise, aborted]);
-        changed = deferred<void>();
-      }
-    } finally {
-      sub.dispose();
-    }
-  }
+  private lastUnlockKey: UnlockKey | undefined;
 
-  private lastUnlockKey: ReturnType<typeof parseUnlockKey> | undefined;
-
-  private async joinRaft(
-    manager: Manager,
-    record: NodeRecord,
-    material: { ca: string; cert: string; key: string },
-    signal: AbortSignal,
-  ): Promise<void> {
-    let last: unknown;
-    for (const addr of record.managers) {
-      const c = createClient(MembershipService, addr, clientCredentials(material), serverNameOverride());
-      try {
-        const { members } = await c.call.Join(
-          { nodeId: record.nodeId, raftAddr: record.advertiseAddr },
-          { signal, timeoutMs: 20_000 },
-        );
-        // Until our store has replicated the node list, these are the only peers we know.
-        for (const m of members) if (m.nodeId !== record.nodeId) manager.transport.setPeer(m.nodeId, m.addr);
-        return;
-      } catch (e) {
-        last = e;
-      } finally {
-        c.close();
-      }
-    }
-    throw last ?? new SwarmError('UNAVAILABLE', 'no manager accepted this manager into Raft');
-  }
-
-  /** Resolves once the seeded cluster object is in the store (the founding manager wrote it). */
-  private async waitForCluster(manager: Manager, signal: AbortSignal): Promise<void> {
-    const watch = manager.store.watch({ kinds: ['cluster'] }, signal);
-    try {
-      if (await manager.caState.load()) return;
-      for await (const _ of watch) if (await manager.caState.load()) return;
-      signal.throwIfAborted();
-    } finally {
-      watch.dispose();
-    }
+  /** This manager's own address last: see the status poll. */
+  private othersFirst(): string[] {
+    const all = this.managersToAsk();
+    const self = this.record?.advertiseAddr;
+    return [...all.filter((a) => a !== self), ...all.filter((a) => a === self)];
   }
 
   private daemonHandlers(): Handlers<typeof DaemonService.methods> {
@@ -385,11 +340,7 @@ export class Daemon implements Component {
         return {};
       },
       Leave: async (req) => {
-        if (this.record?.role === 'manager' && !req.force) {
-          throw new FailedPreconditionError(
-            'you are attempting to leave the swarm on a node that is participating as a manager; use --force to ignore this message',
-          );
-        }
+        if (this.record?.role === 'manager' && !req.force) throw this.managerLeaveRefusal();
         this.leaving = { force: req.force ?? false };
         setImmediate(() => this.stop.abort());
         return {};
@@ -397,13 +348,45 @@ export class Daemon implements Component {
     };
   }
 
-  /** The control API on the local socket: the manager's, once it runs (locked or worker: refused). */
+  /** Docker's refusal of `leave` on a manager without --force, with what it would cost quorum. */
+  private managerLeaveRefusal(): SwarmError {
+    let msg = 'You are attempting to leave the swarm on a node that is participating as a manager. ';
+    const m = this.manager;
+    if (m) {
+      const self = this.record?.nodeId;
+      const { voters } = m.driver.status().conf;
+      const unreachableIds = new Set(
+        m.store.view((tx) =>
+          tx
+            .find('node', by.role('manager'))
+            .filter((n) => n.managerStatus?.reachability === 'unreachable')
+            .map((n) => n.id as string),
+        ),
+      );
+      const reachable = voters.filter((v) => v === self || !unreachableIds.has(v)).length;
+      const unreachable = voters.length - reachable;
+      if (reachable - 2 <= unreachable) {
+        if (reachable === 1 && unreachable === 0) {
+          return new FailedPreconditionError(
+            `${msg}Removing the last manager erases all current state of the swarm. Use \`--force\` to ignore this message.`,
+          );
+        }
+        msg += `Removing this node leaves ${reachable - 1} managers out of ${reachable + unreachable}. Without a Raft quorum your swarm will be inaccessible. `;
+      }
+    } else {
+      msg += 'Doing so may lose the consensus of your cluster. ';
+    }
+    return new FailedPreconditionError(
+      `${msg}The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
+    );
+  }
+
   /**
    * The control API on the local socket: the manager's handlers once it runs; refused while the
    * node is locked or when it is a worker. The handlers are built once, on first use.
    */
   private localControl(): Handlers<ControlServiceMethods> {
-    let built: Handlers<ControlServiceMethods> | undefined;
+    let built: { for: Manager; handlers: Handlers<ControlServiceMethods> } | undefined;
     const target = (): Handlers<ControlServiceMethods> => {
       if (this.locked) {
         throw new SwarmError(
@@ -416,8 +399,10 @@ export class Daemon implements Component {
           'this node is not a swarm manager: run this command on a manager, or promote this node',
         );
       }
-      built ??= this.manager.controlHandlers(this.deps.randomBytes);
-      return built;
+      // Rebuilt when the manager changes (a demotion and a new promotion).
+      if (built?.for !== this.manager)
+        built = { for: this.manager, handlers: this.manager.controlHandlers(this.deps.randomBytes) };
+      return built.handlers;
     };
     // One forwarding function per method; the method's own types flow through the proxy.
     return new Proxy({} as Handlers<ControlServiceMethods>, {

@@ -76,6 +76,11 @@ export class StateDir {
     }
   }
 
+  /** Removes the Raft log and snapshots (a demoted manager's, or leftovers before a promotion). */
+  async wipeRaft(): Promise<void> {
+    await rm(this.raftDir, { recursive: true, force: true });
+  }
+
   /** Removes everything a partial init/join or a leave leaves behind. */
   async wipe(): Promise<void> {
     await rm(join(this.root, 'raft'), { recursive: true, force: true });

@@ -137,8 +137,13 @@ export function registerNode(program: Command, output: CliOutput): void {
       .action(async (refs: string[]) => {
         await withControl(async (c) => {
           for (const id of refs) {
-            const n = await c.UpdateNode({ id, role });
-            output.out(`Node ${n.id} ${verb}d to a ${role} in the swarm.\n`);
+            await c.UpdateNode({ id, role });
+            // Docker's wording, naming the node as the user did.
+            output.out(
+              verb === 'promote'
+                ? `Node ${id} promoted to a manager in the swarm.\n`
+                : `Manager ${id} demoted in the swarm.\n`,
+            );
           }
         });
       });
