@@ -118,7 +118,7 @@ describe('planMesh', () => {
         'tcp dport 8080 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 80',
         'udp dport 7007 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 7',
       ],
-      ingress: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
+      published: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
       masquerade: [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
       ],
@@ -211,8 +211,8 @@ describe('KernelDataPlane', () => {
     expect(change[0]).toContain(
       'flush chain ip swarmctl-mesh svc-svc1\nadd rule ip swarmctl-mesh svc-svc1 tcp dport 8080',
     );
-    expect(change[0]).not.toContain('masquerade');
-    expect(change[0]).not.toContain('ingress');
+    expect(change[0]).not.toContain('to-overlay');
+    expect(change[0]).not.toContain('published');
 
     // Node 3 goes down: only its fdb entry goes.
     await apply(

@@ -93,6 +93,11 @@ export class KernelDataPlane implements MeshDataPlane {
     return this.applied;
   }
 
+  /** Revision of the last state applied in full; -1 before the first or after a failure. */
+  get revision(): number {
+    return this.appliedRevision;
+  }
+
   update(state: MeshState): void {
     if (this.latest && state.revision < this.latest.revision) return;
     this.latest = state;

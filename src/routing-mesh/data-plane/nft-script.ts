@@ -12,11 +12,11 @@ export function fullTableScript(rules: RulesPlan): string {
     `table ${T} {}`,
     `delete table ${T}`,
     `table ${T} {`,
-    '  chain prerouting { type nat hook prerouting priority -110; policy accept; fib daddr type local jump ingress; }',
-    '  chain output { type nat hook output priority -110; policy accept; fib daddr type local jump ingress; }',
-    '  chain postrouting { type nat hook postrouting priority 90; policy accept; jump masquerade; }',
+    '  chain prerouting { type nat hook prerouting priority -110; policy accept; fib daddr type local jump published; }',
+    '  chain output { type nat hook output priority -110; policy accept; fib daddr type local jump published; }',
+    '  chain postrouting { type nat hook postrouting priority 90; policy accept; jump to-overlay; }',
   ];
-  // Chains first (empty), then their rules: `ingress` jumps to service chains declared later.
+  // Chains first (empty), then their rules: `published` jumps to service chains declared later.
   for (const name of rules.chains.keys()) lines.push(`  chain ${name} {}`);
   lines.push('}');
   for (const [name, body] of rules.chains) for (const r of body) lines.push(`add rule ${T} ${name} ${r}`);

@@ -31,7 +31,7 @@ export interface NetworkPlan {
 
 /** The nftables chains of our table that change with the state (the hook chains are fixed). */
 export interface RulesPlan {
-  /** Chain name → its rules, in order; `ingress` dispatches, `masquerade` is jumped to from postrouting. */
+  /** Chain name → its rules, in order; `published` dispatches, `to-overlay` is jumped to from postrouting. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -122,12 +122,12 @@ function planRules(
     chains.set(chain, rules);
   }
   if (dispatch.length === 0) return undefined;
-  chains.set('ingress', dispatch);
+  chains.set('published', dispatch);
   // Towards a backend on another node the reply must come back here: masquerade to our bridge
   // address. A local backend answers through this node anyway and sees the client's address.
   const mark = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
   const notLocal = local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
-  chains.set('masquerade', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
+  chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
   return { chains };
 }
 
