@@ -128,9 +128,9 @@ const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + '
 const CLIENT = `
 const net = require('node:net'); const dgram = require('node:dgram');
 const [proto, host, port, count] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(2000, () => { s.destroy(); res('error timeout'); });
+function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(2000, () => { s.destroy(); res('error timeout'); }); // hygiene-ok: a per-request deadline of the client, not a wait
   s.on('data', (x) => { d += x; }); s.on('end', () => res(d.trim())); s.on('error', (e) => res('error ' + e.code)); }); }
-function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, 2000);
+function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, 2000); // hygiene-ok: a UDP reply deadline of the client, not a wait
   u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.send('ping', port, host); }); }
 (async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
 `;
