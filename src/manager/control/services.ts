@@ -63,6 +63,10 @@ function tasksChange(from: ServiceSpec, to: ServiceSpec): boolean {
   return !jsonEqual(from.taskTemplate, to.taskTemplate) || !jsonEqual(from.endpointSpec, to.endpointSpec);
 }
 
+function isJob(spec: ServiceSpec): boolean {
+  return spec.mode.type === 'replicated-job' || spec.mode.type === 'global-job';
+}
+
 /** A paused update is resumed by any update of the service (docker's rule). */
 function isHeld(s: Service): boolean {
   const state = s.status.updateStatus?.state;
@@ -114,7 +118,8 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
             `service mode change is not allowed (${s.spec.mode.type} → ${req.spec.mode.type})`,
           );
         }
-        const rollout = tasksChange(s.spec, req.spec) || isHeld(s);
+        // Jobs are not rolled out: a spec change starts a new run (the jobs orchestrator).
+        const rollout = !isJob(req.spec) && (tasksChange(s.spec, req.spec) || isHeld(s));
         const updateStatus = rollout ? startedStatus('updating', deps.clock.now()) : s.status.updateStatus;
         return tx.update('service', {
           ...s,
