@@ -21,7 +21,7 @@ export interface Instance {
   readonly dirtyLive: readonly Task[];
   /** Live tasks that already run the spec (new ones, or old ones a rollback made current again). */
   readonly cleanLive: readonly Task[];
-  /** Tasks created by this rollout (current spec version, since it started). */
+  /** Tasks created by this rollout (the current spec version). */
   readonly newTasks: readonly Task[];
 }
 
@@ -82,7 +82,6 @@ export function viewRollout(
   memory: MonitorMemory,
 ): RolloutView {
   const global = isGlobalMode(service.spec.mode);
-  const startedAt = service.status.updateStatus?.startedAt ?? 0;
   const groups = new Map<string, Task[]>();
   for (const t of tasks) {
     if (global && !t.nodeId) continue;
@@ -98,9 +97,9 @@ export function viewRollout(
     const live = list.filter(isLiveTask);
     const dirtyLive = live.filter((t) => isTaskDirty(service, t, nodeOf(t)));
     const cleanLive = live.filter((t) => !dirtyLive.includes(t));
-    const newTasks = list.filter(
-      (t) => t.specVersion === service.specVersion && t.meta.createdAt >= startedAt && !dirtyLive.includes(t),
-    );
+    // The spec version moves on every spec change, so these were all created for this rollout
+    // (compared with no timestamp: the control API may have run on another manager's clock).
+    const newTasks = list.filter((t) => t.specVersion === service.specVersion && !dirtyLive.includes(t));
     for (const t of newTasks) {
       const outcome = judgeNewTask(t, now, monitorMs, memory);
       outcomes.set(t.id, outcome);
