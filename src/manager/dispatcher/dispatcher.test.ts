@@ -146,4 +146,31 @@ describe('Dispatcher', () => {
     monitor.abort();
     await monitoring;
   });
+
+  it('marks a silent node down as soon as its 3 periods have passed, not on a later check', async () => {
+    const { clock, store, dispatcher } = await setup();
+    const monitor = new AbortController();
+    const monitoring = dispatcher.monitor().run(monitor.signal);
+    const state = (id: NodeId) => store.view((tx) => tx.get('node', id)!.status.state);
+    // Each step waits until the monitor has armed its next check, so no check is skipped.
+    const step = async (ms: number) => {
+      await waitFor(
+        () => (clock.pendingTimers() > 0 ? { done: true, value: 0 } : { done: false, state: 'no timer' }),
+        {
+          timeoutMs: 2_000,
+          what: 'the monitor to arm its next check',
+        },
+      );
+      clock.advance(ms);
+    };
+    for (let i = 0; i < 6; i++) await step(2_500); // exactly 3 periods of silence: not yet down
+    expect(state(W2)).not.toBe('down');
+    await step(100);
+    await waitFor(
+      () => (state(W2) === 'down' ? { done: true, value: 0 } : { done: false, state: state(W2) }),
+      { timeoutMs: 2_000, what: 'W2 down within 100 ms of its deadline' },
+    );
+    monitor.abort();
+    await monitoring;
+  });
 });

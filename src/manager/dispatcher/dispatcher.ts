@@ -23,6 +23,7 @@ import {
 import type { CallContext, Handlers } from '../../rpc/index.js';
 import { jsonEqual } from '../orchestrator/index.js';
 import { by, type MemoryStore } from '../store/index.js';
+import { nextCheckDelayMs } from './heartbeat-deadline.js';
 
 export interface DispatcherDeps {
   readonly store: MemoryStore;
@@ -222,7 +223,7 @@ export class Dispatcher {
         try {
           while (!signal.aborted) {
             const period = this.heartbeatPeriodMs();
-            await delay(this.deps.clock, Math.max(100, period / 2), signal);
+            await delay(this.deps.clock, this.nextCheckMs(start, period), signal);
             if (signal.aborted) break;
             await this.markSilentDown(start, period, signal).catch((e: unknown) => {
               if (!signal.aborted) this.log.warn('could not mark nodes down', { error: errorMessage(e) });
@@ -234,6 +235,17 @@ export class Dispatcher {
         }
       },
     };
+  }
+
+  private nextCheckMs(start: number, period: number): number {
+    const seen = this.deps.store.view((tx) =>
+      tx
+        .find('node', by.all())
+        .filter((n) => n.status.state !== 'down')
+        .map((n) => this.lastSeen.get(n.id) ?? start),
+    );
+    const limit = HEARTBEAT_GRACE_PERIODS * period;
+    return nextCheckDelayMs(seen, this.deps.clock.monotonic(), limit, Math.max(100, period / 2));
   }
 
   private async markSilentDown(start: number, period: number, signal: AbortSignal): Promise<void> {
