@@ -4,6 +4,7 @@ import {
   type ControlServiceMethods,
   DaemonService,
   DispatcherService,
+  LogsService,
   type NodeId,
 } from '../api/index.js';
 import {
@@ -276,6 +277,7 @@ export class Daemon implements Component {
         logger,
         executor,
         connect: (addr) => createClient(DispatcherService, addr, creds(), serverNameOverride()),
+        connectLogs: (addr) => createClient(LogsService, addr, creds(), serverNameOverride()),
         managers: () => this.managersToAsk(),
       });
       await Promise.all([executor.run(signal), agent.run(signal)]);

@@ -33,6 +33,7 @@ import {
   scaleMode,
   wantsRollback,
 } from '../service-flags/index.js';
+import { registerServiceLogs } from './service-logs.js';
 
 type Control = Connection['control'];
 /** How long `--detach=false` waits for convergence before giving up (exit 1). */
@@ -163,6 +164,7 @@ export function registerService(program: Command, output: CliOutput): void {
     }
   };
   const service = program.command('service').description('Manage swarm services');
+  registerServiceLogs(service, output, host);
 
   registerServiceCreateFlags(service.command('create').description('Create a new service')).action(
     async (image: string, command: string[], _opts: unknown, cmd: Command) => {
