@@ -17,6 +17,7 @@ import {
   type UpdateStatus,
 } from '../../../api/index.js';
 import { by } from '../../store/index.js';
+import { GlobalOrchestrator } from '../global/global-orchestrator.js';
 import { ReplicatedOrchestrator } from '../replicated/replicated-orchestrator.js';
 import { RestartSupervisor } from '../restart/restart-supervisor.js';
 import { OrchestrationHarness } from '../test-fixtures.js';
@@ -40,15 +41,19 @@ export class RolloutRig {
   readonly seen: Observation = { maxDown: 0, minRunning: Number.POSITIVE_INFINITY, maxPerSlot: 0 };
   private watching = false;
 
+  /** `replicas` 0 makes a global service (one task on each of the three nodes). */
   async start(replicas: number, updateConfig: Partial<UpdateConfig>, healthcheck = false): Promise<void> {
-    this.replicas = replicas;
-    this.h.start(new ReplicatedOrchestrator(this.h.deps), new RestartSupervisor(this.h.deps), this.updater);
-    for (const name of ['a', 'b', 'c']) this.nodes.push((await this.h.addNode(name)).id);
-    const s = await this.h.addService(
-      'web',
-      { type: 'replicated', replicas },
-      { container: { image: 'web:v1', ...(healthcheck ? { healthcheck: { test: ['CMD', 'true'] } } : {}) } },
+    const global = replicas === 0;
+    this.replicas = global ? 3 : replicas;
+    this.h.start(
+      global ? new GlobalOrchestrator(this.h.deps) : new ReplicatedOrchestrator(this.h.deps),
+      new RestartSupervisor(this.h.deps),
+      this.updater,
     );
+    for (const name of ['a', 'b', 'c']) this.nodes.push((await this.h.addNode(name)).id);
+    const s = await this.h.addService('web', global ? { type: 'global' } : { type: 'replicated', replicas }, {
+      container: { image: 'web:v1', ...(healthcheck ? { healthcheck: { test: ['CMD', 'true'] } } : {}) },
+    });
     this.serviceId = s.id;
     await this.h.store.update((tx) => {
       const cur = tx.get('service', s.id)!;
@@ -131,8 +136,11 @@ export class RolloutRig {
   private observe(): void {
     if (!this.watching) return;
     const running = this.running();
-    const perSlot = new Map<number, number>();
-    for (const t of running) perSlot.set(t.slot, (perSlot.get(t.slot) ?? 0) + 1);
+    const perSlot = new Map<string, number>();
+    for (const t of running) {
+      const key = t.slot > 0 ? String(t.slot) : String(t.nodeId);
+      perSlot.set(key, (perSlot.get(key) ?? 0) + 1);
+    }
     this.seen.maxPerSlot = Math.max(this.seen.maxPerSlot, ...perSlot.values());
     this.seen.maxDown = Math.max(this.seen.maxDown, this.replicas - perSlot.size);
     this.seen.minRunning = Math.min(this.seen.minRunning, running.length);

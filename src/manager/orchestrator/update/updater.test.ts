@@ -59,6 +59,20 @@ describe('Updater', () => {
     expect(rig.images()).toEqual(Array(4).fill('web:v2'));
   });
 
+  it('global: replaces the task of one node at a time', async () => {
+    rig = new RolloutRig();
+    await rig.start(0, { parallelism: 1 });
+    expect(rig.running()).toHaveLength(3);
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(batchTimes('web:v2')).toHaveLength(3);
+    expect(rig.seen.maxDown).toBe(1);
+    expect(rig.seen.maxPerSlot).toBe(1);
+    const running = rig.running();
+    expect(running.map((t) => t.spec.container.image)).toEqual(Array(3).fill('web:v2'));
+    expect(new Set(running.map((t) => t.nodeId)).size).toBe(3);
+  });
+
   it('start-first: the running count never drops below the replicas and no slot keeps two tasks', async () => {
     rig = new RolloutRig();
     await rig.start(6, { parallelism: 2, order: 'start-first' }, true);
