@@ -3,6 +3,7 @@ import { isSwarmError } from '../common/index.js';
 import { buildInfo } from './build-info.js';
 import { registerCa } from './commands/ca.js';
 import { type DaemonRunner, registerDaemon } from './commands/daemon.js';
+import { registerNetwork } from './commands/network.js';
 import { registerInfo, registerNode } from './commands/node.js';
 import { registerService } from './commands/service.js';
 import { registerSwarm } from './commands/swarm.js';
@@ -33,6 +34,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerCa(program, output);
   registerNode(program, output);
   registerService(program, output);
+  registerNetwork(program, output);
   registerInfo(program, output);
   registerDaemon(program, deps.runDaemon, output);
   return program;

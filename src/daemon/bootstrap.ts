@@ -1,4 +1,10 @@
-import { type ClusterId, DEFAULT_CLUSTER_SPEC, generateId, type NodeId } from '../api/index.js';
+import {
+  type ClusterId,
+  DEFAULT_CLUSTER_SPEC,
+  type DefaultAddressPool,
+  generateId,
+  type NodeId,
+} from '../api/index.js';
 import {
   createSignerForState,
   generateDek,
@@ -17,6 +23,8 @@ import type { NodeRecord, StateDir } from './state-dir.js';
 export interface InitOptions {
   autolock: boolean;
   certExpiryMs?: number;
+  /** Where networks without `--subnet` get theirs (`init --default-addr-pool`). */
+  defaultAddrPool?: DefaultAddressPool;
 }
 
 /**
@@ -59,6 +67,7 @@ export async function initIdentity(
         ...DEFAULT_CLUSTER_SPEC,
         caConfig: { nodeCertExpiryMs: ca.certExpiryMs },
         encryption: { autoLockManagers: options.autolock },
+        ...(options.defaultAddrPool ? { defaultAddrPool: options.defaultAddrPool } : {}),
       },
       status: {},
     },

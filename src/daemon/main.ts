@@ -47,6 +47,14 @@ export async function runDaemon(flags: Record<string, string | boolean | undefin
         kind: 'init',
         autolock: flags.autolock === true,
         ...(str('certExpiry') ? { certExpiryMs: Number(str('certExpiry')) } : {}),
+        ...(str('defaultAddrPool')
+          ? {
+              defaultAddrPool: {
+                subnets: str('defaultAddrPool')!.split(','),
+                maskLength: Number(str('defaultAddrPoolMaskLength') ?? '24'),
+              },
+            }
+          : {}),
       }
     : str('joinToken')
       ? { kind: 'join', token: str('joinToken')!, remote: str('joinRemote') ?? '' }

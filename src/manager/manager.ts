@@ -96,6 +96,8 @@ export class Manager implements Component {
   readonly transport: GrpcTransport;
   readonly caState: StoreCaState;
   readonly dispatcher: Dispatcher;
+  /** Leader-only MeshState, pushed by the dispatcher to every worker session. */
+  private readonly meshFeed: MeshFeed;
   readonly logBroker: LogBroker;
   private removed: ReadonlySet<string> = new Set();
   private clusterId: string;
@@ -194,6 +196,7 @@ export class Manager implements Component {
     return {
       ...this.clusterControl(randomBytes),
       ...serviceHandlers({ store: this.store, clock: this.deps.clock, randomBytes }),
+      ...networkHandlers({ store: this.store, randomBytes }),
       ...this.logControl(),
     };
   }
@@ -340,7 +343,7 @@ export class Manager implements Component {
       .add(new ReplicatedOrchestrator(deps, orchestration), restart)
       .add(new GlobalOrchestrator(deps, orchestration), restart)
       .add(new JobsOrchestrator(deps, orchestration), restart)
-      .add(new RestartSupervisor(deps), restart)
+      .add(new RestartSupervisor(deps, orchestration), restart)
       .add(new Updater(deps, orchestration), restart)
       .add(new TaskReaper(deps), restart)
       .add(new Scheduler({ store: this.store, clock: this.deps.clock, logger: log }), restart)

@@ -1,4 +1,4 @@
-import type { NetworkId } from '../ids.js';
+import type { NetworkId, NodeId } from '../ids.js';
 import type { Driver, Labels, Meta } from './meta.js';
 
 export interface IpamConfig {
@@ -26,6 +26,8 @@ export interface NetworkStatus {
   /** VXLAN network identifier, once allocated. */
   readonly vni?: number;
   readonly ipam?: { readonly configs: readonly IpamConfig[] };
+  /** Each node's own address on the network (its bridge's), without prefix length. */
+  readonly nodeAddrs?: readonly { readonly nodeId: NodeId; readonly addr: string }[];
 }
 
 export interface Network {

@@ -1,4 +1,5 @@
 import { defineService, emptyCodec, jsonCodec, serverStream, unary } from '../../rpc/index.js';
+import type { Network, NetworkSpec } from '../objects/network.js';
 import type { Node, NodeAvailability, NodeRole } from '../objects/node.js';
 import type { Service, ServiceSpec } from '../objects/service.js';
 import type { Task } from '../objects/task.js';
@@ -64,6 +65,18 @@ function logMethods() {
 }
 export type LogControlMethods = ReturnType<typeof logMethods>;
 
+/** Overlay networks (`src/manager/control/networks.ts`). */
+function networkMethods() {
+  return {
+    CreateNetwork: unary(jsonCodec<{ spec: NetworkSpec }>(), jsonCodec<Network>()),
+    ListNetworks: unary(emptyCodec, jsonCodec<{ networks: Network[] }>()),
+    /** By id, name or unique id prefix. */
+    InspectNetwork: unary(jsonCodec<{ id: string }>(), jsonCodec<Network>()),
+    RemoveNetwork: unary(jsonCodec<{ id: string }>(), emptyCodec),
+  } as const;
+}
+export type NetworkControlMethods = ReturnType<typeof networkMethods>;
+
 /**
  * The API the CLI drives: on every manager, over the local unix socket, or over TCP with a
  * manager's client certificate. Writes on a follower are forwarded to the leader by Raft.
@@ -85,6 +98,7 @@ export const ControlService = defineService('swarmctl.control.Control', {
   RemoveNode: unary(jsonCodec<{ id: string; force?: boolean }>(), emptyCodec),
   ...serviceMethods(),
   ...logMethods(),
+  ...networkMethods(),
 });
 export type ControlServiceMethods = (typeof ControlService)['methods'];
 

@@ -1,5 +1,6 @@
 import { defineService, jsonCodec, serverStream, unary } from '../../rpc/index.js';
 import type { TaskId } from '../ids.js';
+import type { MeshState } from '../objects/mesh.js';
 import type { NodeDescription } from '../objects/node.js';
 import type { Task, TaskStatus } from '../objects/task.js';
 
@@ -14,6 +15,12 @@ export interface SessionMessage {
   /** Every manager's address, so the worker can fail over. */
   readonly managers: readonly string[];
   readonly heartbeatPeriodMs: number;
+  /**
+   * The data plane's desired state, whole: in the first message of every session and whenever it
+   * changes (absent means unchanged). It travels in the same message as, or before, the task
+   * changes that made it change, so a node never stops a container still in the rotation it knows.
+   */
+  readonly mesh?: MeshState;
 }
 
 export interface TaskStatusUpdate {

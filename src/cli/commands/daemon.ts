@@ -27,6 +27,8 @@ export function registerDaemon(
     .option('--init', 'Initialise a new swarm (used by "swarmctl init")')
     .option('--autolock', 'With --init: enable autolock')
     .option('--cert-expiry <ms>', 'With --init: certificate validity in milliseconds')
+    .option('--default-addr-pool <cidrs>', 'With --init: comma-separated address pools for networks')
+    .option('--default-addr-pool-mask-length <n>', 'With --init: size of the networks carved from them')
     .option('--join-token <token>', 'Join with this token (used by "swarmctl join")')
     .option('--join-remote <host:port>', 'The manager to join through')
     .option('-d, --detach', 'Start the node in the background and return once it is ready (or locked)')

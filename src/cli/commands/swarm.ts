@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_CLUSTER_SPEC, validateClusterSpec } from '../../api/index.js';
 import { formatDuration, InvalidArgumentError, parseDuration } from '../../common/index.js';
 import type { Connection } from '../control-client.js';
 import type { LaunchOptions } from '../daemon-launcher.js';
@@ -73,6 +74,29 @@ async function withNode<T>(
   }
 }
 
+type InitFlags = NodeFlags & {
+  autolock: boolean;
+  certExpiry: string;
+  defaultAddrPool?: string[];
+  defaultAddrPoolMaskLength?: string;
+};
+
+/** `init --default-addr-pool … --default-addr-pool-mask-length N`, checked before the node starts. */
+function addrPoolArgs(opts: InitFlags): string[] {
+  if (!opts.defaultAddrPool && opts.defaultAddrPoolMaskLength === undefined) return [];
+  const subnets = opts.defaultAddrPool ?? DEFAULT_CLUSTER_SPEC.defaultAddrPool.subnets;
+  const raw = opts.defaultAddrPoolMaskLength;
+  const maskLength = raw === undefined ? DEFAULT_CLUSTER_SPEC.defaultAddrPool.maskLength : Number(raw);
+  if (raw !== undefined && !/^\d+$/.test(raw)) {
+    throw new InvalidArgumentError(
+      '--default-addr-pool-mask-length',
+      `invalid argument ${JSON.stringify(raw)} for "--default-addr-pool-mask-length" flag: must be a number`,
+    );
+  }
+  validateClusterSpec({ ...DEFAULT_CLUSTER_SPEC, defaultAddrPool: { subnets, maskLength } });
+  return ['--default-addr-pool', subnets.join(','), '--default-addr-pool-mask-length', String(maskLength)];
+}
+
 function joinTokenText(role: 'worker' | 'manager', token: string, addr: string): string {
   return `To add a ${role} to this swarm, run the following command:\n\n    swarmctl join --token ${token} ${addr}\n\n`;
 }
@@ -95,9 +119,21 @@ export function registerSwarm(program: Command, output: CliOutput): void {
         'Validity period for node certificates (ns|us|ms|s|m|h)',
         '2160h0m0s',
       )
-      .action(async (opts: NodeFlags & { autolock: boolean; certExpiry: string }) => {
+      .option(
+        '--default-addr-pool <CIDR>',
+        'Default address pool in CIDR format (repeatable) (default 10.0.0.0/8)',
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .option('--default-addr-pool-mask-length <n>', 'Default address pool subnet mask length (default 24)')
+      .action(async (opts: InitFlags) => {
         const certExpiryMs = parseDuration(opts.certExpiry, '--cert-expiry');
-        const args = [...daemonArgs(opts), '--init', '--cert-expiry', String(certExpiryMs)];
+        const args = [
+          ...daemonArgs(opts),
+          '--init',
+          '--cert-expiry',
+          String(certExpiryMs),
+          ...addrPoolArgs(opts),
+        ];
         if (opts.autolock) args.push('--autolock');
         const socket = opts.controlSocket ?? DEFAULT_CONTROL_SOCKET;
         const r = await launchDaemon({

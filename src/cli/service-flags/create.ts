@@ -2,6 +2,8 @@ import type {
   ContainerSpec,
   EndpointSpec,
   Mount,
+  NetworkAttachmentConfig,
+  NetworkId,
   Placement,
   PortConfig,
   ServiceMode,
@@ -73,7 +75,14 @@ export function parseServiceCreate(
   }
   const ports = (opts.publish ?? []).flatMap((p) => parsePublish('publish', p));
   checkDuplicatePorts(ports);
-  const endpointSpec: EndpointSpec | undefined = ports.length > 0 ? { mode: 'vip', ports } : undefined;
+  const endpointMode =
+    opts.endpointMode === undefined
+      ? 'vip'
+      : parseChoice('endpoint-mode', opts.endpointMode, ['vip', 'dnsrr'] as const);
+  const endpointSpec: EndpointSpec | undefined =
+    ports.length > 0 || opts.endpointMode !== undefined
+      ? { mode: endpointMode, ...(ports.length > 0 && { ports }) }
+      : undefined;
 
   const spec: ServiceSpec = {
     name,
@@ -84,7 +93,29 @@ export function parseServiceCreate(
     ...(rollbackConfig && { rollbackConfig }),
     ...(endpointSpec && { endpointSpec }),
   };
-  return validateAgainstApi(spec, 'create');
+  const networks = (opts.network ?? []).map((n) => parseNetwork('network', n));
+  const valid = validateAgainstApi(spec, 'create');
+  // Names are resolved to ids by the manager (docker's CLI looks them up first): added after the
+  // API check, which wants ids.
+  return networks.length > 0 ? { ...valid, taskTemplate: { ...valid.taskTemplate, networks } } : valid;
+}
+
+/** `--network NAME` or `--network name=NAME[,alias=A]…`. */
+function parseNetwork(flag: string, value: string): NetworkAttachmentConfig {
+  if (!value.includes('=')) {
+    if (value.trim() === '') throw flagError(flag, value, 'network name is empty');
+    return { target: value as NetworkId };
+  }
+  let target = '';
+  const aliases: string[] = [];
+  for (const part of value.split(',')) {
+    const [k, v = ''] = part.split('=', 2) as [string, string?];
+    if (k === 'name' || k === 'target') target = v;
+    else if (k === 'alias') aliases.push(v);
+    else throw flagError(flag, value, `invalid field key ${k}`);
+  }
+  if (target === '') throw flagError(flag, value, 'network name is empty');
+  return { target: target as NetworkId, ...(aliases.length > 0 && { aliases }) };
 }
 
 /** Docker's mode rules: which of --replicas, --max-concurrent, --replicas-max-per-node fit which mode. */

@@ -161,6 +161,8 @@ export const CREATE_ONLY_FLAGS: readonly FlagDef[] = [
   list('constraint', 'Placement constraints'),
   list('placement-pref', 'Add a placement preference', 'pref'),
   list('publish', 'Publish a port as a node port', 'port', 'p'),
+  list('network', 'Network attachments', 'network'),
+  { name: 'endpoint-mode', type: 'string', help: 'Endpoint mode (vip or dnsrr) (default "vip")' },
 ];
 
 export const UPDATE_ONLY_FLAGS: readonly FlagDef[] = [

@@ -19,6 +19,8 @@ export interface ServiceFlagValues {
   readonly constraint?: readonly string[];
   readonly placementPref?: readonly string[];
   readonly publish?: readonly string[];
+  readonly network?: readonly string[];
+  readonly endpointMode?: string;
 
   // service update only.
   readonly image?: string;

@@ -1,6 +1,7 @@
 import type {
   ControlServiceMethods,
   LogControlMethods,
+  NetworkControlMethods,
   Node,
   NodeRole,
   ServiceControlMethods,
@@ -92,7 +93,10 @@ function checkDemotion(deps: ControlDeps, node: Node): void {
 /** The cluster and node calls; services and tasks are `serviceHandlers` (services.ts), logs the log broker's. */
 export function controlHandlers(
   deps: ControlDeps,
-): Omit<Handlers<ControlServiceMethods>, keyof ServiceControlMethods | keyof LogControlMethods> {
+): Omit<
+  Handlers<ControlServiceMethods>,
+  keyof ServiceControlMethods | keyof LogControlMethods | keyof NetworkControlMethods
+> {
   const { store, caState } = deps;
   const loadCa = async () => {
     const s = await caState.load();

@@ -19,6 +19,7 @@ import {
 import type { Handlers } from '../../rpc/index.js';
 import { jsonEqual } from '../orchestrator/index.js';
 import { by, type MemoryStore, type ReadTx } from '../store/index.js';
+import { resolveServiceNetworks, serviceEndpoint } from './networks.js';
 
 export interface ServiceControlDeps {
   readonly store: MemoryStore;
@@ -40,22 +41,15 @@ export function resolveService(tx: ReadTx, ref: string): Service {
   throw new NotFoundError('service', ref);
 }
 
-/** Refused until the routing mesh exists: only host-mode publishing works today. */
+/** Ingress ports need a VIP to balance over, which dnsrr has none of (docker's rule). */
 function checkPublishing(spec: ServiceSpec): void {
-  for (const p of spec.endpointSpec?.ports ?? []) {
-    if (p.publishMode === 'ingress') {
-      throw new InvalidArgumentError(
-        'publish',
-        `port ${p.publishedPort}:${p.targetPort}/${p.protocol} uses mode=ingress, which needs the routing mesh (not available yet): publish with mode=host`,
-      );
-    }
-  }
-}
-
-/** The host-mode endpoint the executor publishes (the allocator's job once it exists). */
-function endpointOf(spec: ServiceSpec): Service['status'] {
   const es = spec.endpointSpec;
-  return es ? { endpoint: { spec: es, ports: es.ports ?? [], virtualIps: [] } } : {};
+  if (es?.mode === 'dnsrr' && (es.ports ?? []).some((p) => p.publishMode === 'ingress')) {
+    throw new InvalidArgumentError(
+      'endpointSpec',
+      "EndpointSpec: port published with ingress mode can't be used with dnsrr mode",
+    );
+  }
 }
 
 /** Whether tasks must be replaced: what they run or the endpoint they were given changed. */
@@ -86,11 +80,14 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
   const { store } = deps;
   return {
     CreateService: async (req) => {
-      validateServiceSpec(req.spec);
-      checkPublishing(req.spec);
+      const spec = store.view((tx) => resolveServiceNetworks(tx, req.spec));
+      validateServiceSpec(spec);
+      checkPublishing(spec);
       const id = generateId<ServiceId>(deps.randomBytes);
-      return store.update((tx) =>
-        tx.create('service', { id, spec: req.spec, specVersion: 1, status: endpointOf(req.spec) }),
+      return store.update(
+        (tx) =>
+          tx.create('service', { id, spec, specVersion: 1, status: serviceEndpoint(tx, spec, undefined) }),
+        { retries: 3 },
       );
     },
 
@@ -100,35 +97,43 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
     InspectService: async (req) => store.view((tx) => resolveService(tx, req.id)),
 
     UpdateService: async (req) => {
-      validateServiceSpec(req.spec);
-      checkPublishing(req.spec);
-      return store.update((tx) => {
-        const s = resolveService(tx, req.id);
-        if (s.meta.version !== req.version) {
-          throw new SwarmError(
-            'VERSION_CONFLICT',
-            `update out of sequence: service ${s.spec.name} is at version ${s.meta.version}, not ${req.version}`,
-          );
-        }
-        if (req.spec.name !== s.spec.name)
-          throw new InvalidArgumentError('name', `renaming services is not supported (${s.spec.name})`);
-        if (req.spec.mode.type !== s.spec.mode.type) {
-          throw new InvalidArgumentError(
-            'mode',
-            `service mode change is not allowed (${s.spec.mode.type} → ${req.spec.mode.type})`,
-          );
-        }
-        // Jobs are not rolled out: a spec change starts a new run (the jobs orchestrator).
-        const rollout = !isJob(req.spec) && (tasksChange(s.spec, req.spec) || isHeld(s));
-        const updateStatus = rollout ? startedStatus('updating', deps.clock.now()) : s.status.updateStatus;
-        return tx.update('service', {
-          ...s,
-          previousSpec: s.spec,
-          spec: req.spec,
-          specVersion: s.specVersion + 1,
-          status: { ...s.status, ...endpointOf(req.spec), ...(updateStatus ? { updateStatus } : {}) },
-        });
-      });
+      const spec = store.view((tx) => resolveServiceNetworks(tx, req.spec));
+      validateServiceSpec(spec);
+      checkPublishing(spec);
+      return store.update(
+        (tx) => {
+          const s = resolveService(tx, req.id);
+          if (s.meta.version !== req.version) {
+            throw new SwarmError(
+              'VERSION_CONFLICT',
+              `update out of sequence: service ${s.spec.name} is at version ${s.meta.version}, not ${req.version}`,
+            );
+          }
+          if (spec.name !== s.spec.name)
+            throw new InvalidArgumentError('name', `renaming services is not supported (${s.spec.name})`);
+          if (spec.mode.type !== s.spec.mode.type) {
+            throw new InvalidArgumentError(
+              'mode',
+              `service mode change is not allowed (${s.spec.mode.type} → ${spec.mode.type})`,
+            );
+          }
+          // Jobs are not rolled out: a spec change starts a new run (the jobs orchestrator).
+          const rollout = !isJob(spec) && (tasksChange(s.spec, spec) || isHeld(s));
+          const updateStatus = rollout ? startedStatus('updating', deps.clock.now()) : s.status.updateStatus;
+          return tx.update('service', {
+            ...s,
+            previousSpec: s.spec,
+            spec: spec,
+            specVersion: s.specVersion + 1,
+            status: {
+              ...s.status,
+              ...serviceEndpoint(tx, spec, s),
+              ...(updateStatus ? { updateStatus } : {}),
+            },
+          });
+        },
+        { retries: 3 },
+      );
     },
 
     RollbackService: async (req) =>
@@ -143,7 +148,7 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
           specVersion: s.specVersion + 1,
           status: {
             ...s.status,
-            ...endpointOf(s.previousSpec),
+            ...serviceEndpoint(tx, s.previousSpec, s),
             updateStatus: {
               ...startedStatus('rollback_started', deps.clock.now()),
               message: 'manually requested rollback',

@@ -6,6 +6,7 @@ import {
   type NodeDescription,
   type NodeId,
   type SessionMessage,
+  type StoreEvent,
   TASK_STATE_RANK,
   type Task,
   type TaskId,
@@ -21,9 +22,11 @@ import {
   SwarmError,
 } from '../../common/index.js';
 import type { CallContext, Handlers } from '../../rpc/index.js';
+import type { MeshSource } from '../allocator/index.js';
 import { jsonEqual } from '../orchestrator/index.js';
 import { by, type MemoryStore } from '../store/index.js';
 import { nextCheckDelayMs } from './heartbeat-deadline.js';
+import { SessionQueue } from './session-queue.js';
 
 export interface DispatcherDeps {
   readonly store: MemoryStore;
@@ -32,6 +35,8 @@ export interface DispatcherDeps {
   /** The leader's node id as Raft knows it now (null during an election). */
   readonly leader: () => string | null;
   readonly nodeId: string;
+  /** The leader's MeshState, pushed to every session (absent: no mesh field is sent). */
+  readonly mesh?: MeshSource;
 }
 
 /** A node missing this many heartbeat periods is marked down (swarmkit's grace multiplier). */
@@ -164,21 +169,53 @@ export class Dispatcher {
       { kinds: ['task', 'node'] },
       signal,
     );
+    // One loop over both sources: store events, and "the mesh changed" from the feed.
+    const queue = new SessionQueue<StoreEvent | 'mesh'>();
+    const meshSub = this.deps.mesh?.onDidChange(() => queue.push('mesh'));
+    const pump = (async () => {
+      try {
+        for await (const e of watch) queue.push(e);
+      } finally {
+        queue.end();
+      }
+    })();
     try {
       const known = new Set<TaskId>(result.map((t) => t.id));
       let managers = this.managerAddrs();
+      let meshRevision = -1;
+      // Read at the moment of sending, so a message's mesh reflects at least its tasks' changes.
+      const mesh = (): { mesh?: SessionMessage['mesh'] } => {
+        const m = this.deps.mesh?.current();
+        if (!m || m.revision === meshRevision) return {};
+        meshRevision = m.revision;
+        return { mesh: m };
+      };
       const message = (kind: SessionMessage['kind'], tasks: Task[], removed: TaskId[]): SessionMessage => ({
         kind,
         tasks,
         removed,
         managers,
         heartbeatPeriodMs: this.heartbeatPeriodMs(),
+        ...mesh(),
       });
       yield message('full', result, []);
       const changed = new Map<TaskId, Task>();
       const removed = new Set<TaskId>();
       let managersChanged = false;
-      for await (const e of watch) {
+      for await (const e of queue) {
+        if (e === 'mesh') {
+          const m = mesh();
+          if (m.mesh)
+            yield {
+              kind: 'incremental',
+              tasks: [],
+              removed: [],
+              managers,
+              heartbeatPeriodMs: this.heartbeatPeriodMs(),
+              ...m,
+            };
+          continue;
+        }
         if (isObjectEvent(e)) {
           if (e.kind === 'node') {
             if (e.new?.managerStatus?.addr !== e.old?.managerStatus?.addr) managersChanged = true;
@@ -206,7 +243,10 @@ export class Dispatcher {
         removed.clear();
       }
     } finally {
+      meshSub?.dispose();
       watch.dispose();
+      queue.end();
+      await pump;
       this.log.info('worker session closed', { 'node.id': nodeId });
     }
   }
