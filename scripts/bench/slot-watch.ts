@@ -114,12 +114,18 @@ export class SlotWatch {
     return { maxSlotsDown, minRunning };
   }
 
-  /** Start times (ms since the epoch) of containers of `image`, in order. */
-  starts(image: string): number[] {
+  /** Start times (ms since the epoch) of containers of `image` from `sinceMs` on, in order. */
+  starts(image: string, sinceMs = 0): number[] {
     return this.events
-      .filter((e) => e.action === 'start' && e.box.image === image)
+      .filter((e) => e.action === 'start' && e.box.image === image && e.at >= sinceMs)
       .map((e) => e.at)
       .sort((a, b) => a - b);
+  }
+
+  /** IDs of the containers running now (of `image` when given). */
+  runningIds(image?: string): string[] {
+    const last = this.timeline().at(-1)!.running;
+    return [...last].filter(([, b]) => image === undefined || b.image === image).map(([id]) => id);
   }
 
   /** Running containers now, per slot. */

@@ -247,6 +247,7 @@ describe('rolling updates on lab hosts', () => {
   it('counts a new version whose healthcheck fails as failed within the monitor window', async () => {
     await create('hc', 3, HEALTH);
     const w = await watched('hc', 3);
+    const since = Date.now();
     const started = performance.now();
     const r = await waiting('update', '--env-add START_UNHEALTHY=1 --update-monitor 20s hc');
     const took = performance.now() - started;
@@ -269,7 +270,7 @@ describe('rolling updates on lab hosts', () => {
       ),
     );
     expect(unhealthy.filter(Boolean).length).toBeGreaterThan(0);
-    expect(w.starts(HEALTH).length).toBe(1);
+    expect(w.starts(HEALTH, since).length).toBe(1);
     await remove('hc');
   });
 
@@ -359,6 +360,11 @@ describe('rolling updates on lab hosts', () => {
       { timeoutMs: 60_000, intervalMs: 100, what: 'two slots on v2' },
     );
     const startedAt = (await inspect('lk', other)).status.updateStatus?.startedAt;
+    // v2 containers already running on the hosts that stay up: continuing must leave them alone.
+    const leaderIds = new Set(
+      (await lab.dockerCli(leader, ['ps', '-q', '--no-trunc'])).stdout.split('\n').filter(Boolean),
+    );
+    const done = w.runningIds(V2).filter((id) => !leaderIds.has(id));
     process.kill((await info(leader)).pid, 'SIGKILL');
     const killedAt = performance.now();
     await waitFor(
@@ -383,6 +389,11 @@ describe('rolling updates on lab hosts', () => {
     // The killed node comes back and its agent stops what the cluster moved elsewhere.
     await startNode(leader, ['daemon', ...nodeFlags(leader).slice(0, 6)]);
     await w.settled(V2, 90_000);
+    const kept = new Set(w.runningIds(V2));
+    console.log(
+      `v2 containers running before the kill on surviving hosts: ${done.length}, still running: ${done.filter((id) => kept.has(id)).length}`,
+    );
+    expect(done.filter((id) => !kept.has(id))).toEqual([]);
     const ps = (await cli(other, 'service', 'ps', 'lk', '--format', 'json'))
       .split('\n')
       .filter(Boolean)

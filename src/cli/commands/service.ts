@@ -128,7 +128,7 @@ async function waitUpdate(
       output.out(`${frame.lines.join('\n')}\n`);
       drawn = frame.lines.length;
     }
-    const verdict = updateVerdict(current, opts.command);
+    const verdict = updateVerdict(current, opts.command, tasks);
     if (verdict.kind === 'done') {
       if (!opts.quiet) output.out(`${verdict.line}\n`);
       return;

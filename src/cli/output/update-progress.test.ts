@@ -45,6 +45,12 @@ describe('updateVerdict', () => {
       kind: 'failed',
       reason: 'service web: update paused: task abc failed',
     });
+    expect(
+      updateVerdict(web({ state: 'paused', message: 'update paused: task abc failed' }), 'update'),
+    ).toEqual({
+      kind: 'failed',
+      reason: 'service web: update paused: task abc failed',
+    });
     expect(updateVerdict(web({ state: 'rollback_completed', message: 'rolled back' }), 'update')).toEqual({
       kind: 'failed',
       reason: 'service web: update rolled back: rolled back',
@@ -52,6 +58,25 @@ describe('updateVerdict', () => {
     expect(updateVerdict(web({ state: 'rollback_paused' }), 'rollback')).toEqual({
       kind: 'failed',
       reason: 'service web: rollback paused',
+    });
+  });
+
+  it('names the failed task when the message does not (a completed rollback forgets why)', () => {
+    const failed = { ...task('t1', { slot: 2, state: 'failed', err: 'task: non-zero exit (1)' }), spec: V2 };
+    const s = web({ state: 'rollback_completed', message: 'rollback completed', failedTasks: ['t1'] });
+    expect(updateVerdict(s, 'update', [failed])).toEqual({
+      kind: 'failed',
+      reason:
+        'service web: update rolled back: rollback completed (task t1, slot 2: task: non-zero exit (1))',
+    });
+    const named = web({
+      state: 'paused',
+      message: 'update paused: task t1 (slot 2) failed',
+      failedTasks: ['t1'],
+    });
+    expect(updateVerdict(named, 'update', [failed])).toEqual({
+      kind: 'failed',
+      reason: 'service web: update paused: task t1 (slot 2) failed',
     });
   });
 

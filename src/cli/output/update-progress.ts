@@ -24,10 +24,17 @@ export type UpdateVerdict =
  * `canary` without auto-promotion is the state that was asked for: it succeeds with a line saying
  * it waits for `service promote` (with auto-promotion it keeps waiting for the outcome).
  */
-export function updateVerdict(service: Service, command: UpdateCommand): UpdateVerdict {
+export function updateVerdict(
+  service: Service,
+  command: UpdateCommand,
+  tasks: readonly Task[] = [],
+): UpdateVerdict {
   const us = service.status.updateStatus;
   const name = service.spec.name;
-  const why = us?.message ? `: ${us.message}` : '';
+  const failed = (label: string): UpdateVerdict => ({
+    kind: 'failed',
+    reason: `service ${name}: ${withDetail(label, us?.message, failedTask(service, tasks))}`,
+  });
   switch (us?.state) {
     case undefined:
     case 'updating':
@@ -38,13 +45,13 @@ export function updateVerdict(service: Service, command: UpdateCommand): UpdateV
         ? { kind: 'done', line: `verify: Service ${name} converged` }
         : { kind: 'failed', reason: `service ${name}: a new update completed instead of the rollback` };
     case 'paused':
-      return { kind: 'failed', reason: `service ${name}: update paused${why}` };
+      return failed('update paused');
     case 'rollback_paused':
-      return { kind: 'failed', reason: `service ${name}: rollback paused${why}` };
+      return failed('rollback paused');
     case 'rollback_completed':
       return command === 'rollback'
-        ? { kind: 'done', line: `rollback: rollback complete` }
-        : { kind: 'failed', reason: `service ${name}: update rolled back${why}` };
+        ? { kind: 'done', line: 'rollback: rollback complete' }
+        : failed('update rolled back');
     case 'canary':
       return (service.spec.updateConfig?.canaryAutoPromoteMs ?? 0) > 0
         ? { kind: 'waiting' }
@@ -53,6 +60,24 @@ export function updateVerdict(service: Service, command: UpdateCommand): UpdateV
             line: `canary: ${name} holds its canary tasks; run "swarmctl service promote ${name}" to continue or "swarmctl service rollback ${name}" to undo`,
           };
   }
+}
+
+/** The first task the updater counted as failed, if the caller listed it. */
+function failedTask(service: Service, tasks: readonly Task[]): Task | undefined {
+  const ids = service.status.updateStatus?.failedTasks ?? [];
+  return tasks.find((t) => ids.includes(t.id));
+}
+
+/**
+ * `label: message`, without saying the label twice (the updater's messages often start with it),
+ * and the failed task's error when the message does not name that task (a completed rollback's
+ * message no longer says why it rolled back).
+ */
+function withDetail(label: string, message: string | undefined, task: Task | undefined): string {
+  const text = !message ? label : message.startsWith(label) ? message : `${label}: ${message}`;
+  if (!task || text.includes(task.id)) return text;
+  const why = task.status.err ?? task.status.message;
+  return `${text} (task ${task.id}, slot ${task.slot}: ${why})`;
 }
 
 /** A stable JSON text (keys sorted), so that a task's copy of the template compares equal. */
