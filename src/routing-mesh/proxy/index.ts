@@ -1,0 +1,18 @@
+export {
+  PortProxy,
+  type PortProxyDeps,
+  type PortProxyLimits,
+  type ProxyBackend,
+} from './port-proxy.js';
+export {
+  type ResolvedUserlandMeshOptions,
+  resolveUserlandMeshOptions,
+  type UserlandMeshOptions,
+} from './proxy-options.js';
+export {
+  createUserlandMesh,
+  type PublishedPortStatus,
+  planPublishedPorts,
+  UserlandMesh,
+  type UserlandMeshDeps,
+} from './userland-mesh.js';

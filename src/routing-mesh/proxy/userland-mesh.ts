@@ -1,0 +1,206 @@
+import type { MeshState, NodeId, PortProtocol, TaskId } from '../../api/index.js';
+import type { Clock, Component, Logger, Random } from '../../common/index.js';
+import { errorMessage } from '../../common/index.js';
+import { PortProxy, type ProxyBackend, unmapped } from './port-proxy.js';
+import {
+  type ResolvedUserlandMeshOptions,
+  resolveUserlandMeshOptions,
+  type UserlandMeshOptions,
+} from './proxy-options.js';
+
+export interface UserlandMeshDeps {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+export interface PublishedPortStatus {
+  readonly protocol: PortProtocol;
+  readonly port: number;
+  readonly state: 'listening' | 'failed';
+  readonly backends: number;
+  readonly error?: string;
+}
+
+/** What this node listens on for one MeshState: `tcp/8080` → the backends of that port. */
+export function planPublishedPorts(
+  mesh: MeshState,
+  nodeId: NodeId,
+  remote: ResolvedUserlandMeshOptions['remote'],
+  withdrawn: ReadonlySet<TaskId> = new Set(),
+): Map<string, { protocol: PortProtocol; port: number; backends: ProxyBackend[] }> {
+  const ingress = mesh.networks.find((n) => n.ingress)?.id;
+  const nodeAddr = new Map(mesh.nodes.map((n) => [n.nodeId, n.addr]));
+  const own = nodeAddr.get(nodeId);
+  const out = new Map<string, { protocol: PortProtocol; port: number; backends: ProxyBackend[] }>();
+  for (const svc of mesh.services) {
+    for (const p of svc.ports) {
+      if (p.publishMode !== 'ingress') continue;
+      const backends: ProxyBackend[] = [];
+      for (const b of svc.backends) {
+        if (withdrawn.has(b.taskId)) continue;
+        const local = b.nodeId === nodeId;
+        const addr = b.addrs.find((a) => a.networkId === ingress)?.addr;
+        if (local || remote === 'overlay') {
+          if (addr !== undefined) backends.push({ host: addr, port: p.targetPort, local: true });
+        } else {
+          // Relayed to the task's node, whose proxy sends it to that node's own tasks only.
+          const host = nodeAddr.get(b.nodeId);
+          if (host === undefined) continue;
+          // From our own node address, so the peer knows the connection is a relay.
+          backends.push({
+            host,
+            port: p.publishedPort,
+            local: false,
+            ...(own === undefined ? {} : { source: own }),
+          });
+        }
+      }
+      out.set(`${p.protocol}/${p.publishedPort}`, { protocol: p.protocol, port: p.publishedPort, backends });
+    }
+  }
+  return out;
+}
+
+interface Entry {
+  readonly protocol: PortProtocol;
+  readonly port: number;
+  proxy?: PortProxy;
+  backends: ProxyBackend[];
+  error?: string;
+}
+
+/**
+ * The ingress mesh in user space, for nodes where nftables or VXLAN is missing: listens on every
+ * published (ingress-mode) port of the MeshState on all of this node's addresses and follows
+ * each update, opening and closing listeners as ports come and go.
+ */
+export class UserlandMesh implements Component {
+  readonly name = 'routing-mesh/userland';
+  readonly kind = 'userland' as const;
+  private readonly options: ResolvedUserlandMeshOptions;
+  private latest: MeshState | undefined;
+  private readonly withdrawn = new Set<TaskId>();
+  private peers = new Set<string>();
+  private readonly entries = new Map<string, Entry>();
+  private running = false;
+  private reconciling: Promise<void> = Promise.resolve();
+  private cancelRetry: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: UserlandMeshDeps,
+    options: UserlandMeshOptions,
+  ) {
+    this.options = resolveUserlandMeshOptions(options);
+  }
+
+  /** Follows a new MeshState; resolves once listeners and backends match it. */
+  update(state: MeshState): Promise<void> {
+    if (this.latest && state.revision < this.latest.revision) return this.reconciling;
+    this.latest = state;
+    const own = state.nodes.find((n) => n.nodeId === this.options.nodeId)?.addr;
+    this.peers = new Set(state.nodes.map((n) => n.addr).filter((a) => a !== own));
+    // Withdrawals are for tasks about to stop: forget those the leader no longer lists.
+    const listed = new Set(state.services.flatMap((s) => s.backends.map((b) => b.taskId)));
+    for (const t of this.withdrawn) if (!listed.has(t)) this.withdrawn.delete(t);
+    return this.schedule();
+  }
+
+  /** Takes a local task out of every rotation now, before its container is stopped. */
+  withdraw(taskId: TaskId): Promise<void> {
+    this.withdrawn.add(taskId);
+    return this.schedule();
+  }
+
+  ports(): PublishedPortStatus[] {
+    return [...this.entries.values()].map((e) => ({
+      protocol: e.protocol,
+      port: e.proxy?.localPort ?? e.port,
+      state: e.proxy ? 'listening' : 'failed',
+      backends: e.backends.length,
+      ...(e.error === undefined ? {} : { error: e.error }),
+    }));
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.running = true;
+    try {
+      await this.schedule();
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      this.running = false;
+      await this.reconciling;
+      this.cancelRetry?.();
+      this.cancelRetry = undefined;
+      for (const e of this.entries.values()) e.proxy?.close();
+      this.entries.clear();
+    }
+  }
+
+  private schedule(): Promise<void> {
+    const next = this.reconciling.then(() => this.reconcile());
+    this.reconciling = next.catch(() => {});
+    return next;
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.running || !this.latest) return;
+    const want = planPublishedPorts(this.latest, this.options.nodeId, this.options.remote, this.withdrawn);
+    for (const [key, entry] of this.entries) {
+      if (want.has(key)) continue;
+      entry.proxy?.close();
+      this.entries.delete(key);
+      this.deps.logger.info('published port closed', { protocol: entry.protocol, port: entry.port });
+    }
+    for (const [key, w] of want) {
+      const entry = this.entries.get(key) ?? { protocol: w.protocol, port: w.port, backends: [] };
+      this.entries.set(key, entry);
+      entry.backends = w.backends;
+      if (!entry.proxy) await this.open(entry);
+      entry.proxy?.setBackends(w.backends);
+    }
+    const failed = [...this.entries.values()].some((e) => !e.proxy);
+    if (failed && this.running && !this.cancelRetry) {
+      this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
+        this.cancelRetry = undefined;
+        void this.schedule();
+      });
+    }
+  }
+
+  private async open(entry: Entry): Promise<void> {
+    const proxy = new PortProxy(
+      entry.protocol,
+      this.options.host,
+      entry.port,
+      { ...this.deps, isPeer: (addr) => this.peers.has(unmapped(addr)) },
+      {
+        udpIdleMs: this.options.udpIdleMs,
+        maxUdpFlows: this.options.maxUdpFlows,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+      },
+    );
+    try {
+      await proxy.listen();
+      entry.proxy = proxy;
+      delete entry.error;
+      this.deps.logger.info('published port listening', { protocol: entry.protocol, port: entry.port });
+    } catch (e) {
+      if (entry.error === undefined) {
+        this.deps.logger.warn('published port cannot listen', {
+          protocol: entry.protocol,
+          port: entry.port,
+          error: errorMessage(e),
+        });
+      }
+      entry.error = errorMessage(e);
+    }
+  }
+}
+
+export function createUserlandMesh(deps: UserlandMeshDeps, options: UserlandMeshOptions): UserlandMesh {
+  return new UserlandMesh(deps, options);
+}
