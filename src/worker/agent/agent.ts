@@ -13,6 +13,7 @@ import { type Clock, type Component, errorMessage, isSwarmError, type Logger } f
 import type { RpcClient } from '../../rpc/index.js';
 import type { Executor } from '../executor/index.js';
 import { LogPublisher } from './logs/index.js';
+import { type AgentMesh, MeshLink } from './mesh-link.js';
 import { TaskRunner } from './task-runner.js';
 
 export interface AgentDeps {
@@ -25,6 +26,8 @@ export interface AgentDeps {
   readonly managers: () => readonly string[];
   /** Dials the session's manager for log subscriptions (`service logs`); none: no logs served. */
   readonly connectLogs?: (addr: string) => RpcClient<LogsServiceMethods>;
+  /** The node's data plane, fed the leader's MeshState; absent when the node runs none. */
+  readonly mesh?: AgentMesh;
 }
 
 /** Status reports are batched this long before one UpdateTaskStatus call. */
@@ -49,9 +52,11 @@ export class Agent implements Component {
   private flushTimer: (() => void) | undefined;
   private readonly log: Logger;
   private readonly logs: LogPublisher | undefined;
+  private readonly meshLink: MeshLink;
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.logger.child({ module: 'agent' });
+    this.meshLink = new MeshLink(deps.mesh);
     const connectLogs = deps.connectLogs;
     this.logs = connectLogs
       ? new LogPublisher({
@@ -158,6 +163,7 @@ export class Agent implements Component {
   }
 
   private apply(msg: SessionMessage, signal: AbortSignal): void {
+    this.meshLink.onMessage(msg);
     const removed = new Set<TaskId>(msg.removed);
     if (msg.kind === 'full') {
       const owned = new Set(msg.tasks.map((t) => t.id));
@@ -175,12 +181,16 @@ export class Agent implements Component {
         );
         this.runners.set(t.id, r);
       }
-      r.update(t, signal);
+      const runner = r;
+      this.meshLink.beforeUpdate(t, () => {
+        if (this.runners.get(t.id) === runner) runner.update(t, signal);
+      });
     }
     for (const id of removed) {
       const r = this.runners.get(id);
       this.runners.delete(id);
       this.pending.delete(id);
+      this.meshLink.forget(id);
       void r?.remove(signal);
     }
     if (msg.kind === 'full') {

@@ -15,6 +15,7 @@ import type { ContainerEvent, ContainerState, Controller } from '../executor.js'
 import { containerCreateOptions, stopTimeoutSeconds } from './container-config.js';
 import { callEngine, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
+import { attachNetworks, type OverlayNetworks } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
 
 export interface DockerControllerDeps {
@@ -24,6 +25,8 @@ export interface DockerControllerDeps {
   readonly logger: Logger;
   /** The executor's engine events (one stream for every controller). */
   readonly events: Event<ContainerEvent>;
+  /** The node's overlays, for tasks attached to networks; absent: such tasks are rejected. */
+  readonly networks?: OverlayNetworks;
 }
 
 interface Waiter {
@@ -94,9 +97,12 @@ export class DockerController implements Controller {
     );
     // 409: created meanwhile by an earlier attempt of this very step; inspect below finds it.
     if (!created.ok && created.reply.statusCode !== 409) return this.fail('rejected', created.reply.message);
-    const after = await this.inspect(signal);
-    if (!after) return this.fail('rejected', `container ${this.name} vanished right after its creation`);
-    return this.observeAndRecord(after);
+    const raw = await this.inspectRaw(signal);
+    if (!raw) return this.fail('rejected', `container ${this.name} vanished right after its creation`);
+    // Overlays before the start, with the manager's addresses: the container starts attached.
+    const notAttached = await attachNetworks(this.deps.docker, this.deps.networks, this.task, raw, signal);
+    if (notAttached) return this.fail('rejected', notAttached);
+    return this.observeAndRecord(this.adopt(raw));
   }
 
   async start(signal?: AbortSignal): Promise<TaskStatus> {

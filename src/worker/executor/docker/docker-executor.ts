@@ -31,6 +31,7 @@ import {
   managedLabelFilter,
 } from './labels.js';
 import { dockerSince, LogDemuxer } from './log-stream.js';
+import type { OverlayNetworks } from './networks.js';
 import { toContainerState } from './status.js';
 
 export interface DockerExecutorOptions {
@@ -41,6 +42,8 @@ export interface DockerExecutorOptions {
   readonly clock?: Clock;
   readonly random?: Random;
   readonly logger?: Logger;
+  /** The node's overlay data plane: containers of tasks on overlays are attached through it. */
+  readonly networks?: OverlayNetworks;
 }
 
 /**
@@ -56,6 +59,7 @@ export class DockerExecutor implements Executor, Component {
   readonly onDidChangeConnection: Event<boolean>;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly networks: OverlayNetworks | undefined;
 
   /** Loads dockerode only now, so that CLI verbs that never touch an engine do not pay for it. */
   static async create(options: DockerExecutorOptions): Promise<DockerExecutor> {
@@ -68,6 +72,7 @@ export class DockerExecutor implements Executor, Component {
     options: DockerExecutorOptions,
   ) {
     this.nodeId = options.nodeId;
+    this.networks = options.networks;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? noopLogger).child({ component: 'docker-executor' });
     this.engineEvents = new EngineEvents({
@@ -111,6 +116,7 @@ export class DockerExecutor implements Executor, Component {
       clock: this.clock,
       logger: this.logger,
       events: this.onDidContainerEvent,
+      ...(this.networks && { networks: this.networks }),
     });
   }
 

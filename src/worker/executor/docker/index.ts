@@ -8,3 +8,4 @@ export {
   LABEL_TASK_NAME,
   taskName,
 } from './labels.js';
+export { attachNetworks, OVERLAY_WAIT_MS, type OverlayNetworks } from './networks.js';
