@@ -1,0 +1,128 @@
+import { Metadata } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import type { NetworkId, NodeId, ServiceId, SessionMessage, Task, TaskId } from '../../api/index.js';
+import { ManualClock, noopLogger } from '../../common/index.js';
+import type { CallContext } from '../../rpc/index.js';
+import { MeshFeed } from '../allocator/index.js';
+import { countingStore, idSource, nodeInput, serviceInput, taskInput } from '../scheduler/test-fixtures.js';
+import { Dispatcher } from './dispatcher.js';
+
+const nextId = idSource(9);
+const SELF = nextId<NodeId>();
+const W1 = nextId<NodeId>();
+const W2 = nextId<NodeId>();
+const SVC = nextId<ServiceId>();
+const NET = nextId<ServiceId>() as unknown as NetworkId;
+const T1 = nextId<TaskId>();
+const T2 = nextId<TaskId>();
+
+function ctx(nodeId: string, signal: AbortSignal): CallContext {
+  return {
+    service: 'swarmctl.dispatcher.Dispatcher',
+    method: 'Session',
+    peer: { nodeId, role: 'swarm-worker', clusterId: 'c1' },
+    metadata: new Metadata(),
+    signal,
+  };
+}
+
+async function setup() {
+  const clock = new ManualClock(1_000);
+  const { store } = countingStore(clock);
+  await store.update((tx) => {
+    tx.create('node', {
+      ...nodeInput(SELF, { role: 'manager' }),
+      managerStatus: { raftId: SELF, addr: '10.0.0.1:2377', leader: true, reachability: 'reachable' },
+    });
+    tx.create('node', { ...nodeInput(W1), status: { state: 'ready', addr: '10.1.0.1' } });
+    tx.create('node', { ...nodeInput(W2), status: { state: 'ready', addr: '10.1.0.2' } });
+    tx.create('network', {
+      id: NET,
+      spec: { name: 'front', driver: { name: 'overlay' } },
+      status: { vni: 4097, ipam: { configs: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }] } },
+    });
+    const s = serviceInput(SVC, 'web');
+    tx.create('service', {
+      ...s,
+      spec: { ...s.spec, taskTemplate: { ...s.spec.taskTemplate, networks: [{ target: NET }] } },
+    });
+  });
+  const service = store.view((tx) => tx.get('service', SVC)!);
+  const running = (id: TaskId, slot: number, nodeId: NodeId) => ({
+    ...taskInput(id, service, slot, { nodeId, state: 'running' }),
+    networks: [{ networkId: NET, addresses: [`10.0.1.${10 + slot}/24`] }],
+  });
+  await store.update((tx) => {
+    tx.create('task', running(T1, 1, W1));
+    tx.create('task', running(T2, 2, W2));
+  });
+  const feed = new MeshFeed({ store, clock, logger: noopLogger });
+  const dispatcher = new Dispatcher({
+    store,
+    clock,
+    logger: noopLogger,
+    nodeId: SELF,
+    leader: () => SELF,
+    mesh: feed,
+  });
+  return { clock, store, feed, dispatcher };
+}
+
+const backends = (m: SessionMessage): TaskId[] =>
+  (m.mesh?.services[0]?.backends.map((b) => b.taskId) ?? []).sort() as TaskId[];
+
+describe('Dispatcher with the mesh feed', () => {
+  it('sends the mesh first, with a stopping task already out of it, and mesh-only changes after', async () => {
+    const { clock, store, feed, dispatcher } = await setup();
+    const leader = new AbortController();
+    const running = [dispatcher.monitor().run(leader.signal), feed.run(leader.signal)];
+    const stop = new AbortController();
+    const session = dispatcher
+      .handlers()
+      .Session({ description: nodeInput(W1).description! }, ctx(W1, stop.signal))
+      [Symbol.asyncIterator]();
+    try {
+      const first = (await session.next()).value as SessionMessage;
+      expect(first.kind).toBe('full');
+      expect(backends(first)).toEqual([T1, T2].sort());
+
+      // By the message telling the node to stop T1, the mesh it holds no longer has T1: the
+      // mesh comes in that message or in one before it.
+      const t1 = store.view((tx) => tx.get('task', T1)!);
+      await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
+      let latest = first;
+      for (;;) {
+        const m = (await session.next()).value as SessionMessage;
+        if (m.mesh) latest = m;
+        if (m.tasks.length > 0) {
+          expect(m.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
+          break;
+        }
+      }
+      expect(backends(latest)).toEqual([T2]);
+      const second = latest;
+
+      // Another node's task turning unhealthy leaves at once, without a timer.
+      const setHealth = async (health: Task['status']['health']) => {
+        const t2 = store.view((tx) => tx.get('task', T2)!);
+        await store.update((tx) => tx.update('task', { ...t2, status: { ...t2.status, health } }));
+      };
+      await setHealth('unhealthy');
+      const third = (await session.next()).value as SessionMessage;
+      expect(third).toMatchObject({ kind: 'incremental', tasks: [], removed: [] });
+      expect(backends(third)).toEqual([]);
+      expect(third.mesh!.revision).toBeGreaterThan(second.mesh!.revision);
+
+      // Coming back is debounced: pushed once the quiet time has passed.
+      await setHealth('healthy');
+      const fourth = session.next();
+      clock.advance(60);
+      expect(backends((await fourth).value as SessionMessage)).toEqual([T2]);
+    } finally {
+      stop.abort();
+      await session.return?.(undefined);
+      leader.abort();
+      await Promise.all(running);
+    }
+  });
+});
