@@ -14,3 +14,23 @@ export {
   NFT_TABLE,
   planMesh,
 } from './data-plane/plan.js';
+export {
+  type DnsBinding,
+  type DnsBindingStatus,
+  DnsServer,
+  type DnsServerDeps,
+  type DnsServerOptions,
+  meshDnsBindings,
+  resolvConfUpstreams,
+  type Upstream,
+  type UpstreamSource,
+} from './dns/index.js';
+export {
+  createUserlandMesh,
+  PortProxy,
+  type ProxyBackend,
+  type PublishedPortStatus,
+  UserlandMesh,
+  type UserlandMeshDeps,
+  type UserlandMeshOptions,
+} from './proxy/index.js';
