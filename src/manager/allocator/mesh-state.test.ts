@@ -10,7 +10,11 @@ const N2 = nextId<NodeId>();
 const N3 = nextId<NodeId>();
 const NET = nextId<ServiceId>() as unknown as NetworkId;
 const SVC = nextId<ServiceId>();
-const [T1, T2, T3, T4, T5] = Array.from({ length: 5 }, () => nextId<TaskId>());
+const T1 = nextId<TaskId>();
+const T2 = nextId<TaskId>();
+const T3 = nextId<TaskId>();
+const T4 = nextId<TaskId>();
+const T5 = nextId<TaskId>();
 
 async function setup() {
   const { store } = countingStore(new ManualClock(1_000));
