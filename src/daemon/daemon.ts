@@ -27,6 +27,7 @@ import {
   SwarmError,
 } from '../common/index.js';
 import { by, type Manager } from '../manager/index.js';
+import { createDataPlane } from '../routing-mesh/index.js';
 import {
   type ChannelCredentials,
   clientCredentials,
@@ -37,7 +38,7 @@ import {
   ServerCredentials,
   serverNameOverride,
 } from '../rpc/index.js';
-import { Agent, DockerExecutor } from '../worker/index.js';
+import { Agent, DockerExecutor, dockerOptions } from '../worker/index.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
@@ -265,12 +266,22 @@ export class Daemon implements Component {
   ): Promise<void> {
     const logger = this.deps.logger.child({ 'node.id': record.nodeId });
     try {
+      // The overlays and the ingress mesh of this node, driven by the agent's MeshState.
+      const mesh = await createDataPlane({
+        nodeId: record.nodeId as NodeId,
+        docker: dockerOptions(this.config.dockerHost),
+        logger,
+        clock: this.deps.clock,
+        random: this.deps.random,
+        removeAllOnStop: () => this.leaving !== undefined,
+      });
       const executor = await DockerExecutor.create({
         nodeId: record.nodeId as NodeId,
         dockerHost: this.config.dockerHost,
         clock: this.deps.clock,
         random: this.deps.random,
         logger,
+        networks: mesh,
       });
       const agent = new Agent({
         clock: this.deps.clock,
@@ -279,8 +290,9 @@ export class Daemon implements Component {
         connect: (addr) => createClient(DispatcherService, addr, creds(), serverNameOverride()),
         connectLogs: (addr) => createClient(LogsService, addr, creds(), serverNameOverride()),
         managers: () => this.managersToAsk(),
+        mesh,
       });
-      await Promise.all([executor.run(signal), agent.run(signal)]);
+      await Promise.all([executor.run(signal), agent.run(signal), mesh.run(signal)]);
     } catch (e) {
       if (!signal.aborted)
         logger.error('the agent stopped: this node runs no tasks', { error: errorMessage(e) });

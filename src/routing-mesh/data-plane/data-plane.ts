@@ -31,6 +31,8 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** Asked when the data plane stops: true removes networks and devices too (leave), false only the rules. */
   readonly removeAllOnStop?: () => boolean;
+  /** Called once everything of ours is gone (releases the namespace lock). */
+  readonly onStopped?: () => void;
 }
 
 /** The data plane as the worker sees it, whichever implementation runs. */
@@ -182,6 +184,7 @@ export class KernelDataPlane implements MeshDataPlane {
       this.running = false;
       await this.teardown(this.deps.removeAllOnStop?.() ?? true);
       this.wake.dispose();
+      this.deps.onStopped?.();
     }
   }
 
