@@ -84,6 +84,16 @@ describe('InvariantChecker', () => {
     expect(c.violations.map((v) => v.kind)).toEqual(['leader-completeness']);
   });
 
+  it('does not hold entries committed in its own or a later term against a leader observed late', () => {
+    const c = checker();
+    // b won term 2 but was paused before anyone saw it; a, in term 3, committed entry 2 meanwhile.
+    c.observe([view('a', { term: 3, commit: 2, log: [1, 3] })]);
+    c.observe([view('b', { term: 2, isLeader: true, log: [1, 2] })]);
+    expect(c.violations).toEqual([]);
+    c.observe([view('c', { term: 4, isLeader: true, log: [1, 2] })]);
+    expect(c.violations.map((v) => v.kind)).toEqual(['leader-completeness']);
+  });
+
   it('does not require a leader to hold entries compacted into its snapshot', () => {
     const c = checker();
     c.observe([view('a', { term: 1, commit: 2, log: [1, 1] })]);

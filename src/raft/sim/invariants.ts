@@ -60,7 +60,11 @@ export class InvariantChecker {
   /** term → the node that led it. */
   private readonly leaders = new Map<number, NodeId>();
   /** index → term and digest of the committed entry, as first seen in a committed log prefix. */
-  private readonly committed = new Map<number, { term: number; digest: string }>();
+  /**
+   * `observedInTerm`: the observer's term when the commit was first seen. The entry was committed
+   * in that term or earlier, so only leaders of later terms are bound to hold it.
+   */
+  private readonly committed = new Map<number, { term: number; digest: string; observedInTerm: number }>();
   /** Highest index known committed by any node (all entries up to it are committed). */
   maxCommitted = 0;
   /** index → digest of what was applied there (by any node). */
@@ -122,7 +126,7 @@ export class InvariantChecker {
         break;
       }
       const known = this.committed.get(i);
-      if (!known) this.committed.set(i, { term, digest });
+      if (!known) this.committed.set(i, { term, digest, observedInTerm: n.term });
       else if (known.term !== term || known.digest !== digest) {
         this.report(
           'log-matching',
@@ -144,11 +148,15 @@ export class InvariantChecker {
     });
   }
 
-  /** A new leader's log must hold every entry committed in earlier terms (Raft §5.4). */
+  /**
+   * A new leader's log must hold every entry committed in earlier terms (Raft §5.4). A leader can
+   * be observed late (paused right after its election): entries first seen committed in its term
+   * or later may legitimately be missing from its log, so they are not held against it.
+   */
   private checkLeaderCompleteness(n: NodeView): void {
     for (let i = n.snapshotIndex + 1; i <= this.maxCommitted; i++) {
       const known = this.committed.get(i);
-      if (!known) continue;
+      if (!known || known.observedInTerm >= n.term) continue;
       const term = n.termAt(i);
       if (term !== known.term || n.digestAt(i) !== known.digest) {
         this.report(
