@@ -1,5 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSwarmError, noopLogger, SeededRandom, systemClock, waitFor } from '../../common/index.js';
 import { DnsServer, meshDnsBindings } from './dns-server.js';
@@ -12,23 +12,45 @@ const HOST = '127.0.0.1';
 /** A fake upstream resolver on 127.0.0.x: answers A queries with 198.51.100.7, or stays silent. */
 class FakeUpstream {
   readonly socket: UdpSocket = createSocket('udp4');
+  readonly tcp: Server = createServer((c) => {
+    c.on('error', () => {});
+    c.on('data', (buf: Buffer) => {
+      const reply = this.reply(buf.subarray(2), 'tcp');
+      if (!reply) return;
+      const framed = Buffer.alloc(reply.length + 2);
+      framed.writeUInt16BE(reply.length, 0);
+      reply.copy(framed, 2);
+      c.write(framed);
+    });
+  });
   readonly names: string[] = [];
   silent = false;
 
+  private reply(buf: Buffer, transport: string): Buffer | undefined {
+    const q = parseMessage(buf);
+    this.names.push(`${q.questions[0]?.name ?? ''}${transport === 'tcp' ? '/tcp' : ''}`);
+    if (this.silent) return undefined;
+    return encodeMessage({
+      ...q,
+      flags: { ...q.flags, qr: true, ra: true },
+      answers: [{ name: q.questions[0]!.name, class: 1, ttl: 300, type: 1, address: '198.51.100.7' }],
+    });
+  }
+
   async start(host: string): Promise<Upstream> {
     this.socket.on('message', (buf, rinfo) => {
-      const q = parseMessage(buf);
-      this.names.push(q.questions[0]?.name ?? '');
-      if (this.silent) return;
-      const reply = encodeMessage({
-        ...q,
-        flags: { ...q.flags, qr: true, ra: true },
-        answers: [{ name: q.questions[0]!.name, class: 1, ttl: 300, type: 1, address: '198.51.100.7' }],
-      });
-      this.socket.send(reply, rinfo.port, rinfo.address);
+      const reply = this.reply(buf, 'udp');
+      if (reply) this.socket.send(reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve) => this.socket.bind(0, host, resolve));
-    return { host, port: this.socket.address().port };
+    const port = this.socket.address().port;
+    await new Promise<void>((resolve) => this.tcp.listen({ host, port }, resolve));
+    return { host, port };
+  }
+
+  close(): void {
+    this.socket.close();
+    this.tcp.close();
   }
 }
 
@@ -70,7 +92,7 @@ describe('DnsServer', () => {
     abort.abort();
     await running;
     client?.close();
-    upstream?.socket.close();
+    upstream?.close();
   });
 
   it('answers a service name with its VIP, case-insensitively, echoing the question as asked', async () => {
@@ -176,6 +198,13 @@ describe('DnsServer', () => {
     expect(r.flags.rcode).toBe(RCODE.NOERROR);
     expect(r.answers).toMatchObject([{ name: 'example.com', address: '198.51.100.7' }]);
     expect(upstream.names).toEqual(['example.com']);
+  });
+
+  it('forwards over TCP a query that came over TCP', async () => {
+    const { upstream } = await start();
+    const r = await askTcp(HOST, port, 'big.example.net', RR_TYPE.A);
+    expect(r.answers).toMatchObject([{ name: 'big.example.net', address: '198.51.100.7' }]);
+    expect(upstream.names).toEqual(['big.example.net/tcp']);
   });
 
   it('answers SERVFAIL when the upstream does not answer in time', async () => {

@@ -102,7 +102,8 @@ export class DnsServer implements Component {
   updateState(mesh: MeshState): void {
     this.table = buildDnsTable(mesh);
     const { nodeId } = this.options;
-    if (nodeId !== undefined) void this.setBindings(meshDnsBindings(mesh, nodeId));
+    if (nodeId !== undefined)
+      this.setBindings(meshDnsBindings(mesh, nodeId)).catch((e) => this.reconcileFailed(e));
   }
 
   /**
@@ -193,9 +194,14 @@ export class DnsServer implements Component {
     if (failed && this.running && !this.cancelRetry) {
       this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
         this.cancelRetry = undefined;
-        void this.scheduleReconcile();
+        this.scheduleReconcile().catch((e) => this.reconcileFailed(e));
       });
     }
+  }
+
+  /** Bind failures are handled inside; anything else here is a bug worth a log line. */
+  private reconcileFailed(e: unknown): void {
+    this.deps.logger.error('dns bindings not reconciled', { error: errorMessage(e) });
   }
 
   private isSelf(u: Upstream): boolean {

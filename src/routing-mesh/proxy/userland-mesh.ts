@@ -166,7 +166,9 @@ export class UserlandMesh implements Component {
     if (failed && this.running && !this.cancelRetry) {
       this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
         this.cancelRetry = undefined;
-        void this.schedule();
+        this.schedule().catch((e) =>
+          this.deps.logger.error('published ports not reconciled', { error: errorMessage(e) }),
+        );
       });
     }
   }
