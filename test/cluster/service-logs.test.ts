@@ -44,6 +44,21 @@ function containers(): { id: string; node: string; task: string }[] {
     .filter((c) => nodeIds.includes(c.node));
 }
 
+/** This run's running containers of another service. */
+function containersOf(service: string): string[] {
+  return docker(
+    'ps',
+    '--filter',
+    `label=com.docker.swarm.service.name=${service}`,
+    '--format',
+    '{{.ID}} {{.Label "com.docker.swarm.node.id"}}',
+  )
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([id, node]) => id && nodeIds.includes(node ?? ''))
+    .map(([id]) => id!);
+}
+
 function cleanup(): void {
   for (const id of nodeIds) {
     const ids = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
@@ -232,6 +247,49 @@ describe('service logs across nodes', () => {
       console.log(`service logs -f ended ${Date.now() - t0} ms after SIGINT`);
     } finally {
       child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('streams a large log whole and in order (batches, back-pressure)', async () => {
+    ok(
+      leader.cli(
+        'service',
+        'create',
+        '--detach=false',
+        '--stop-grace-period',
+        '1s',
+        '--name',
+        'bulk',
+        'swarmctl-test/web:v1',
+        'sh',
+        '-c',
+        'seq 1 50000; exec sleep 100000',
+      ),
+    );
+    try {
+      const bulkId = (): string => containersOf('bulk')[0] ?? '';
+      await waitFor(
+        () => {
+          const id = bulkId();
+          const last = id ? docker('logs', '--tail', '1', id).trim() : '';
+          return last === '50000' ? { done: true, value: id } : { done: false, state: `last line ${last}` };
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: 'the bulk container to print its lines' },
+      );
+      const started = Date.now();
+      const r = leader.cli('service', 'logs', '--raw', 'bulk');
+      const ms = Date.now() - started;
+      expect(r.status, r.stderr).toBe(0);
+      const got = r.stdout.split('\n').filter(Boolean);
+      expect(got).toHaveLength(50_000);
+      expect(got.every((l, i) => l === String(i + 1))).toBe(true);
+      const d0 = Date.now();
+      execFileSync('docker', ['logs', bulkId()], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      console.log(
+        `service logs of 50000 lines: ${ms} ms; docker logs of the same container: ${Date.now() - d0} ms`,
+      );
+    } finally {
+      leader.cli('service', 'rm', 'bulk');
     }
   }, 90_000);
 

@@ -73,15 +73,17 @@ export interface LogContext {
   readonly nodeName: string;
 }
 
-/** A line for the CLI, or a node whose logs could not be read (down, disconnected, engine error). */
+/** One line of a task's output, as the CLI gets it. */
+export interface ServiceLogLine {
+  readonly stream: 'stdout' | 'stderr';
+  readonly line: string;
+  /** When the engine received the line, ms since the epoch. */
+  readonly timestamp: number;
+}
+
+/** Lines of one task for the CLI, or a node whose logs could not be read (down, disconnected, engine error). */
 export type ServiceLogsMessage =
-  | {
-      readonly kind: 'line';
-      readonly context: LogContext;
-      readonly stream: 'stdout' | 'stderr';
-      readonly line: string;
-      readonly timestamp: number;
-    }
+  | { readonly kind: 'lines'; readonly context: LogContext; readonly lines: readonly ServiceLogLine[] }
   | {
       readonly kind: 'node-error';
       readonly nodeId: NodeId;

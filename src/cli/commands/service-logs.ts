@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { LogContext, ServiceLogsMessage, ServiceLogsRequest } from '../../api/index.js';
+import type { LogContext, ServiceLogLine, ServiceLogsRequest } from '../../api/index.js';
 import {
   InvalidArgumentError,
   isAbortError,
@@ -60,13 +60,14 @@ export function formatContext(
 
 /** One line as docker prints it: `[timestamp ]context    | line`, or just the line with --raw. */
 export function formatLine(
-  m: Extract<ServiceLogsMessage, { kind: 'line' }>,
-  flags: ServiceLogsFlags,
+  line: ServiceLogLine,
+  context: string,
+  flags: Pick<ServiceLogsFlags, 'timestamps' | 'raw'>,
   width: number,
 ): string {
-  const stamp = flags.timestamps ? `${new Date(m.timestamp).toISOString()} ` : '';
-  if (flags.raw) return `${stamp}${m.line}\n`;
-  return `${stamp}${formatContext(m.context, flags).padEnd(width)}    | ${m.line}\n`;
+  const stamp = flags.timestamps ? `${new Date(line.timestamp).toISOString()} ` : '';
+  if (flags.raw) return `${stamp}${line.line}\n`;
+  return `${stamp}${context.padEnd(width)}    | ${line.line}\n`;
 }
 
 export function registerServiceLogs(service: Command, output: CliOutput, host: () => string): void {
@@ -125,10 +126,16 @@ async function streamLogs(
         continue;
       }
       // Columns line up as docker's do: the widest context seen so far sets the width.
-      width = Math.max(width, formatContext(m.context, flags).length);
-      const text = formatLine(m, flags, width);
-      if (m.stream === 'stderr') output.err(text);
-      else output.out(text);
+      const context = formatContext(m.context, flags);
+      width = Math.max(width, context.length);
+      let out = '';
+      let err = '';
+      for (const l of m.lines) {
+        if (l.stream === 'stderr') err += formatLine(l, context, flags, width);
+        else out += formatLine(l, context, flags, width);
+      }
+      if (out) output.out(out);
+      if (err) output.err(err);
     }
   };
   try {

@@ -4,6 +4,7 @@ import type {
   LogControlMethods,
   LogSelector,
   NodeId,
+  ServiceLogLine,
   ServiceLogsMessage,
   ServiceLogsRequest,
   TaskId,
@@ -67,15 +68,16 @@ function* toClient(
     yield { kind: 'node-error', nodeId: m.nodeId, nodeName: nameOf(m.nodeId), error: m.error };
     return;
   }
+  // Consecutive lines of one task travel together (a publisher's batch is one task's).
+  let run: { context: LogContext; lines: ServiceLogLine[] } | undefined;
   for (const l of m.lines) {
-    yield {
-      kind: 'line',
-      context: contextOf(l.taskId, m.nodeId),
-      stream: l.stream,
-      line: l.line,
-      timestamp: l.timestamp,
-    };
+    if (run?.context.taskId !== l.taskId) {
+      if (run) yield { kind: 'lines', ...run };
+      run = { context: contextOf(l.taskId, m.nodeId), lines: [] };
+    }
+    run.lines.push({ stream: l.stream, line: l.line, timestamp: l.timestamp });
   }
+  if (run) yield { kind: 'lines', ...run };
 }
 
 async function* forward(

@@ -26,7 +26,7 @@ export interface LogPublisherDeps {
 /** Pause before listening again after the stream failed while the session goes on. */
 const RELISTEN_DELAY_MS = 1000;
 /** Lines per Publish message at most. */
-const BATCH_LINES = 100;
+const BATCH_LINES = 500;
 
 type Subscribe = Extract<LogSubscriptionMessage, { kind: 'subscribe' }>;
 
