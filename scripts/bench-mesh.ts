@@ -1,0 +1,170 @@
+/**
+ * npm run bench:mesh [-- --duration 5 --connections 16 --threads 2]
+ *
+ * The routing mesh's cost, on three lab hosts (docs/lab.md) running the kernel data plane alone
+ * (scripts/mesh-driver.ts, fed one MeshState): one web container on host 1 on the ingress overlay,
+ * published by the mesh on 8080 and by Docker in host mode on 8081. wrk runs on host 3 against:
+ *  (a) the container's address directly (over the overlay: the only way to it from host 3),
+ *  (b) the published port of its own node (host 1: DNAT to a local backend),
+ *  (c) the published port of another node (host 2: DNAT, then VXLAN to host 1),
+ *  (d) Docker's host-mode publish of the same container (host 1:8081) as the reference.
+ * Requests/s and p99 latency per target, and the ratios to (a). See docs/routing-mesh.md.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../src/api/index.js';
+import { waitFor } from '../src/common/index.js';
+import { Lab } from '../test/harness/lab.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '16' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+const ROOT = resolve(import.meta.dirname, '..');
+const ING = 'ingress' as NetworkId;
+const NODES = ['bench1', 'bench2', 'bench3'] as NodeId[];
+const BACKEND = '10.241.0.11';
+
+function meshState(lab: Lab): MeshState {
+  return {
+    revision: 1,
+    networks: [
+      {
+        id: ING,
+        name: 'ingress',
+        vni: 4096,
+        subnet: '10.241.0.0/24',
+        gateway: '10.241.0.1',
+        ingress: true,
+        attachable: false,
+      },
+    ],
+    nodes: NODES.map((nodeId, i) => ({
+      nodeId,
+      addr: lab.host(i + 1).address,
+      networkAddrs: [{ networkId: ING, addr: `10.241.0.${2 + i}/24` }],
+    })),
+    services: [
+      {
+        id: 'benchweb' as ServiceId,
+        name: 'web',
+        endpointMode: 'vip',
+        vips: [],
+        ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' }],
+        backends: [
+          {
+            taskId: 'web1' as TaskId,
+            taskName: 'web.1',
+            nodeId: NODES[0] as NodeId,
+            addrs: [{ networkId: ING, addr: BACKEND }],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+interface Result {
+  label: string;
+  url: string;
+  rps: number;
+  p99Ms: number;
+  errors: string;
+}
+
+async function wrk(lab: Lab, label: string, url: string): Promise<Result> {
+  const r = await lab.exec(
+    3,
+    ['wrk', '-t', values.threads, '-c', values.connections, '-d', `${values.duration}s`, '--latency', url],
+    { timeoutMs: 120_000 },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 'NaN');
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout);
+  const scale = p99?.[2] === 'us' ? 0.001 : p99?.[2] === 's' ? 1000 : 1;
+  const errors = /Socket errors:[^\n]*|Non-2xx[^\n]*/.exec(r.stdout)?.[0] ?? '';
+  return { label, url, rps, p99Ms: Number(p99?.[1] ?? 'NaN') * scale, errors };
+}
+
+const lab = await Lab.up({ hosts: 3, prefix: 'swbm', subnet: '10.213.18', images: ['swarmctl-test/web:v1'] });
+const dir = mkdtempSync(join(tmpdir(), 'bench-mesh-'));
+try {
+  const state = meshState(lab);
+  for (let n = 1; n <= 3; n++) {
+    writeFileSync(join(dir, `state-${n}.json`), JSON.stringify(state));
+    lab.startProcess(
+      n,
+      [
+        join(ROOT, 'node_modules/.bin/tsx'),
+        join(ROOT, 'scripts/mesh-driver.ts'),
+        NODES[n - 1] as string,
+        lab.docker(n).host,
+        join(dir, `state-${n}.json`),
+        join(dir, `status-${n}.json`),
+      ],
+      { name: 'mesh' },
+    );
+  }
+  await waitFor(
+    () => {
+      const seen = [1, 2, 3].map((n) => {
+        const f = join(dir, `status-${n}.json`);
+        return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { revision: number }).revision : -1;
+      });
+      return seen.every((r) => r === 1) ? { done: true, value: 0 } : { done: false, state: seen.join(',') };
+    },
+    { timeoutMs: 30_000, what: 'the data plane on every host' },
+  );
+  await lab.dockerCli(1, [
+    'run',
+    '-d',
+    '--name',
+    'bench-web',
+    '--network',
+    'swarmctl-ingress',
+    '--ip',
+    BACKEND,
+    '-p',
+    '8081:80',
+    'swarmctl-test/web:v1',
+  ]);
+  const h1 = lab.host(1).address;
+  const h2 = lab.host(2).address;
+  await waitFor(
+    async () => {
+      const r = await lab.httpGet(3, `http://${h2}:8080/`);
+      return r.ok ? { done: true, value: 0 } : { done: false, state: r.error };
+    },
+    { timeoutMs: 20_000, what: 'the web container through the mesh' },
+  );
+  const targets: [string, string][] = [
+    ['(a) direct to the container', `http://${BACKEND}/`],
+    ['(b) mesh, its own node', `http://${h1}:8080/`],
+    ['(c) mesh, another node', `http://${h2}:8080/`],
+    ['(d) docker host-mode publish', `http://${h1}:8081/`],
+  ];
+  const results: Result[] = [];
+  for (const [label, url] of targets) results.push(await wrk(lab, label, url));
+  const base = results[0] as Result;
+  const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  const lines = [
+    `bench:mesh  wrk -t${values.threads} -c${values.connections} -d${values.duration}s from lab host 3, web container on host 1 (busybox httpd)`,
+    `kernel ${kernel}; data plane nftables+vxlan`,
+    '',
+    'target                              req/s    p99 ms   req/s vs (a)   p99 vs (a)',
+    ...results.map(
+      (r) =>
+        `${r.label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} ${r.p99Ms.toFixed(2).padStart(9)} ${(r.rps / base.rps).toFixed(2).padStart(14)} ${(r.p99Ms / base.p99Ms).toFixed(2).padStart(12)}${r.errors ? `  ${r.errors}` : ''}`,
+    ),
+    '',
+    `Docker Swarm's own routing mesh does not answer on this kernel: it needs IPVS, and ${existsSync('/proc/net/ip_vs') ? '/proc/net/ip_vs exists (check again)' : 'this kernel has no ip_vs (/proc/net/ip_vs is missing)'}, so it has no column here.`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await lab.teardown();
+  rmSync(dir, { recursive: true, force: true });
+}
