@@ -29,7 +29,10 @@ export class SlotWatch {
   private readonly events: { at: number; action: string; id: string; box: Box }[] = [];
   private readonly initial = new Map<string, Box>();
 
-  private constructor(private readonly replicas: number) {}
+  private constructor(
+    readonly service: string,
+    private readonly replicas: number,
+  ) {}
 
   /** Watches `service` (`replicas` slots) on the given lab hosts' engines. */
   static async start(
@@ -38,7 +41,7 @@ export class SlotWatch {
     service: string,
     replicas: number,
   ): Promise<SlotWatch> {
-    const w = new SlotWatch(replicas);
+    const w = new SlotWatch(service, replicas);
     const since = (Date.now() / 1000 - 1).toFixed(3);
     for (const host of hosts) {
       const r = await lab.dockerCli(host, [
@@ -144,7 +147,9 @@ export class SlotWatch {
         const ok =
           now.size === this.replicas &&
           [...now.values()].every((boxes) => boxes.length === 1 && boxes[0]!.image === image);
-        const state = [...now].map(([s, b]) => `${s}:${b.map((x) => x.image).join('+')}`).join(' ');
+        const state = [...now]
+          .map(([s, b]) => `${s}:${b.map((x) => `${x.image}@h${x.host}`).join('+')}`)
+          .join(' ');
         return ok ? { done: true, value: 0 } : { done: false, state };
       },
       { timeoutMs, intervalMs: 100, what: `one running ${image} container per slot` },

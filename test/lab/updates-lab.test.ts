@@ -111,6 +111,19 @@ async function watched(service: string, replicas: number): Promise<SlotWatch> {
   return watch;
 }
 
+/** `w.settled`, and on failure the manager's view of the tasks in the test's output. */
+async function settle(w: SlotWatch, image: string, timeoutMs?: number): Promise<void> {
+  try {
+    await w.settled(image, timeoutMs);
+  } catch (e) {
+    const ps = await runCommand([SWARMCTL, ...sock(2), 'service', 'ps', '--no-trunc', w.service], {
+      allowFailure: true,
+    });
+    console.log(`service ps ${w.service} when it did not settle:\n${ps.stdout}${ps.stderr}`);
+    throw e;
+  }
+}
+
 /** Creates a service and waits until each slot runs its container. */
 async function create(name: string, replicas: number, ...flags: string[]): Promise<void> {
   const image = flags.pop()!;
@@ -128,7 +141,7 @@ async function create(name: string, replicas: number, ...flags: string[]): Promi
   );
   const w = await SlotWatch.start(lab, HOSTS, name, replicas);
   try {
-    await w.settled(image);
+    await settle(w, image);
   } finally {
     w.stop();
   }
@@ -184,7 +197,7 @@ describe('rolling updates on lab hosts', () => {
       '--image swarmctl-test/web:v2 --update-parallelism 2 --update-delay 1s web',
     );
     expect(r.code).toBe(0);
-    await w.settled(V2);
+    await settle(w, V2);
     const starts = w.starts(V2);
     const { maxSlotsDown } = w.worst();
     const gaps = [2, 4].map((i) => Math.round(starts[i]! - starts[i - 2]!));
@@ -202,7 +215,7 @@ describe('rolling updates on lab hosts', () => {
       '--env-add ROUND=2 --update-order start-first --update-parallelism 2 web',
     );
     expect(r.code).toBe(0);
-    await w.settled(V2);
+    await settle(w, V2);
     const { maxSlotsDown, minRunning } = w.worst();
     console.log(`start-first: max slots down ${maxSlotsDown}, min running ${minRunning}`);
     expect(maxSlotsDown).toBe(0);
@@ -217,7 +230,7 @@ describe('rolling updates on lab hosts', () => {
     );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/rolled back/);
-    await w.settled(V2);
+    await settle(w, V2);
     const s = await inspect('web');
     expect(s.status.updateStatus?.state).toBe('rollback_completed');
     expect(s.spec.taskTemplate.container.image).toBe(V2);
@@ -239,7 +252,7 @@ describe('rolling updates on lab hosts', () => {
     expect(w.starts(FAIL).length).toBeGreaterThan(0);
     const resumed = await waiting('update', '--image swarmctl-test/web:v1 --update-parallelism 3 web');
     expect(resumed.code).toBe(0);
-    await w.settled(V1);
+    await settle(w, V1);
     expect((await inspect('web')).status.updateStatus?.state).toBe('completed');
     await remove('web');
   });
@@ -281,7 +294,7 @@ describe('rolling updates on lab hosts', () => {
     const w = await watched('rb', 3);
     const back = await waiting('rollback', 'rb');
     expect(back.code).toBe(0);
-    await w.settled(V1);
+    await settle(w, V1);
     const s = await inspect('rb');
     expect(s.spec.taskTemplate.container).toMatchObject({ image: V1, env: ['A=1'] });
     expect(s.spec.taskTemplate.resources).toEqual({ limits: { memoryBytes: 64 * 1024 * 1024 } });
@@ -316,7 +329,7 @@ describe('rolling updates on lab hosts', () => {
     expect(images).toEqual([V1, V1, V1, V2]);
     const p = await waiting('promote', 'can');
     expect(p.code).toBe(0);
-    await w.settled(V2);
+    await settle(w, V2);
     expect((await inspect('can')).status.updateStatus?.state).toBe('completed');
     await remove('can');
   });
@@ -328,7 +341,7 @@ describe('rolling updates on lab hosts', () => {
     expect(w.starts(V2).length).toBe(1);
     const back = await waiting('rollback', 'can2');
     expect(back.code).toBe(0);
-    await w.settled(V1);
+    await settle(w, V1);
     expect((await inspect('can2')).spec.taskTemplate.container.image).toBe(V1);
     await remove('can2');
   });
@@ -388,7 +401,7 @@ describe('rolling updates on lab hosts', () => {
     expect((await inspect('lk', other)).status.updateStatus?.startedAt).toBe(startedAt);
     // The killed node comes back and its agent stops what the cluster moved elsewhere.
     await startNode(leader, ['daemon', ...nodeFlags(leader).slice(0, 6)]);
-    await w.settled(V2, 90_000);
+    await settle(w, V2, 90_000);
     const kept = new Set(w.runningIds(V2));
     console.log(
       `v2 containers running before the kill on surviving hosts: ${done.length}, still running: ${done.filter((id) => kept.has(id)).length}`,
