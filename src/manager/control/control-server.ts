@@ -188,25 +188,32 @@ export function controlHandlers(
     InspectNode: async (req) => resolveNode(store, req.id),
 
     UpdateNode: async (req) => {
-      const node = resolveNode(store, req.id);
-      const labels = { ...(node.spec.labels ?? {}), ...(req.labelAdd ?? {}) };
-      for (const k of req.labelRm ?? []) {
-        if (!(k in labels))
-          throw new InvalidArgumentError('label-rm', `key ${k} does not exist in node labels`);
-        delete labels[k];
-      }
+      const id = resolveNode(store, req.id).id;
       const role = req.role ? checkRole(req.role) : undefined;
-      if (role === 'worker' && node.spec.desiredRole === 'manager') checkDemotion(deps, node);
-      const spec = {
-        ...node.spec,
-        labels,
-        ...(req.availability ? { availability: req.availability } : {}),
-        ...(role ? { desiredRole: role } : {}),
-      };
-      // A promotion takes effect in the store at once (the node then gets a manager certificate
-      // and joins Raft by itself); a demotion only once the leader has taken it out of Raft.
-      return store.update((tx) =>
-        tx.update('node', { ...node, spec, ...(role === 'manager' ? { role } : {}) }),
+      // Read inside the transaction and retried: the leader's manager status reporter and the
+      // dispatcher write node objects too, and a user's update must not fail on their writes.
+      return store.update(
+        (tx) => {
+          const node = tx.get('node', id);
+          if (!node) throw new NotFoundError('node', id);
+          const labels = { ...(node.spec.labels ?? {}), ...(req.labelAdd ?? {}) };
+          for (const k of req.labelRm ?? []) {
+            if (!(k in labels))
+              throw new InvalidArgumentError('label-rm', `key ${k} does not exist in node labels`);
+            delete labels[k];
+          }
+          if (role === 'worker' && node.spec.desiredRole === 'manager') checkDemotion(deps, node);
+          const spec = {
+            ...node.spec,
+            labels,
+            ...(req.availability ? { availability: req.availability } : {}),
+            ...(role ? { desiredRole: role } : {}),
+          };
+          // A promotion takes effect in the store at once (the node then gets a manager
+          // certificate and joins Raft by itself); a demotion once the leader took it out of Raft.
+          return tx.update('node', { ...node, spec, ...(role === 'manager' ? { role } : {}) });
+        },
+        { retries: 5 },
       );
     },
 
