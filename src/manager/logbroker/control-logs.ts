@@ -55,6 +55,13 @@ async function* serviceLogs(
     return c;
   };
   for await (const m of deps.broker.subscribe(selector, options, ctx.signal)) {
+    // Workers follow the leader: once this manager no longer leads, nodes leave and do not come
+    // back here. Say so rather than wait for them (the caller asks again, reaching the new leader).
+    if (m.kind === 'node-error' && !deps.isLeader()) {
+      throw new SwarmError('UNAVAILABLE', 'the leader changed while reading logs: run the command again', {
+        retryable: true,
+      });
+    }
     for (const out of toClient(m, contextOf, (id) => deps.store.view((tx) => nodeName(tx, id)))) yield out;
   }
 }
