@@ -56,6 +56,22 @@ interface Figures {
   /** From the same start until the last v2 container started. */
   lastStartMs: number;
   maxSlotsDown: number;
+  /** Mean time a slot had no container: old one died → new one started. */
+  slotGapMs: number;
+  /** Mean time from a batch's last new start to the next batch's first old container death. */
+  batchTurnMs: number;
+}
+
+/** Per-batch figures from the engine events (batches of 2 slots, in the order they went down). */
+function batchFigures(watch: SlotWatch, since: number): Pick<Figures, 'slotGapMs' | 'batchTurnMs'> {
+  const h = watch.handovers(V2, since);
+  const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const turns: number[] = [];
+  for (let i = 2; i < h.length; i += 2) {
+    const lastStart = Math.max(h[i - 2]!.startedAt, h[i - 1]!.startedAt);
+    turns.push(h[i]!.diedAt - lastStart);
+  }
+  return { slotGapMs: mean(h.map((x) => x.startedAt - x.diedAt)), batchTurnMs: mean(turns) };
 }
 
 async function measure(side: Side): Promise<Figures> {
@@ -78,7 +94,12 @@ async function measure(side: Side): Promise<Figures> {
     const commandMs = Date.now() - started;
     await watch.settled(V2, TIMEOUT_MS);
     const lastStartMs = Math.round((watch.starts(V2).at(-1) ?? started) - started);
-    return { commandMs, lastStartMs, maxSlotsDown: watch.worst(started).maxSlotsDown };
+    return {
+      commandMs,
+      lastStartMs,
+      maxSlotsDown: watch.worst(started).maxSlotsDown,
+      ...batchFigures(watch, started),
+    };
   } finally {
     watch.stop();
   }
@@ -135,7 +156,9 @@ try {
     results.set(side.name, f);
     console.log(
       `${side.name.padEnd(18)} update command ${seconds(f.commandMs)}; last v2 container started after ` +
-        `${seconds(f.lastStartMs)}; at most ${f.maxSlotsDown} slots without a running container`,
+        `${seconds(f.lastStartMs)}; at most ${f.maxSlotsDown} slots without a running container; per slot ` +
+        `${Math.round(f.slotGapMs)} ms from old death to new start, ${Math.round(f.batchTurnMs)} ms from a batch's ` +
+        'last start to the next batch',
     );
   }
   const s = results.get('Docker Swarm mode');

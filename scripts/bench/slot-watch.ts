@@ -125,6 +125,24 @@ export class SlotWatch {
       .sort((a, b) => a - b);
   }
 
+  /**
+   * Per slot that changed to `image` from `sinceMs` on: when its last other container died and when
+   * the `image` container started, in the order the slots were taken down.
+   */
+  handovers(image: string, sinceMs = 0): { slot: number; diedAt: number; startedAt: number }[] {
+    const out: { slot: number; diedAt: number; startedAt: number }[] = [];
+    const sorted = [...this.events].filter((e) => e.at >= sinceMs).sort((a, b) => a.at - b.at);
+    for (const e of sorted) {
+      if (e.action !== 'start' || e.box.image !== image) continue;
+      const died = sorted.filter(
+        (d) => d.action === 'die' && d.box.slot === e.box.slot && d.box.image !== image && d.at <= e.at,
+      );
+      const diedAt = died.at(-1)?.at ?? e.at;
+      out.push({ slot: e.box.slot, diedAt, startedAt: e.at });
+    }
+    return out.sort((a, b) => a.diedAt - b.diedAt);
+  }
+
   /** IDs of the containers running now (of `image` when given). */
   runningIds(image?: string): string[] {
     const last = this.timeline().at(-1)!.running;
