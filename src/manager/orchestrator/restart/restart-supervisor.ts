@@ -1,4 +1,11 @@
-import { isPastRunning, type NodeId, type ObjectEvent, type Task, type TaskId } from '../../../api/index.js';
+import {
+  compareTaskStates,
+  isPastRunning,
+  type NodeId,
+  type ObjectEvent,
+  type Task,
+  type TaskId,
+} from '../../../api/index.js';
 import { by, type ReadTx, type WriteTx } from '../../store/index.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { newTask } from '../common/task-factory.js';
@@ -181,7 +188,12 @@ export class RestartSupervisor extends LoopComponent {
     if (!shouldRestart(t, mode, instance)) return undefined;
     if (global && !(node && nodeMatchesService(node, serviceConstraints(service)))) return undefined;
     const delayMs = nodeFailed ? 0 : effectiveRestartPolicy(t).delayMs;
-    const waitStop = !stopped && node !== undefined && node.status.state !== 'down';
+    // Wait for the task itself, or for another task of the instance still stopping (the old
+    // task of a rolling update whose held replacement failed before it started).
+    const stopping = stopped ? stillStopping(tx, instance, t) : undefined;
+    const waitStop =
+      (!stopped && node !== undefined && node.status.state !== 'down') || stopping !== undefined;
+    const waitTask = stopping ?? t;
     const replacement = tx.create(
       'task',
       newTask({
@@ -198,7 +210,9 @@ export class RestartSupervisor extends LoopComponent {
     return {
       replacement,
       delayMs,
-      ...(waitStop ? { waitFor: { taskId: t.id, ...(t.nodeId ? { nodeId: t.nodeId } : {}) } } : {}),
+      ...(waitStop
+        ? { waitFor: { taskId: waitTask.id, ...(waitTask.nodeId ? { nodeId: waitTask.nodeId } : {}) } }
+        : {}),
     };
   }
 
@@ -262,4 +276,14 @@ export class RestartSupervisor extends LoopComponent {
     if (!service) return;
     setDesiredState(tx, t, finalDesiredState(service.spec.mode));
   }
+}
+
+/** Another task of the instance asked to stop that may still run on a live node. */
+function stillStopping(tx: WriteTx, instance: readonly Task[], failed: Task): Task | undefined {
+  return instance.find((x) => {
+    if (x.id === failed.id || isLiveTask(x) || isPastRunning(x.status.state) || !x.nodeId) return false;
+    if (compareTaskStates(x.status.state, 'assigned') < 0) return false;
+    const node = tx.get('node', x.nodeId);
+    return node !== undefined && node.status.state !== 'down';
+  });
 }

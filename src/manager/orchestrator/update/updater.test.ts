@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TaskId } from '../../../api/index.js';
 import { isLiveTask } from '../common/task-rules.js';
 import { RolloutRig } from './update-fixtures.js';
 import { Updater } from './updater.js';
@@ -268,6 +269,28 @@ describe('Updater', () => {
     await rig.runUntil(() => state() === 'rollback_completed');
     expect(rig.images()).toEqual(Array(3).fill('web:v1'));
     expect(liveImages()).toEqual(Array(3).fill('web:v1'));
+  });
+
+  it('a held task that fails before it starts is replaced by a task that still waits for the old one', async () => {
+    rig = new RolloutRig();
+    await rig.start(1, {});
+    await rig.image('web:v2');
+    const held = rig.status?.heldTasks?.[0];
+    expect(held).toBeDefined();
+    await rig.h.simulateScheduler(() => rig.nodes[0]);
+    await rig.h.simulateAgentReport(held as TaskId, 'rejected');
+    await rig.h.advance(10_000);
+    // The old task has not reported its stop: nothing of the new spec may run yet.
+    const old = rig.h.tasks(rig.serviceId).find((t) => t.spec.container.image === 'web:v1');
+    expect(old?.status.state).toBe('running');
+    const waiting = rig.h
+      .tasks(rig.serviceId)
+      .filter((t) => t.spec.container.image === 'web:v2' && isLiveTask(t));
+    expect(waiting.map((t) => t.desiredState)).toEqual(['ready']);
+    // The rejection counts as a failure (pause); the slot still ends on its replacement, alone.
+    expect(state()).toBe('paused');
+    await rig.runUntil(() => rig.images().join() === 'web:v2');
+    expect(rig.seen.maxPerSlot).toBe(1);
   });
 
   it('a new updater (new leader) continues mid-update from the store alone', async () => {
