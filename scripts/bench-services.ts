@@ -26,6 +26,7 @@ import {
 } from './bench/cluster-sides.js';
 import { convergedAfter, median, POLL_MS, runningOn, waitGone } from './bench/converge.js';
 import { removeDirect, runDirect } from './bench/engine-api.js';
+import { hostCpuMs } from './bench/host-cpu.js';
 import { ensureSwarmctlBinary } from './bench/swarmctl-binary.js';
 
 const { values } = parseArgs({
@@ -72,6 +73,9 @@ interface OneEngineRound {
   createMs: number;
   scaleAckMs: number;
   scaleMs: number;
+  /** CPU of the manager host's engine and orchestrator from the command to convergence. */
+  createCpuMs: number;
+  scaleCpuMs: number;
 }
 interface CutRound {
   side: SideName;
@@ -81,7 +85,7 @@ interface CutRound {
   movedMs: number;
 }
 const oneEngine: OneEngineRound[] = [];
-const floor: { createMs: number; scaleMs: number }[] = [];
+const floor: { createMs: number; scaleMs: number; createCpuMs: number; scaleCpuMs: number }[] = [];
 const cuts: CutRound[] = [];
 
 const bin = only === 'swarm' ? '' : ensureSwarmctlBinary(log);
@@ -110,6 +114,7 @@ const sock = (n: number): string => lab!.docker(n).socketPath;
 async function oneEngineRound(side: ClusterSide, round: number): Promise<void> {
   const service = `b${round}`;
   const sockets = [sock(side.manager)];
+  const cpu0 = side.cpuMs();
   const t0 = performance.now();
   await side.create(service, replicas, image);
   const createAckMs = performance.now() - t0;
@@ -122,6 +127,7 @@ async function oneEngineRound(side: ClusterSide, round: number): Promise<void> {
     what: `${side.name}: ${replicas} running`,
     signal,
   });
+  const cpu1 = side.cpuMs();
   const t1 = performance.now();
   await side.scale(service, scaleTo);
   const scaleAckMs = performance.now() - t1;
@@ -134,8 +140,21 @@ async function oneEngineRound(side: ClusterSide, round: number): Promise<void> {
     what: `${side.name}: ${scaleTo} running`,
     signal,
   });
-  oneEngine.push({ side: side.name, round, createAckMs, createMs, scaleAckMs, scaleMs });
-  log(`${side.name} round ${round}: create ${s(createMs)}, scale ${s(scaleMs)}`);
+  const createCpuMs = cpu1 - cpu0;
+  const scaleCpuMs = side.cpuMs() - cpu1;
+  oneEngine.push({
+    side: side.name,
+    round,
+    createAckMs,
+    createMs,
+    scaleAckMs,
+    scaleMs,
+    createCpuMs,
+    scaleCpuMs,
+  });
+  log(
+    `${side.name} round ${round}: create ${s(createMs)} (CPU ${s(createCpuMs)}), scale ${s(scaleMs)} (CPU ${s(scaleCpuMs)})`,
+  );
   await side.remove(service);
   await waitGone(sockets, service, signal);
 }
@@ -144,6 +163,7 @@ async function oneEngineRound(side: ClusterSide, round: number): Promise<void> {
 async function floorRound(host: number, round: number): Promise<void> {
   const service = `floor${round}`;
   const sockets = [sock(host)];
+  const cpu0 = hostCpuMs(lab!, host);
   const t0 = performance.now();
   await runDirect(sock(host), image, service, replicas);
   const createMs = await convergedAfter({
@@ -155,6 +175,7 @@ async function floorRound(host: number, round: number): Promise<void> {
     what: 'engine alone',
     signal,
   });
+  const cpu1 = hostCpuMs(lab!, host);
   const t1 = performance.now();
   await runDirect(sock(host), image, service, scaleTo - replicas);
   const scaleMs = await convergedAfter({
@@ -166,7 +187,7 @@ async function floorRound(host: number, round: number): Promise<void> {
     what: 'engine alone',
     signal,
   });
-  floor.push({ createMs, scaleMs });
+  floor.push({ createMs, scaleMs, createCpuMs: cpu1 - cpu0, scaleCpuMs: hostCpuMs(lab!, host) - cpu1 });
   log(`engine alone round ${round}: ${replicas} ${s(createMs)}, +${scaleTo - replicas} ${s(scaleMs)}`);
   await removeDirect(sock(host), service);
   await waitGone(sockets, service, signal);
@@ -201,10 +222,13 @@ async function cutRound(side: ClusterSide, workerId: string, round: number): Pro
   try {
     // The manager's view of the worker, polled beside the engine: when it was marked down.
     let nodeDownMs: number | null = null;
+    // The time a probe was sent, not when it returned: a swarmctl CLI call takes ~0.5 s to start
+    // on a loaded machine, docker's ~0.05 s, and that should not count against either.
     const down = waitFor(
       async () => {
+        const sent = performance.now() - t0;
         const st = await side.nodeState(workerId);
-        return st === 'down' ? { done: true, value: performance.now() - t0 } : { done: false, state: st };
+        return st === 'down' ? { done: true, value: sent } : { done: false, state: st };
       },
       { timeoutMs: CONVERGE_TIMEOUT_MS, intervalMs: 250, what: `${side.name}: worker down`, signal },
     ).then(
@@ -277,6 +301,8 @@ const rows: [string, (r: OneEngineRound) => number][] = [
   [`scale ${replicas} -> ${scaleTo} running`, (r) => r.scaleMs],
   ['create CLI returned', (r) => r.createAckMs],
   ['scale CLI returned', (r) => r.scaleAckMs],
+  ['create: CPU of manager host (engine + orchestrator)', (r) => r.createCpuMs],
+  ['scale: CPU of manager host (engine + orchestrator)', (r) => r.scaleCpuMs],
 ];
 const lines = [
   `services benchmark: one engine per side, ${image}, ${rounds} round(s); running = the engine lists the container as running (API poll every ${POLL_MS} ms, same for both)`,
@@ -288,7 +314,7 @@ for (const [label, pick] of rows) {
   lines.push(`${label} | ${fmt(a)} | ${fmt(b)} | ${ratio(a, b)}`);
 }
 lines.push(
-  `engine alone (API create+start all at once): ${replicas} in ${fmt(floor.map((f) => f.createMs))}; ${scaleTo - replicas} more in ${fmt(floor.map((f) => f.scaleMs))}`,
+  `engine alone (API create+start all at once): ${replicas} in ${fmt(floor.map((f) => f.createMs))}; ${scaleTo - replicas} more in ${fmt(floor.map((f) => f.scaleMs))}; engine CPU ${fmt(floor.map((f) => f.createCpuMs))} and ${fmt(floor.map((f) => f.scaleCpuMs))}`,
 );
 for (const [label, pick] of rows.slice(0, 2)) {
   const a = of('swarmctl', pick);

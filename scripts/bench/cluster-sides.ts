@@ -6,6 +6,7 @@
 import { waitFor } from '../../src/common/index.js';
 import type { Lab } from '../../test/harness/lab.js';
 import { type CommandResult, runCommand } from '../../test/harness/run-command.js';
+import { hostCpuMs } from './host-cpu.js';
 
 export type SideName = 'swarmctl' | 'swarm';
 
@@ -23,6 +24,8 @@ export interface ClusterSide {
   remove(service: string): Promise<void>;
   /** The manager's view of a node: 'ready', 'down', … */
   nodeState(nodeId: string): Promise<string>;
+  /** CPU milliseconds so far of the manager host's engine and orchestrator (scripts/bench/host-cpu.ts). */
+  cpuMs(): number;
 }
 
 /** The heartbeat period both sides run with (docker's dispatcher default, and ours). */
@@ -77,6 +80,7 @@ export function swarmSide(lab: Lab, manager: number, worker: number): ClusterSid
         await docker(manager, 'node', 'inspect', '--format', '{{.Status.State}}', nodeId)
       ).stdout.trim();
     },
+    cpuMs: () => hostCpuMs(lab, manager),
   };
 }
 
@@ -157,5 +161,6 @@ export function swarmctlSide(lab: Lab, bin: string, manager: number, worker: num
       }[];
       return nodes.find((x) => x.id === nodeId)?.status.state ?? 'unknown';
     },
+    cpuMs: () => hostCpuMs(lab, manager, PROC),
   };
 }
