@@ -56,22 +56,33 @@ function answerEntry(
   lookup: (name: string) => DnsEntry | undefined,
 ): Resolution {
   const any = q.type === RR_TYPE.ANY;
-  const head = { name: q.name, class: RR_CLASS_IN, ttl };
+  const name = q.name;
+  // Literals, not spreads of a shared head: V8 copies `{ ...head }` some 20x slower here.
   switch (entry.kind) {
     case 'addresses':
       if (!any && q.type !== RR_TYPE.A) return local(RCODE.NOERROR, []);
       return local(
         RCODE.NOERROR,
-        shuffle(entry.addrs, random).map((address) => ({ ...head, type: RR_TYPE.A, address })),
+        shuffle(entry.addrs, random).map((address) => ({
+          name,
+          class: RR_CLASS_IN,
+          ttl,
+          type: RR_TYPE.A,
+          address,
+        })),
       );
     case 'ptr':
       if (!any && q.type !== RR_TYPE.PTR) return local(RCODE.NOERROR, []);
-      return local(RCODE.NOERROR, [{ ...head, type: RR_TYPE.PTR, target: entry.target }]);
+      return local(RCODE.NOERROR, [
+        { name, class: RR_CLASS_IN, ttl, type: RR_TYPE.PTR, target: entry.target },
+      ]);
     case 'srv': {
       if (!any && q.type !== RR_TYPE.SRV) return local(RCODE.NOERROR, []);
       const ordered = orderSrv(entry.targets, random);
       const answers: DnsRecord[] = ordered.map((t) => ({
-        ...head,
+        name,
+        class: RR_CLASS_IN,
+        ttl,
         type: RR_TYPE.SRV,
         priority: t.priority,
         weight: 0,

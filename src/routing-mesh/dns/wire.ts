@@ -115,18 +115,18 @@ function readRecords(r: Reader, count: number): DnsRecord[] {
     const len = r.u16();
     const end = r.offset + len;
     if (end > r.buf.length) throw new DnsFormatError('record data past the end of the message');
-    const head = { name, class: cls, ttl };
     if (type === RR_TYPE.A && len === 4) {
-      out.push({ ...head, type: 1, address: Array.from(r.buf.subarray(r.offset, end)).join('.') });
+      const address = Array.from(r.buf.subarray(r.offset, end)).join('.');
+      out.push({ name, class: cls, ttl, type: 1, address });
     } else if (type === RR_TYPE.PTR) {
-      out.push({ ...head, type: 12, target: r.name() });
+      out.push({ name, class: cls, ttl, type: 12, target: r.name() });
     } else if (type === RR_TYPE.SRV && len >= 7) {
       const priority = r.u16();
       const weight = r.u16();
       const port = r.u16();
-      out.push({ ...head, type: 33, priority, weight, port, target: r.name() });
+      out.push({ name, class: cls, ttl, type: 33, priority, weight, port, target: r.name() });
     } else {
-      out.push({ ...head, type, raw: r.buf.slice(r.offset, end) });
+      out.push({ name, class: cls, ttl, type, raw: r.buf.slice(r.offset, end) });
     }
     r.offset = end;
   }
@@ -220,55 +220,72 @@ function encodeFlags(f: DnsFlags): number {
 
 /** Builds a message, compressing every name against the names written before it. */
 class Writer {
-  private bytes: number[] = [];
+  private buf = Buffer.allocUnsafe(512);
+  private len = 0;
   private readonly suffixes = new Map<string, number>();
 
   get length(): number {
-    return this.bytes.length;
+    return this.len;
+  }
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = v & 0xff;
   }
   u16(v: number): void {
-    this.bytes.push((v >> 8) & 0xff, v & 0xff);
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.len);
+    this.len += 2;
   }
   u32(v: number): void {
-    this.u16(Math.floor(v / 65536) & 0xffff);
-    this.u16(v & 0xffff);
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.len);
+    this.len += 4;
   }
   name(name: string): void {
-    const labels = name === '' ? [] : name.split('.').map(encodeLabel);
+    const labels = name === '' ? [] : name.split('.');
     for (let i = 0; i < labels.length; i++) {
-      const key = labels
-        .slice(i)
-        .map((l) => Buffer.from(l).toString('latin1').toLowerCase())
-        .join('.');
+      const key = (i === 0 ? name : labels.slice(i).join('.')).toLowerCase();
       const at = this.suffixes.get(key);
       if (at !== undefined) {
         this.u16(0xc000 | at);
         return;
       }
-      if (this.bytes.length < 0x3fff) this.suffixes.set(key, this.bytes.length);
-      const label = labels[i]!;
-      this.bytes.push(label.length, ...label);
+      if (this.len < 0x3fff) this.suffixes.set(key, this.len);
+      const label = encodeLabel(labels[i]!);
+      this.ensure(1 + label.length);
+      this.buf[this.len++] = label.length;
+      this.buf.set(label, this.len);
+      this.len += label.length;
     }
-    this.bytes.push(0);
+    this.u8(0);
   }
   /** Writes a 16-bit length, then whatever `body` writes, then patches the length. */
   sized(body: () => void): void {
-    const at = this.bytes.length;
+    const at = this.len;
     this.u16(0);
     body();
-    const len = this.bytes.length - at - 2;
-    this.bytes[at] = (len >> 8) & 0xff;
-    this.bytes[at + 1] = len & 0xff;
+    this.buf.writeUInt16BE(this.len - at - 2, at);
   }
   raw(data: Uint8Array): void {
-    for (const b of data) this.bytes.push(b);
+    this.ensure(data.length);
+    this.buf.set(data, this.len);
+    this.len += data.length;
   }
   toBuffer(): Buffer {
-    return Buffer.from(this.bytes);
+    return Buffer.from(this.buf.subarray(0, this.len));
   }
 }
 
 function encodeLabel(label: string): Uint8Array {
+  if (!label.includes('\\') && label.length > 0 && label.length <= MAX_LABEL_BYTES) {
+    return Buffer.from(label, 'latin1');
+  }
   const out: number[] = [];
   for (let i = 0; i < label.length; i++) {
     const c = label.charCodeAt(i);
@@ -319,7 +336,7 @@ function writeRecord(w: Writer, rec: DnsRecord): void {
   w.u32(rec.ttl);
   w.sized(() => {
     if ('address' in rec) {
-      for (const part of rec.address.split('.')) w.raw(Uint8Array.of(Number(part) & 0xff));
+      for (const part of rec.address.split('.')) w.u8(Number(part));
     } else if ('priority' in rec) {
       w.u16(rec.priority);
       w.u16(rec.weight);
