@@ -23,6 +23,16 @@ export interface SessionMessage {
   readonly mesh?: MeshState;
 }
 
+export interface SessionRequest {
+  readonly description: NodeDescription;
+  /**
+   * The node's underlay address (its advertise address, `ip` or `ip:port`), where other nodes
+   * reach its VXLAN endpoint; kept in `node.status.addr`. Without it a manager's Raft address
+   * stands in, and a worker is left out of the mesh's peers.
+   */
+  readonly addr?: string;
+}
+
 export interface TaskStatusUpdate {
   readonly taskId: TaskId;
   readonly status: TaskStatus;
@@ -33,7 +43,7 @@ export interface TaskStatusUpdate {
  * node ID of its certificate. Followers refuse with NOT_LEADER and the leader's address.
  */
 export const DispatcherService = defineService('swarmctl.dispatcher.Dispatcher', {
-  Session: serverStream(jsonCodec<{ description: NodeDescription }>(), jsonCodec<SessionMessage>()),
+  Session: serverStream(jsonCodec<SessionRequest>(), jsonCodec<SessionMessage>()),
   Heartbeat: unary(jsonCodec<Record<string, never>>(), jsonCodec<{ periodMs: number }>()),
   UpdateTaskStatus: unary(
     jsonCodec<{ updates: readonly TaskStatusUpdate[] }>(),

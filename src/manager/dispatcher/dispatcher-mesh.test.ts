@@ -125,4 +125,27 @@ describe('Dispatcher with the mesh feed', () => {
       await Promise.all(running);
     }
   });
+
+  it('records the address a worker reports and gives it to the mesh as a peer', async () => {
+    const { store, feed, dispatcher } = await setup();
+    const leader = new AbortController();
+    const running = [dispatcher.monitor().run(leader.signal), feed.run(leader.signal)];
+    const stop = new AbortController();
+    const session = dispatcher
+      .handlers()
+      .Session({ description: nodeInput(W1).description!, addr: '10.2.0.7:2377' }, ctx(W1, stop.signal))
+      [Symbol.asyncIterator]();
+    try {
+      const first = (await session.next()).value as SessionMessage;
+      expect(store.view((tx) => tx.get('node', W1)!.status.addr)).toBe('10.2.0.7:2377');
+      expect(first.mesh?.nodes.find((n) => n.nodeId === W1)?.addr).toBe('10.2.0.7');
+      // The manager, which reported nothing here, peers on its Raft address's host.
+      expect(first.mesh?.nodes.map((n) => n.nodeId)).not.toContain(SELF);
+    } finally {
+      stop.abort();
+      await session.return?.(undefined);
+      leader.abort();
+      await Promise.all(running);
+    }
+  });
 });

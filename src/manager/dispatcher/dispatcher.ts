@@ -98,7 +98,7 @@ export class Dispatcher {
 
   handlers(): Handlers<DispatcherServiceMethods> {
     return {
-      Session: (req, ctx) => this.session(req.description, ctx),
+      Session: (req, ctx) => this.session(req.description, ctx, req.addr),
       Heartbeat: async (_req, ctx) => {
         this.requireLeader();
         const nodeId = callerOf(ctx);
@@ -140,28 +140,40 @@ export class Dispatcher {
     );
   }
 
-  private async markReady(nodeId: NodeId, description: NodeDescription | undefined, signal: AbortSignal) {
+  private async markReady(
+    nodeId: NodeId,
+    description: NodeDescription | undefined,
+    signal: AbortSignal,
+    reportedAddr?: string,
+  ) {
     await this.deps.store.update(
       (tx) => {
         const n = tx.get('node', nodeId);
         if (!n) throw new NotFoundError('node', nodeId);
         const sameDescription = !description || jsonEqual(n.description, description);
-        if (n.status.state === 'ready' && sameDescription) return;
+        // The underlay address the mesh peers with: reported at session start, else a manager's
+        // Raft address; a heartbeat (no address) keeps what is there.
+        const addr = reportedAddr ?? n.status.addr ?? n.managerStatus?.addr;
+        if (n.status.state === 'ready' && sameDescription && addr === n.status.addr) return;
         tx.update('node', {
           ...n,
           ...(description ? { description } : {}),
-          status: { ...n.status, state: 'ready', message: '' },
+          status: { ...n.status, state: 'ready', message: '', ...(addr ? { addr } : {}) },
         });
       },
       { signal, retries: 3 },
     );
   }
 
-  private async *session(description: NodeDescription, ctx: CallContext): AsyncIterable<SessionMessage> {
+  private async *session(
+    description: NodeDescription,
+    ctx: CallContext,
+    addr: string | undefined,
+  ): AsyncIterable<SessionMessage> {
     const epoch = this.requireLeader();
     const nodeId = callerOf(ctx);
     const signal = AbortSignal.any([ctx.signal, epoch]);
-    await this.markReady(nodeId, description, signal);
+    await this.markReady(nodeId, description, signal, addr);
     this.lastSeen.set(nodeId, this.deps.clock.monotonic());
     this.log.info('worker session opened', { 'node.id': nodeId });
     const { result, watch } = this.deps.store.viewAndWatch(
