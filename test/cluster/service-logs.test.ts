@@ -1,4 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { SWARMCTL, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
@@ -57,6 +59,17 @@ function containersOf(service: string): string[] {
     .map((l) => l.split(' '))
     .filter(([id, node]) => id && nodeIds.includes(node ?? ''))
     .map(([id]) => id!);
+}
+
+/** Subscriptions each node's publisher started and ended, from its daemon log. */
+function subscriptionCounts(): { started: number; ended: number }[] {
+  return [0, 1, 2].map((i) => {
+    const text = readFileSync(join(nodes.node(i).dir, 'daemon.log'), 'utf8');
+    return {
+      started: (text.match(/"log subscription started"/g) ?? []).length,
+      ended: (text.match(/"log subscription ended"/g) ?? []).length,
+    };
+  });
 }
 
 function cleanup(): void {
@@ -245,6 +258,17 @@ describe('service logs across nodes', () => {
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       console.log(`service logs -f ended ${Date.now() - t0} ms after SIGINT`);
+      // No leak: the cancel reached every node, whose engine reads of the subscription stopped.
+      await waitFor(
+        () => {
+          const counts = subscriptionCounts();
+          return counts.every((c) => c.started > 0 && c.ended === c.started)
+            ? { done: true, value: undefined }
+            : { done: false, state: JSON.stringify(counts) };
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: 'every node to end its log subscriptions' },
+      );
+      console.log(`every node's log subscriptions ended ${Date.now() - t0} ms after SIGINT`);
     } finally {
       child.kill('SIGKILL');
     }

@@ -99,8 +99,12 @@ export class LogPublisher {
     const { selector, options } = sub;
     const matches = (c: ManagedContainer): boolean =>
       'serviceId' in selector ? c.serviceId === selector.serviceId : c.taskId === selector.taskId;
-    const send = (m: Omit<LogPublishMessage, 'subscriptionId'>): Promise<void> =>
-      call.write({ subscriptionId: sub.id, ...m });
+    let sent = 0;
+    const send = (m: Omit<LogPublishMessage, 'subscriptionId'>): Promise<void> => {
+      sent += m.lines.length;
+      return call.write({ subscriptionId: sub.id, ...m });
+    };
+    this.log.info('log subscription started', { subscription: sub.id, follow: options.follow });
     let failed = false;
     const fail = (e: unknown): void => {
       // A write refused means the broker ended the call: the subscription is over.
@@ -151,6 +155,8 @@ export class LogPublisher {
       stop.abort();
       disposables.dispose();
       await Promise.allSettled(reading.values());
+      // Every engine read of the subscription has stopped by now.
+      this.log.info('log subscription ended', { subscription: sub.id, lines: sent });
     }
   }
 
