@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Network, Service } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
@@ -49,10 +50,28 @@ beforeAll(() => {
   nodes = new SwarmNodes(25800, 'swarm-networks-');
   ok(nodes.init(0, '--default-addr-pool', '10.96.0.0/16', '--default-addr-pool-mask-length', '24'));
   mgr = nodes.node(0);
+  nodeId = (JSON.parse(ok(mgr.cli('info', '--format', 'json'))) as { node: { nodeId: string } }).node.nodeId;
 }, 120_000);
 
+/** Containers this run's node started (they carry its node id). */
+function ourContainers(): string[] {
+  if (!nodeId) return [];
+  return execFileSync('docker', ['ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${nodeId}`], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean);
+}
+
+let nodeId = '';
+
 afterAll(() => {
-  nodes?.teardown();
+  try {
+    nodes?.teardown();
+  } finally {
+    const ids = ourContainers();
+    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids]);
+  }
 });
 
 describe('networks', () => {
@@ -268,5 +287,19 @@ describe('networks', () => {
     // Its subnet is free again.
     ok(mgr.cli('network', 'create', 'again'));
     expect(inspectNetwork('again').status.ipam?.configs[0]?.subnet).toBe('10.96.1.0/24');
+  });
+
+  it('still runs tasks that attach to no network (the allocator passes them to the scheduler)', async () => {
+    ok(mgr.cli('service', 'create', '--detach', '--name', 'plain', 'swarmctl-test/web:v1'));
+    await waitFor(
+      () => {
+        const ls = ok(mgr.cli('service', 'ls'));
+        return /plain\s+replicated\s+1\/1/.test(ls)
+          ? { done: true, value: undefined }
+          : { done: false, state: ls };
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: 'plain 1/1' },
+    );
+    ok(mgr.cli('service', 'rm', 'plain'));
   });
 });
