@@ -123,6 +123,17 @@ describe('renderUpdateFrame', () => {
     expect(tasksOfCurrentSpec(s, [reordered]).length).toBe(1);
     expect(tasksOfCurrentSpec(withLabels, [t2, reordered]).map((t) => t.id)).toEqual(['b']);
   });
+
+  it('leaves out tasks of the same template from an older version that are being shut down', () => {
+    const s = { ...web({ state: 'updating' }), specVersion: 3 };
+    const old = {
+      ...task('old', { slot: 1, desired: 'shutdown', state: 'shutdown', specVersion: 1 }),
+      spec: V2,
+    };
+    const kept = { ...task('kept', { slot: 2, specVersion: 1 }), spec: V2 };
+    const fresh = { ...task('new', { slot: 1, state: 'ready', desired: 'ready', specVersion: 3 }), spec: V2 };
+    expect(tasksOfCurrentSpec(s, [old, kept, fresh]).map((t) => t.id)).toEqual(['kept', 'new']);
+  });
 });
 
 describe('startedUpdate', () => {

@@ -1,4 +1,4 @@
-import type { NodeId, Service, Task, TaskSpec } from '../../api/index.js';
+import { isPastRunning, type NodeId, type Service, type Task, type TaskSpec } from '../../api/index.js';
 import { pickTasksBySlot, renderConvergence, slotLine, toProgressTask } from './progress.js';
 import { countServiceTasks } from './service-list.js';
 
@@ -94,11 +94,17 @@ function canonical(value: unknown): string {
 
 /**
  * Tasks that run the service's current template. Compared by content, not spec version: a slot the
- * updater left alone (a rollback from the canary state) keeps its older version number.
+ * updater left alone (a rollback from the canary state) keeps its older version number. A task of
+ * an older version on its way out is history (the same template two updates ago), not progress.
  */
 export function tasksOfCurrentSpec(service: Service, tasks: readonly Task[]): Task[] {
   const want = canonical(service.spec.taskTemplate satisfies TaskSpec);
-  return tasks.filter((t) => t.serviceId === service.id && canonical(t.spec) === want);
+  return tasks.filter(
+    (t) =>
+      t.serviceId === service.id &&
+      canonical(t.spec) === want &&
+      (t.specVersion === service.specVersion || !isPastRunning(t.desiredState)),
+  );
 }
 
 export interface UpdateFrameOptions {
