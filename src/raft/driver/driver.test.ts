@@ -381,6 +381,41 @@ describe('RaftDriver', () => {
     expect((await h.get(f).driver.propose(enc('ok'))).result).toBe(2);
   });
 
+  it('a proposal made while no leader is known waits for the next leader and is applied once', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const [f, other] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
+    // Alone, the follower cannot elect anyone: it stays without a leader until the network heals.
+    h.net.isolate(leader);
+    h.net.isolate(other);
+    await h.until('the follower lost its leader', () => {
+      const s = h.get(f).driver.status();
+      return s.leader === null ? { done: true, value: 0 } : { done: false, state: `leader ${s.leader}` };
+    });
+    let outcome: unknown;
+    void h
+      .get(f)
+      .driver.propose(enc('wait'))
+      .then(
+        (r) => {
+          outcome = r.result;
+        },
+        (e: unknown) => {
+          outcome = e;
+        },
+      );
+    h.clock.advance(300);
+    await new Promise((r) => setImmediate(r));
+    expect(outcome).toBeUndefined();
+    h.net.heal();
+    await h.until('proposal settled', () =>
+      outcome === undefined ? { done: false, state: 'pending' } : { done: true, value: 0 },
+    );
+    expect(outcome).toBe(4);
+    expect(h.get(f).sm.total).toBe(4);
+  });
+
   it('rejects a proposal timeout that is not a positive integer, naming the field', () => {
     h = new Harness();
     expect(() => h.start('a', { ...three, proposalTimeoutTicks: 0 })).toThrow(/proposalTimeoutTicks/);

@@ -121,6 +121,11 @@ export class RaftDriver<R = unknown> implements Component {
   private snapshotIndex = 0;
   private soft: SoftState = { role: 'follower', leader: null, term: 0 };
   private readonly proposals = new PendingTable<Applied<R>>();
+  /**
+   * Proposals made while no leader was known (an election under way). Nothing was proposed, so
+   * they wait for the next leader instead of failing at once; the proposal timeout still bounds them.
+   */
+  private readonly awaitingLeader = new Map<string, () => unknown>();
   private readonly reads = new PendingTable<number>();
   /** Confirmed reads waiting for apply to reach their index. */
   private readonly readyReads: { ctx: string; index: number }[] = [];
@@ -191,6 +196,7 @@ export class RaftDriver<R = unknown> implements Component {
     } finally {
       this.stopped = true;
       store.dispose();
+      this.awaitingLeader.clear();
       this.proposals.rejectAll(() => new StoppedError('raft node'));
       this.reads.rejectAll(() => new StoppedError('raft node'));
       this.leadership.dispose();
@@ -291,9 +297,18 @@ export class RaftDriver<R = unknown> implements Component {
     try {
       fn();
     } catch (e) {
-      this.proposals.reject(requestId, e);
+      if (e instanceof NotLeaderError && e.leaderId === null) this.awaitingLeader.set(requestId, fn);
+      else this.proposals.reject(requestId, e);
     }
     this.kick();
+  }
+
+  /** A leader is known again: submit what waited for one (outside the Ready being processed). */
+  private resubmitAwaiting(): void {
+    const waiting = [...this.awaitingLeader];
+    this.awaitingLeader.clear();
+    for (const [requestId, fn] of waiting)
+      if (!this.stopped && this.proposals.has(requestId)) this.submit(requestId, fn);
   }
 
   private input(fn: () => void): void {
@@ -314,6 +329,7 @@ export class RaftDriver<R = unknown> implements Component {
       this.ticks - this.proposalTimeoutTicks,
       () => new ProposalTimeoutError(this.proposalTimeoutTicks * this.opts.tickMs),
     );
+    for (const id of this.awaitingLeader.keys()) if (!this.proposals.has(id)) this.awaitingLeader.delete(id);
     this.kick();
   }
 
@@ -388,7 +404,13 @@ export class RaftDriver<R = unknown> implements Component {
     this.soft = s;
     if (prev.leader !== s.leader || prev.term !== s.term) {
       // Outcome unknown: the entries may still commit under the next leader (retry with a session).
-      this.proposals.rejectAll(() => new LostLeadershipError());
+      // Those that waited for a leader were never proposed: they go to the new one.
+      this.proposals.rejectAll(
+        () => new LostLeadershipError(),
+        (id) => this.awaitingLeader.has(id),
+      );
+      if (s.leader !== null && this.awaitingLeader.size > 0)
+        (this.deps.defer ?? queueMicrotask)(() => this.resubmitAwaiting());
       this.reads.rejectAll(() =>
         s.leader === null
           ? new NotLeaderError(null, 'leader lost')
