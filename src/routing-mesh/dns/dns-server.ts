@@ -102,8 +102,7 @@ export class DnsServer implements Component {
   updateState(mesh: MeshState): void {
     this.table = buildDnsTable(mesh);
     const { nodeId } = this.options;
-    if (nodeId !== undefined)
-      this.setBindings(meshDnsBindings(mesh, nodeId)).catch((e) => this.reconcileFailed(e));
+    if (nodeId !== undefined) void this.setBindings(meshDnsBindings(mesh, nodeId));
   }
 
   /**
@@ -144,10 +143,12 @@ export class DnsServer implements Component {
     }
   }
 
+  /** Serialises reconciliations; never rejects (bind failures are statuses, the rest is logged). */
   private scheduleReconcile(): Promise<void> {
-    const next = this.reconciling.then(() => this.reconcile());
-    this.reconciling = next.catch(() => {});
-    return next;
+    this.reconciling = this.reconciling
+      .then(() => this.reconcile())
+      .catch((e) => this.deps.logger.error('dns bindings not reconciled', { error: errorMessage(e) }));
+    return this.reconciling;
   }
 
   private async reconcile(): Promise<void> {
@@ -194,14 +195,9 @@ export class DnsServer implements Component {
     if (failed && this.running && !this.cancelRetry) {
       this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
         this.cancelRetry = undefined;
-        this.scheduleReconcile().catch((e) => this.reconcileFailed(e));
+        void this.scheduleReconcile();
       });
     }
-  }
-
-  /** Bind failures are handled inside; anything else here is a bug worth a log line. */
-  private reconcileFailed(e: unknown): void {
-    this.deps.logger.error('dns bindings not reconciled', { error: errorMessage(e) });
   }
 
   private isSelf(u: Upstream): boolean {

@@ -11,6 +11,7 @@ export {
 } from './proxy-options.js';
 export {
   createUserlandMesh,
+  type PlanOptions,
   type PublishedPortStatus,
   planPublishedPorts,
   UserlandMesh,

@@ -135,7 +135,7 @@ describe('UserlandMesh', () => {
     const m2 = start(N2, '127.0.0.2');
     await m1.update(state);
     await m2.update(state);
-    expect(planPublishedPorts(state, N2, 'via-node').get(`tcp/${P3}`)?.backends).toEqual([
+    expect(planPublishedPorts(state, N2, { remote: 'via-node' }).get(`tcp/${P3}`)?.backends).toEqual([
       { host: '127.0.0.1', port: P3, local: false, source: '127.0.0.2' },
     ]);
     // A client that is not a node, calling node 2 which has no task of its own.
@@ -144,6 +144,37 @@ describe('UserlandMesh', () => {
     // A relay from node 2 reaching node 1 when node 1's task has gone is reset, not relayed back.
     await m1.update(mesh(2, [svc('web', [tcp(P3, a)], [['t9' as TaskId, N2, '127.0.0.2']])]));
     expect((await tcpExchange('127.0.0.1', P3, 'r', '127.0.0.2')).kind).toBe('reset');
+  });
+
+  it('reaches a local task without an ingress address at the address localAddress gives', async () => {
+    const a = await echo('a');
+    let known: string | undefined;
+    const m = new UserlandMesh(
+      {
+        logger: noopLogger,
+        clock: systemClock,
+        random: new SeededRandom(5),
+        localAddress: (taskId) => (taskId === 't1' ? known : undefined),
+      },
+      { nodeId: N1, host: '127.0.0.1' },
+    );
+    const abort = new AbortController();
+    const running = m.run(abort.signal);
+    cleanups.push(async () => {
+      abort.abort();
+      await running;
+    });
+    const state = mesh(1, [svc('web', [tcp(P1, a)], [['t1' as TaskId, N1, '127.0.0.1']])]);
+    const noIngress = {
+      ...state,
+      services: state.services.map((s) => ({ ...s, backends: s.backends.map((b) => ({ ...b, addrs: [] })) })),
+    };
+    await m.update(noIngress);
+    expect(m.ports()[0]!.backends).toBe(0);
+    expect((await tcpExchange('127.0.0.1', P1, 'x')).kind).toBe('reset');
+    known = '127.0.0.1';
+    await m.refresh();
+    expect((await tcpExchange('127.0.0.1', P1, 'x')).text).toBe('a|x');
   });
 
   it('relays UDP through the mesh', async () => {

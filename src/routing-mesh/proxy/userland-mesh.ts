@@ -12,6 +12,18 @@ export interface UserlandMeshDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: Random;
+  /**
+   * The address of a local task's container as reachable from this node (its Docker bridge
+   * address, say), for tasks without an ingress-network address (no overlay on this node).
+   * Call `refresh()` when it changes.
+   */
+  readonly localAddress?: (taskId: TaskId) => string | undefined;
+}
+
+export interface PlanOptions {
+  readonly remote: ResolvedUserlandMeshOptions['remote'];
+  readonly withdrawn?: ReadonlySet<TaskId>;
+  readonly localAddress?: (taskId: TaskId) => string | undefined;
 }
 
 export interface PublishedPortStatus {
@@ -26,8 +38,7 @@ export interface PublishedPortStatus {
 export function planPublishedPorts(
   mesh: MeshState,
   nodeId: NodeId,
-  remote: ResolvedUserlandMeshOptions['remote'],
-  withdrawn: ReadonlySet<TaskId> = new Set(),
+  { remote, withdrawn = new Set(), localAddress }: PlanOptions,
 ): Map<string, { protocol: PortProtocol; port: number; backends: ProxyBackend[] }> {
   const ingress = mesh.networks.find((n) => n.ingress)?.id;
   const nodeAddr = new Map(mesh.nodes.map((n) => [n.nodeId, n.addr]));
@@ -40,8 +51,11 @@ export function planPublishedPorts(
       for (const b of svc.backends) {
         if (withdrawn.has(b.taskId)) continue;
         const local = b.nodeId === nodeId;
-        const addr = b.addrs.find((a) => a.networkId === ingress)?.addr;
+        const addr =
+          b.addrs.find((a) => a.networkId === ingress)?.addr ??
+          (local ? localAddress?.(b.taskId) : undefined);
         if (local || remote === 'overlay') {
+          // In overlay mode every task is reached directly, so all count as local (no relays).
           if (addr !== undefined) backends.push({ host: addr, port: p.targetPort, local: true });
         } else {
           // Relayed to the task's node, whose proxy sends it to that node's own tasks only.
@@ -112,6 +126,11 @@ export class UserlandMesh implements Component {
     return this.schedule();
   }
 
+  /** Recomputes backends from the latest state (after a `localAddress` answer changed). */
+  refresh(): Promise<void> {
+    return this.schedule();
+  }
+
   ports(): PublishedPortStatus[] {
     return [...this.entries.values()].map((e) => ({
       protocol: e.protocol,
@@ -140,15 +159,21 @@ export class UserlandMesh implements Component {
     }
   }
 
+  /** Serialises reconciliations; never rejects (bind failures are statuses, the rest is logged). */
   private schedule(): Promise<void> {
-    const next = this.reconciling.then(() => this.reconcile());
-    this.reconciling = next.catch(() => {});
-    return next;
+    this.reconciling = this.reconciling
+      .then(() => this.reconcile())
+      .catch((e) => this.deps.logger.error('published ports not reconciled', { error: errorMessage(e) }));
+    return this.reconciling;
   }
 
   private async reconcile(): Promise<void> {
     if (!this.running || !this.latest) return;
-    const want = planPublishedPorts(this.latest, this.options.nodeId, this.options.remote, this.withdrawn);
+    const want = planPublishedPorts(this.latest, this.options.nodeId, {
+      remote: this.options.remote,
+      withdrawn: this.withdrawn,
+      ...(this.deps.localAddress && { localAddress: this.deps.localAddress }),
+    });
     for (const [key, entry] of this.entries) {
       if (want.has(key)) continue;
       entry.proxy?.close();
@@ -166,9 +191,7 @@ export class UserlandMesh implements Component {
     if (failed && this.running && !this.cancelRetry) {
       this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
         this.cancelRetry = undefined;
-        this.schedule().catch((e) =>
-          this.deps.logger.error('published ports not reconciled', { error: errorMessage(e) }),
-        );
+        void this.schedule();
       });
     }
   }
