@@ -17,6 +17,14 @@ export function isActiveUpdate(state: UpdateState | undefined): boolean {
   return state === 'updating' || state === 'rollback_started' || state === 'canary';
 }
 
+/**
+ * States the updater follows: the active ones, and the paused ones, in which it only finishes
+ * slots already started (so a slot never keeps an old task beside a healthy new one).
+ */
+export function isTrackedUpdate(state: UpdateState | undefined): boolean {
+  return isActiveUpdate(state) || state === 'paused' || state === 'rollback_paused';
+}
+
 export function isRollback(state: UpdateState | undefined): boolean {
   return state === 'rollback_started' || state === 'rollback_paused' || state === 'rollback_completed';
 }

@@ -98,6 +98,34 @@ describe('Updater', () => {
     );
   });
 
+  it('paused start-first: a slot whose new task turns healthy later still drops its old task', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { parallelism: 2, order: 'start-first', monitorMs: 60_000 }, true);
+    await rig.image('web:v2');
+    await rig.cycle();
+    const fresh = rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:v2');
+    expect(fresh.map((t) => t.status.health)).toEqual(['starting', 'starting']);
+    const [first, second] = fresh.sort((a, b) => a.slot - b.slot);
+    await rig.h.simulateAgentReport(first!.id, 'failed');
+    expect(state()).toBe('paused');
+    await rig.cycle();
+    await rig.cycle();
+    const inSlot = (slot: number) => rig.running().filter((t) => t.slot === slot);
+    expect(inSlot(second!.slot).map((t) => t.spec.container.image)).toEqual(['web:v2']);
+    expect(inSlot(3).map((t) => t.spec.container.image)).toEqual(['web:v1']);
+    expect(state()).toBe('paused');
+  });
+
+  it('start-first: a new task never healthy within the window makes way for the old one', async () => {
+    rig = new RolloutRig();
+    await rig.start(2, { order: 'start-first', monitorMs: 2_000 }, true);
+    await rig.image('web:sick');
+    await rig.runUntil(() => state() === 'paused');
+    await rig.cycle();
+    expect(rig.images()).toEqual(['web:v1', 'web:v1']);
+    expect(rig.seen.minRunning).toBe(2);
+  });
+
   it('pauses when a new task runs but is not healthy within the monitor window', async () => {
     rig = new RolloutRig();
     await rig.start(3, { monitorMs: 2_000 });

@@ -23,7 +23,7 @@ import {
   type RolloutView,
   viewRollout,
 } from './rollout-view.js';
-import { effectiveUpdateConfig, isActiveUpdate, isRollback } from './update-config.js';
+import { effectiveUpdateConfig, isActiveUpdate, isRollback, isTrackedUpdate } from './update-config.js';
 
 /** What one step decided beyond its writes: when to look again. */
 interface StepResult {
@@ -82,7 +82,7 @@ export class Updater extends LoopComponent {
     this.timers.clear();
     const now = this.clock.now();
     for (const s of tx.find('service', by.all())) {
-      if (!isActiveUpdate(s.status.updateStatus?.state)) continue;
+      if (!isTrackedUpdate(s.status.updateStatus?.state)) continue;
       this.pending.add(s.id);
       this.active.add(s.id);
       // A new leader waits a whole delay before its first batch.
@@ -93,7 +93,7 @@ export class Updater extends LoopComponent {
   onEvent(event: ObjectEvent): void {
     if (event.kind === 'service') {
       if (event.action === 'delete') this.forget(event.old.id);
-      else if (isActiveUpdate(event.new.status.updateStatus?.state)) {
+      else if (isTrackedUpdate(event.new.status.updateStatus?.state)) {
         this.pending.add(event.new.id);
         this.active.add(event.new.id);
       }
@@ -149,7 +149,7 @@ export class Updater extends LoopComponent {
   private step(tx: WriteTx, id: ServiceId): StepResult {
     const service = tx.get('service', id);
     const u = service?.status.updateStatus;
-    if (!service || !u || !isActiveUpdate(u.state) || isJobMode(service.spec.mode)) {
+    if (!service || !u || !isTrackedUpdate(u.state) || isJobMode(service.spec.mode)) {
       this.forget(id);
       return {};
     }
@@ -173,6 +173,12 @@ export class Updater extends LoopComponent {
     for (const inst of view.instances) {
       if (inst.dirtyLive.length > 0 && hasRunningReplacement(inst, view.outcomes)) {
         for (const t of inst.dirtyLive) setDesiredState(tx, t, 'shutdown');
+      } else if (inst.dirtyLive.length > 0) {
+        // start-first: a new task that failed its monitor window while still running (never
+        // healthy) makes way, the old task keeps the slot.
+        for (const t of inst.cleanLive)
+          if (view.outcomes.get(t.id) === 'failed' && t.desiredState === 'running')
+            setDesiredState(tx, t, 'shutdown');
       }
       for (const t of inst.cleanLive) {
         if (t.desiredState !== 'ready' || !held.has(t.id)) continue;
@@ -187,21 +193,15 @@ export class Updater extends LoopComponent {
       if (t?.desiredState !== 'ready') held.delete(taskId);
     }
 
+    if (!isActiveUpdate(u.state)) {
+      // Paused: nothing new starts; slots already started are finished above.
+      return { ...this.writeProgress(tx, service, status, failed, held), wakeAt: view.nextWindowEnd };
+    }
+
     const updated = view.instances.filter((i) => i.newTasks.length > 0).length;
     const inFlight = view.instances.filter((i) => isInFlight(i, view.outcomes));
     const newFailures = [...failed].filter((f) => !(u.failedTasks ?? []).includes(f));
-    const write = (next: UpdateStatus): StepResult => {
-      const { failedTasks: _f, heldTasks: _h, ...base } = next;
-      const withProgress: UpdateStatus = {
-        ...base,
-        ...(failed.size > 0 ? { failedTasks: [...failed] } : {}),
-        ...(held.size > 0 ? { heldTasks: [...held] } : {}),
-      };
-      if (!jsonEqual(withProgress, u)) {
-        tx.update('service', { ...service, status: { ...service.status, updateStatus: withProgress } });
-      }
-      return {};
-    };
+    const write = (next: UpdateStatus): StepResult => this.writeProgress(tx, service, next, failed, held);
 
     // Too many failures: the failure action.
     if (failed.size > 0 && failed.size / Math.max(1, updated) > config.maxFailureRatio) {
@@ -302,6 +302,26 @@ export class Updater extends LoopComponent {
       message: rollback ? 'rollback completed' : 'update completed',
     });
     this.forget(id);
+    return {};
+  }
+
+  /** Writes the status with the failed and held task lists, if anything changed. */
+  private writeProgress(
+    tx: WriteTx,
+    service: Service,
+    next: UpdateStatus,
+    failed: ReadonlySet<string>,
+    held: ReadonlySet<string>,
+  ): StepResult {
+    const { failedTasks: _f, heldTasks: _h, ...base } = next;
+    const withProgress: UpdateStatus = {
+      ...base,
+      ...(failed.size > 0 ? { failedTasks: [...failed] } : {}),
+      ...(held.size > 0 ? { heldTasks: [...held] } : {}),
+    };
+    if (!jsonEqual(withProgress, service.status.updateStatus)) {
+      tx.update('service', { ...service, status: { ...service.status, updateStatus: withProgress } });
+    }
     return {};
   }
 
