@@ -14,6 +14,7 @@ import {
 } from '../../../common/index.js';
 import type { RpcClient } from '../../../rpc/index.js';
 import type { Executor, ManagedContainer } from '../../executor/index.js';
+import { batches } from './batches.js';
 
 export interface LogPublisherDeps {
   readonly clock: Clock;
@@ -167,37 +168,29 @@ export class LogPublisher {
     send: (m: Omit<LogPublishMessage, 'subscriptionId'>) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    let batch: LogPublishMessage['lines'][number][] = [];
     // A refused write ends the subscription; an engine error is reported and ends this task only.
     let refused = false;
-    const flush = async (): Promise<void> => {
-      const lines = batch;
-      batch = [];
-      try {
-        await send({ lines });
-      } catch (e) {
-        refused = true;
-        throw e;
-      }
-    };
+    const lines = this.deps.executor.logs(taskId, {
+      follow: options.follow,
+      ...(options.tail !== undefined ? { tail: options.tail } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+      signal,
+    });
     try {
-      for await (const l of this.deps.executor.logs(taskId, {
-        follow: options.follow,
-        ...(options.tail !== undefined ? { tail: options.tail } : {}),
-        ...(options.since !== undefined ? { since: options.since } : {}),
-        signal,
-      })) {
-        batch.push({ taskId, stream: l.stream, line: l.line, timestamp: l.timestamp });
-        // Following, a line goes at once; reading what exists, in batches.
-        if (options.follow || batch.length >= BATCH_LINES) await flush();
+      for await (const batch of batches(lines, BATCH_LINES)) {
+        const out = batch.map((l) => ({ taskId, stream: l.stream, line: l.line, timestamp: l.timestamp }));
+        try {
+          await send({ lines: out });
+        } catch (e) {
+          refused = true;
+          throw e;
+        }
       }
     } catch (e) {
       if (refused || signal.aborted) throw e;
       // The container went away between the listing and the read: nothing to show.
       if (!isSwarmError(e, 'NOT_FOUND'))
-        await send({ lines: batch, error: `task ${taskId}: ${errorMessage(e)}` });
-      return;
+        await send({ lines: [], error: `task ${taskId}: ${errorMessage(e)}` });
     }
-    if (batch.length > 0) await flush();
   }
 }
