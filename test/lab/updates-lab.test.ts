@@ -368,9 +368,9 @@ describe('rolling updates on lab hosts', () => {
     await waitFor(
       () => {
         const n = w.starts(V2).length;
-        return n >= 2 ? { done: true, value: n } : { done: false, state: `${n} v2 started` };
+        return n >= 3 ? { done: true, value: n } : { done: false, state: `${n} v2 started` };
       },
-      { timeoutMs: 60_000, intervalMs: 100, what: 'two slots on v2' },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'three slots on v2' },
     );
     const startedAt = (await inspect('lk', other)).status.updateStatus?.startedAt;
     // v2 containers already running on the hosts that stay up: continuing must leave them alone.
