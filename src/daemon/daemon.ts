@@ -291,6 +291,7 @@ export class Daemon implements Component {
         connectLogs: (addr) => createClient(LogsService, addr, creds(), serverNameOverride()),
         managers: () => this.managersToAsk(),
         mesh,
+        advertiseAddr: record.advertiseAddr,
       });
       await Promise.all([executor.run(signal), agent.run(signal), mesh.run(signal)]);
     } catch (e) {

@@ -119,7 +119,7 @@ describe('planMesh', () => {
         'udp dport 7007 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 7',
       ],
       published: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
-      masquerade: [
+      'to-overlay': [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
       ],
     });

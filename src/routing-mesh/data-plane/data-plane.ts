@@ -142,11 +142,19 @@ export class KernelDataPlane implements MeshDataPlane {
           retryable: true,
         });
       }
-      await withTimeout(
-        nextEvent(this.converged.event, () => true, signal),
-        left,
-        'overlay networks',
-      ).catch(() => {});
+      // The next convergence, the deadline or the caller's abort, whichever comes first.
+      await new Promise<void>((resolve) => {
+        const sub = this.converged.event(() => done());
+        const timer = setTimeout(done, left);
+        signal?.addEventListener('abort', done, { once: true });
+        function done(): void {
+          sub.dispose();
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+      });
+      signal?.throwIfAborted();
     }
   }
 

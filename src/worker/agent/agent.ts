@@ -28,6 +28,8 @@ export interface AgentDeps {
   readonly connectLogs?: (addr: string) => RpcClient<LogsServiceMethods>;
   /** The node's data plane, fed the leader's MeshState; absent when the node runs none. */
   readonly mesh?: AgentMesh;
+  /** This node's underlay address (host:port), sent at session start: the mesh's VXLAN peers. */
+  readonly advertiseAddr?: string;
 }
 
 /** Status reports are batched this long before one UpdateTaskStatus call. */
@@ -114,7 +116,10 @@ export class Agent implements Component {
     let heartbeatFailure: unknown;
     try {
       const description: NodeDescription = await this.deps.executor.describe(signal);
-      const stream = client.call.Session({ description }, { signal });
+      const stream = client.call.Session(
+        { description, ...(this.deps.advertiseAddr && { addr: this.deps.advertiseAddr }) },
+        { signal },
+      );
       let periodMs = DEFAULT_HEARTBEAT_PERIOD_MS;
       try {
         for await (const msg of stream) {
