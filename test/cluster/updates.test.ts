@@ -180,5 +180,7 @@ describe('rolling update across a leader failure', () => {
     expect(live).toHaveLength(4);
     expect(new Set(live.map((t) => t.Name.replace(/^\\_ /, '').trim())).size).toBe(4);
     expect(live.every((t) => t.Image.endsWith(':v2'))).toBe(true);
+    // The same update went on: one v2 task per slot in all, none redone by the new leader.
+    expect(tasks.filter((t) => t.Image.endsWith(':v2'))).toHaveLength(4);
   }, 240_000);
 });
