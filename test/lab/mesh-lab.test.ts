@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshService, MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
+import { runCommand } from '../harness/run-command.js';
+import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
 
 /**
  * The kernel data plane alone on three lab hosts (issue 7, points 2, 3 and 6): each host runs
@@ -157,59 +159,9 @@ async function containerPid(r: Replica): Promise<string> {
 }
 
 beforeAll(async () => {
+  ensureBuilt();
   lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: ['swarmctl-test/web:v1'] });
   dir = mkdtempSync(join(tmpdir(), 'mesh-lab-'));
-  const first = state([]);
-  for (let n = 1; n <= 3; n++) {
-    writeFileSync(join(dir, `state-${n}.json`), JSON.stringify(first));
-    lab.startProcess(
-      n,
-      [
-        TSX,
-        join(ROOT, 'scripts/mesh-driver.ts'),
-        NODES[n - 1] as string,
-        lab.docker(n).host,
-        join(dir, `state-${n}.json`),
-        join(dir, `status-${n}.json`),
-      ],
-      { name: 'mesh' },
-    );
-  }
-  await publish(state([]));
-  for (const r of REPLICAS) {
-    await lab.dockerCli(r.host, [
-      'run',
-      '-d',
-      '--name',
-      r.name,
-      '--network',
-      'swarmctl-ingress',
-      '--ip',
-      r.ingress,
-      'swarmctl-test/web:v1',
-    ]);
-    await lab.dockerCli(r.host, ['network', 'connect', '--ip', r.app, 'swarmctl-appnet', r.name]);
-    const pid = await containerPid(r);
-    const child = spawn(
-      'nsenter',
-      [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', PEER_SERVER, r.name],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, SWARMCTL_LAB: PREFIX },
-      },
-    );
-    servers.push(child);
-  }
-  // Every peer server listens before the tests start.
-  for (const r of REPLICAS) {
-    await waitFor(
-      async () => {
-        const [reply] = await requests(r.host, 'tcp', r.ingress, 9000, 1);
-        return reply?.startsWith(r.name) ? { done: true, value: 0 } : { done: false, state: reply ?? '' };
-      },
-      { timeoutMs: 20_000, what: `${r.name}'s peer server` },
-    );
-  }
 }, 180_000);
 
 afterAll(async () => {
@@ -219,6 +171,60 @@ afterAll(async () => {
 }, 120_000);
 
 describe('kernel data plane on three lab hosts', () => {
+  beforeAll(async () => {
+    const first = state([]);
+    for (let n = 1; n <= 3; n++) {
+      writeFileSync(join(dir, `state-${n}.json`), JSON.stringify(first));
+      lab.startProcess(
+        n,
+        [
+          TSX,
+          join(ROOT, 'scripts/mesh-driver.ts'),
+          NODES[n - 1] as string,
+          lab.docker(n).host,
+          join(dir, `state-${n}.json`),
+          join(dir, `status-${n}.json`),
+        ],
+        { name: 'mesh' },
+      );
+    }
+    await publish(state([]));
+    for (const r of REPLICAS) {
+      await lab.dockerCli(r.host, [
+        'run',
+        '-d',
+        '--name',
+        r.name,
+        '--network',
+        'swarmctl-ingress',
+        '--ip',
+        r.ingress,
+        'swarmctl-test/web:v1',
+      ]);
+      await lab.dockerCli(r.host, ['network', 'connect', '--ip', r.app, 'swarmctl-appnet', r.name]);
+      const pid = await containerPid(r);
+      const child = spawn(
+        'nsenter',
+        [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', PEER_SERVER, r.name],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, SWARMCTL_LAB: PREFIX },
+        },
+      );
+      servers.push(child);
+    }
+    // Every peer server listens before the tests start.
+    for (const r of REPLICAS) {
+      await waitFor(
+        async () => {
+          const [reply] = await requests(r.host, 'tcp', r.ingress, 9000, 1);
+          return reply?.startsWith(r.name) ? { done: true, value: 0 } : { done: false, state: reply ?? '' };
+        },
+        { timeoutMs: 20_000, what: `${r.name}'s peer server` },
+      );
+    }
+  }, 180_000);
+
   it('a container on host 2 reaches containers on host 1 over the user overlay', async () => {
     const c = REPLICAS[2] as Replica;
     const pid = await containerPid(c);
@@ -307,6 +313,189 @@ describe('kernel data plane on three lab hosts', () => {
       expect((await lab.exec(n, ['iptables', '-S', 'FORWARD'])).stdout).not.toContain('swarmctl-mesh');
       const nets = await lab.dockerCli(n, ['network', 'ls', '--filter', 'label=swarmctl.mesh', '-q']);
       expect(nets.stdout.trim()).toBe('');
+    }
+  });
+});
+
+/** swarmctl nodes on the same hosts: the allocator's MeshState drives every node's data plane. */
+describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
+  const ids: string[] = [];
+
+  async function cli(n: number, ...args: string[]): Promise<string> {
+    const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
+      timeoutMs: 60_000,
+    });
+    return r.stdout;
+  }
+
+  async function startNode(n: number, argv: string[]): Promise<void> {
+    const h = lab.host(n);
+    const addr = `${h.address}:2377`;
+    lab.startProcess(
+      n,
+      [
+        SWARMCTL,
+        ...argv,
+        '--state-dir',
+        h.swarmctlStateDir,
+        '--control-socket',
+        h.swarmctlSocket,
+        '--docker-host',
+        h.dockerHost,
+        '--listen-addr',
+        addr,
+        '--advertise-addr',
+        addr,
+        '--foreground',
+      ],
+      { name: 'swarmctl' },
+    );
+    ids[n] = await waitFor(
+      async () => {
+        const r = await runCommand(
+          [SWARMCTL, '-H', `unix://${h.swarmctlSocket}`, 'info', '--format', 'json'],
+          { allowFailure: true, timeoutMs: 10_000 },
+        );
+        return r.code === 0
+          ? { done: true, value: (JSON.parse(r.stdout) as { node: { nodeId: string } }).node.nodeId }
+          : { done: false, state: r.stderr.trim() };
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
+    );
+  }
+
+  /** Container bodies ("v1 <container hostname>") seen through host `target`'s port 8080 from host `from`. */
+  async function bodies(from: number, target: number, count: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await lab.httpGet(from, `http://${lab.host(target).address}:8080/`, 2_000);
+      out.push(r.ok ? r.body.trim() : `error ${r.exitCode}`);
+    }
+    return out;
+  }
+
+  async function meshAddrs(n: number): Promise<string> {
+    return (await lab.exec(n, ['nft', 'list', 'table', 'ip', 'swarmctl-mesh'], { allowFailure: true }))
+      .stdout;
+  }
+
+  beforeAll(async () => {
+    for (const r of REPLICAS) await lab.dockerCli(r.host, ['rm', '-f', r.name], { allowFailure: true });
+    await startNode(1, ['init']);
+    const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
+    for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+  }, 180_000);
+
+  it('2 replicas on host 1 published on 8080 answer through hosts 2 and 3, both of them', async () => {
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'web',
+      '--replicas',
+      '2',
+      '--constraint',
+      `node.id==${ids[1]}`,
+      '-p',
+      '8080:80',
+      'swarmctl-test/web:v1',
+    );
+    for (const target of [2, 3]) {
+      const seen = await waitFor(
+        async () => {
+          const got = new Set(
+            (await bodies(target === 2 ? 3 : 2, target, 12)).filter((b) => b.startsWith('v1 ')),
+          );
+          return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: `both replicas through host ${target}` },
+      );
+      expect(seen.size).toBe(2);
+    }
+  });
+
+  it("a killed replica is out of every node's rotation within 1 s, and its replacement serves", async () => {
+    const running = (
+      await lab.dockerCli(1, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web'])
+    ).stdout
+      .trim()
+      .split('\n');
+    const victim = running[0] as string;
+    const ip = (
+      await lab.dockerCli(1, [
+        'inspect',
+        '-f',
+        '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}',
+        victim,
+      ])
+    ).stdout
+      .trim()
+      .split(' ')
+      .filter((a) => !a.startsWith('10.214.'));
+    expect(ip.length).toBeGreaterThan(0);
+    for (const n of [1, 2, 3]) expect(await meshAddrs(n)).toContain(ip[0]);
+    const killed = performance.now();
+    await lab.dockerCli(1, ['kill', victim]);
+    const outMs = await waitFor(
+      async () => {
+        const still = [];
+        for (const n of [1, 2, 3])
+          if ((await meshAddrs(n)).includes(`${ip[0]},`) || (await meshAddrs(n)).includes(`${ip[0]} }`))
+            still.push(n);
+        return still.length === 0
+          ? { done: true, value: performance.now() - killed }
+          : { done: false, state: `still routed on hosts ${still}` };
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: 'the killed replica out of every rotation' },
+    );
+    console.log(`killed replica out of the rotation on every node ${Math.round(outMs)} ms after docker kill`);
+    expect(outMs).toBeLessThan(1_000);
+    const seen = await waitFor(
+      async () => {
+        const got = new Set((await bodies(3, 2, 12)).filter((b) => b.startsWith('v1 ')));
+        return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'two replicas again (the replacement serves)' },
+    );
+    expect(seen.has(`v1 ${victim.slice(0, 12)}`)).toBe(false);
+  });
+
+  it('service rm and leave on every node leave no table, device, rule or Docker network of ours', async () => {
+    await cli(1, 'service', 'rm', 'web');
+    await waitFor(
+      async () => {
+        const left = await Promise.all(
+          [1, 2, 3].map(async (n) => (await meshAddrs(n)).includes('dport 8080')),
+        );
+        return left.every((x) => !x)
+          ? { done: true, value: 0 }
+          : { done: false, state: `port rules on ${left}` };
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'the published port gone from every node' },
+    );
+    for (const n of [3, 2, 1]) {
+      await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'leave', '--force'], {
+        timeoutMs: 60_000,
+        allowFailure: true,
+      });
+      await waitFor(
+        async () => {
+          const r = await lab.exec(n, ['ip', '-o', 'link', 'show'], {});
+          const nets = await lab.dockerCli(n, ['network', 'ls', '--filter', 'label=swarmctl.mesh', '-q']);
+          const nft = (await lab.exec(n, ['nft', 'list', 'tables'])).stdout;
+          const ipt = (await lab.exec(n, ['iptables', '-S', 'FORWARD'])).stdout;
+          const left = [
+            /swm[bv]\d/.test(r.stdout) && 'links',
+            nets.stdout.trim() !== '' && 'docker networks',
+            nft.includes('swarmctl-mesh') && 'nft table',
+            ipt.includes('swarmctl-mesh') && 'FORWARD rule',
+          ].filter(Boolean);
+          return left.length === 0 ? { done: true, value: 0 } : { done: false, state: left.join(', ') };
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: `nothing of ours left on host ${n}` },
+      );
     }
   });
 });
