@@ -38,9 +38,11 @@ function serviceMethods() {
      * `version` is the service's meta.version read by the caller (optimistic concurrency). A
      * change of the task template (or `taskTemplate.forceUpdate` bumped, for `--force`) starts a
      * rolling update: previousSpec := old spec, specVersion + 1, updateStatus `updating`.
+     * With `specVersion` (the service's specVersion read by the caller) the check is on the spec
+     * only: the updater's status writes during a rollout then do not make the call conflict.
      */
     UpdateService: unary(
-      jsonCodec<{ id: string; version: number; spec: ServiceSpec }>(),
+      jsonCodec<{ id: string; version: number; spec: ServiceSpec; specVersion?: number }>(),
       jsonCodec<Service>(),
     ),
     RemoveService: unary(jsonCodec<{ id: string }>(), emptyCodec),

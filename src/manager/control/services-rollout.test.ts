@@ -78,6 +78,34 @@ describe('service rollout API', () => {
     expect(scaled.status.updateStatus?.startedAt).toBe(updated.status.updateStatus?.startedAt);
   });
 
+  it('with specVersion, only spec changes conflict (not the updater status writes)', async () => {
+    const { api, store } = setup();
+    const created = await create(api);
+    await store.update((tx) =>
+      tx.update('service', {
+        ...created,
+        status: { updateStatus: { state: 'updating', heldTasks: ['t1'] } },
+      }),
+    );
+    const stale = created.meta.version;
+    const byVersion = await rejected(
+      api.UpdateService({ id: 'web', version: stale, spec: withImage(spec, 'web:v2') }, ctx),
+    );
+    expect(byVersion.code).toBe('VERSION_CONFLICT');
+    const ok = await api.UpdateService(
+      { id: 'web', version: stale, specVersion: 1, spec: withImage(spec, 'web:v2') },
+      ctx,
+    );
+    expect(ok.specVersion).toBe(2);
+    const again = await rejected(
+      api.UpdateService({ id: 'web', version: stale, specVersion: 1, spec: withImage(spec, 'web:v3') }, ctx),
+    );
+    expect(again).toEqual({
+      code: 'VERSION_CONFLICT',
+      message: expect.stringMatching(/at version 2, not 1/),
+    });
+  });
+
   it('any update of a paused service resumes it', async () => {
     const { api, store } = setup();
     const created = await create(api);

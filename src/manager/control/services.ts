@@ -103,10 +103,16 @@ export function serviceHandlers(deps: ServiceControlDeps): Handlers<ServiceContr
       return store.update(
         (tx) => {
           const s = resolveService(tx, req.id);
-          if (s.meta.version !== req.version) {
+          if (
+            req.specVersion !== undefined ? s.specVersion !== req.specVersion : s.meta.version !== req.version
+          ) {
+            const [at, asked] =
+              req.specVersion !== undefined
+                ? [s.specVersion, req.specVersion]
+                : [s.meta.version, req.version];
             throw new SwarmError(
               'VERSION_CONFLICT',
-              `update out of sequence: service ${s.spec.name} is at version ${s.meta.version}, not ${req.version}`,
+              `update out of sequence: service ${s.spec.name} is at version ${at}, not ${asked}`,
             );
           }
           if (spec.name !== s.spec.name)
