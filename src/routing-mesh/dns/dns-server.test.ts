@@ -3,7 +3,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSwarmError, noopLogger, SeededRandom, systemClock, waitFor } from '../../common/index.js';
 import { DnsServer, meshDnsBindings } from './dns-server.js';
-import { APP, askTcp, fixture, NODE1, OTHER, queryBytes, UdpDnsClient } from './test-support.js';
+import { APP, askTcp, fixture, NODE1, OTHER, queryBytes, taskIdOf, UdpDnsClient } from './test-support.js';
 import type { Upstream } from './upstreams.js';
 import { encodeMessage, parseMessage, RCODE, RR_TYPE } from './wire.js';
 
@@ -116,7 +116,7 @@ describe('DnsServer', () => {
       '10.0.1.20',
       '10.0.1.21',
     ]);
-    const task = await client.ask('web.2.t2web', RR_TYPE.A);
+    const task = await client.ask('web.2.t2web00000000000000000000', RR_TYPE.A);
     expect(task.answers).toMatchObject([{ address: '10.0.1.11' }]);
   });
 
@@ -143,13 +143,13 @@ describe('DnsServer', () => {
           .slice(1)
           .map((a) => ('target' in a ? a.target : ''))
           .sort(),
-      ).toEqual(['web.1.t1web', 'web.2.t2web']);
+      ).toEqual(['web.1.t1web00000000000000000000', 'web.2.t2web00000000000000000000']);
       expect(r.answers.slice(1).every((a) => 'priority' in a && a.priority === 10 && a.port === 80)).toBe(
         true,
       );
       expect(r.additionals.map((a) => `${a.name}=${'address' in a ? a.address : ''}`).sort()).toEqual([
-        'web.1.t1web=10.0.1.10',
-        'web.2.t2web=10.0.1.11',
+        'web.1.t1web00000000000000000000=10.0.1.10',
+        'web.2.t2web00000000000000000000=10.0.1.11',
         'web=10.0.1.2',
       ]);
     }
@@ -167,7 +167,7 @@ describe('DnsServer', () => {
       { target: 'web' },
     ]);
     expect((await client.ask('20.1.0.10.in-addr.arpa', RR_TYPE.PTR)).answers).toMatchObject([
-      { target: 'db.1.t1db' },
+      { target: 'db.1.t1db000000000000000000000' },
     ]);
     expect((await client.ask('99.1.0.10.in-addr.arpa', RR_TYPE.PTR)).flags.rcode).toBe(RCODE.NXDOMAIN);
     expect(upstream.names).toEqual([]);
@@ -190,6 +190,26 @@ describe('DnsServer', () => {
     server.updateState({ ...m, services: m.services.filter((s) => s.name !== 'db') });
     const gone = await client.ask('db', RR_TYPE.A);
     expect(gone.flags.rcode).toBe(RCODE.NXDOMAIN);
+  });
+
+  it('drops a withdrawn task from its answers at once, until the leader stops listing it', async () => {
+    const { client, upstream } = await start();
+    server.withdraw(taskIdOf('web', 2));
+    expect((await client.ask('tasks.web', RR_TYPE.A)).answers).toMatchObject([{ address: '10.0.1.10' }]);
+    expect((await client.ask('web.2.t2web00000000000000000000', RR_TYPE.A)).flags.rcode).toBe(RCODE.NXDOMAIN);
+    expect(upstream.names).toEqual([]);
+    expect((await client.ask('web', RR_TYPE.A)).answers).toMatchObject([{ address: '10.0.1.2' }]);
+    // The leader's next state no longer lists it; a new task with the same id later would resolve.
+    const m = fixture(2);
+    server.updateState({
+      ...m,
+      services: m.services.map((s) => ({
+        ...s,
+        backends: s.backends.filter((b) => b.taskId !== taskIdOf('web', 2)),
+      })),
+    });
+    server.updateState(fixture(3));
+    expect((await client.ask('tasks.web', RR_TYPE.A)).answers).toHaveLength(2);
   });
 
   it('forwards other names to the upstream and returns its answer under the client ID', async () => {

@@ -1,4 +1,4 @@
-import type { MeshState, NetworkId, NodeId } from '../../api/index.js';
+import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import type { Clock, Component, Logger, Random } from '../../common/index.js';
 import { errorMessage } from '../../common/index.js';
 import { DnsListener } from './dns-listener.js';
@@ -76,6 +76,8 @@ export class DnsServer implements Component {
   private readonly options: ResolvedDnsServerOptions;
   private readonly forwarder: Forwarder;
   private table: DnsTable = EMPTY_DNS_TABLE;
+  private latest: MeshState | undefined;
+  private readonly withdrawn = new Set<TaskId>();
   private desired: readonly DnsBinding[] = [];
   private readonly entries = new Map<string, BindingEntry>();
   private running = false;
@@ -100,9 +102,32 @@ export class DnsServer implements Component {
   }
 
   updateState(mesh: MeshState): void {
-    this.table = buildDnsTable(mesh);
+    this.latest = mesh;
+    // Withdrawals are for tasks about to stop: forget those the leader no longer lists.
+    const listed = new Set(mesh.services.flatMap((s) => s.backends.map((b) => b.taskId)));
+    for (const t of this.withdrawn) if (!listed.has(t)) this.withdrawn.delete(t);
+    this.rebuild();
     const { nodeId } = this.options;
     if (nodeId !== undefined) void this.setBindings(meshDnsBindings(mesh, nodeId));
+  }
+
+  /** Stops answering with a task's address now (it is about to be stopped). */
+  withdraw(taskId: TaskId): void {
+    this.withdrawn.add(taskId);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const mesh = this.latest;
+    if (!mesh) return;
+    const services =
+      this.withdrawn.size === 0
+        ? mesh.services
+        : mesh.services.map((s) => ({
+            ...s,
+            backends: s.backends.filter((b) => !this.withdrawn.has(b.taskId)),
+          }));
+    this.table = buildDnsTable({ ...mesh, services });
   }
 
   /**

@@ -14,6 +14,8 @@ export type Resolution =
   | { readonly kind: 'forward' };
 
 const FORWARD: Resolution = { kind: 'forward' };
+/** Ids are 25 lower-case base36 characters (api/ids.ts); a slot is a number. */
+const TASK_NAME = /^(.+)\.(?:\d+|[0-9a-z]{25})\.[0-9a-z]{25}$/;
 
 /**
  * Answers `q` for a container on `networkId`. Names of ours (any service of the cluster, its
@@ -45,7 +47,10 @@ function isOurs(table: DnsTable, name: string): boolean {
   if (table.serviceNames.has(name)) return true;
   if (name.startsWith('tasks.') && table.serviceNames.has(name.slice('tasks.'.length))) return true;
   const srv = /^_[^.]+\._(?:tcp|udp)\.(.+)$/.exec(name);
-  return srv !== null && table.serviceNames.has(srv[1]!);
+  if (srv !== null && table.serviceNames.has(srv[1]!)) return true;
+  // A task name (`<service>.<slot or node id>.<task id>`) of a task that is gone or unhealthy.
+  const task = TASK_NAME.exec(name);
+  return task !== null && table.serviceNames.has(task[1]!);
 }
 
 function answerEntry(

@@ -18,8 +18,13 @@ export const OTHER = 'net-other' as NetworkId;
 export const INGRESS = 'net-ingress' as NetworkId;
 export const NODE1 = 'node-1' as NodeId;
 
+/** A 25-character id as the cluster makes them, readable in tests: `t2web000…`. */
+export function taskIdOf(service: string, slot: number): TaskId {
+  return `t${slot}${service}`.padEnd(25, '0') as TaskId;
+}
+
 export function backend(service: string, slot: number, addrs: Record<string, string>): MeshBackend {
-  const taskId = `t${slot}${service}` as TaskId;
+  const taskId = taskIdOf(service, slot);
   return {
     taskId,
     taskName: `${service}.${slot}.${taskId}`,
