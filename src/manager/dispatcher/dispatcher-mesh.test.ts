@@ -1,11 +1,11 @@
 import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { NetworkId, NodeId, ServiceId, SessionMessage, Task, TaskId } from '../../api/index.js';
-import { ManualClock, noopLogger } from '../../common/index.js';
+import { ManualClock, noopLogger, waitFor } from '../../common/index.js';
 import type { CallContext } from '../../rpc/index.js';
 import { MeshFeed } from '../allocator/index.js';
 import { countingStore, idSource, nodeInput, serviceInput, taskInput } from '../scheduler/test-fixtures.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, MESH_STOP_GRACE_MS } from './dispatcher.js';
 
 const nextId = idSource(9);
 const SELF = nextId<NodeId>();
@@ -68,6 +68,27 @@ async function setup() {
   return { clock, store, feed, dispatcher };
 }
 
+/** The next message, moving the manual clock on while the session waits on a timer. */
+async function nextMessage(
+  session: AsyncIterator<SessionMessage>,
+  clock: ManualClock,
+): Promise<SessionMessage> {
+  let got: SessionMessage | undefined;
+  const p = session.next().then((r) => {
+    got = r.value as SessionMessage;
+  });
+  await waitFor(
+    () => {
+      if (got) return { done: true, value: undefined };
+      clock.advance(10);
+      return { done: false, state: `no message by ${clock.monotonic()}` };
+    },
+    { timeoutMs: 5_000, intervalMs: 5, what: 'the next session message' },
+  );
+  await p;
+  return got!;
+}
+
 const backends = (m: SessionMessage): TaskId[] =>
   (m.mesh?.services[0]?.backends.map((b) => b.taskId) ?? []).sort() as TaskId[];
 
@@ -86,16 +107,21 @@ describe('Dispatcher with the mesh feed', () => {
       expect(first.kind).toBe('full');
       expect(backends(first)).toEqual([T1, T2].sort());
 
-      // By the message telling the node to stop T1, the mesh it holds no longer has T1: the
-      // mesh comes in that message or in one before it.
+      // The mesh without T1 goes out first; the order to stop T1 follows only after the grace
+      // every node has to apply it (timed on the manual clock).
       const t1 = store.view((tx) => tx.get('task', T1)!);
       await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
       let latest = first;
+      let meshAt = -1;
       for (;;) {
-        const m = (await session.next()).value as SessionMessage;
-        if (m.mesh) latest = m;
+        const m = await nextMessage(session, clock);
+        if (m.mesh) {
+          latest = m;
+          meshAt = clock.monotonic();
+        }
         if (m.tasks.length > 0) {
           expect(m.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
+          expect(clock.monotonic() - meshAt).toBeGreaterThanOrEqual(MESH_STOP_GRACE_MS);
           break;
         }
       }

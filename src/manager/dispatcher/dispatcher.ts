@@ -37,7 +37,16 @@ export interface DispatcherDeps {
   readonly nodeId: string;
   /** The leader's MeshState, pushed to every session (absent: no mesh field is sent). */
   readonly mesh?: MeshSource;
+  /**
+   * How long a node's order to stop a task that was receiving traffic is held after the mesh
+   * without it went out, so that every node has taken it out of its rotation first.
+   * @default MESH_STOP_GRACE_MS
+   */
+  readonly meshStopGraceMs?: number;
 }
+
+/** Time for every node to apply a MeshState before a task it no longer routes to is stopped. */
+export const MESH_STOP_GRACE_MS = 100;
 
 /** A node missing this many heartbeat periods is marked down (swarmkit's grace multiplier). */
 export const HEARTBEAT_GRACE_PERIODS = 3;
@@ -195,13 +204,30 @@ export class Dispatcher {
       const known = new Set<TaskId>(result.map((t) => t.id));
       let managers = this.managerAddrs();
       let meshRevision = -1;
+      // Backends of the last mesh sent here, and when each task that dropped out of it went.
+      let lastBackends = new Set<TaskId>();
+      const leftAt = new Map<TaskId, number>();
+      const graceMs = this.deps.meshStopGraceMs ?? MESH_STOP_GRACE_MS;
       // Read at the moment of sending, so a message's mesh reflects at least its tasks' changes.
       const mesh = (): { mesh?: SessionMessage['mesh'] } => {
         const m = this.deps.mesh?.current();
         if (!m || m.revision === meshRevision) return {};
         meshRevision = m.revision;
+        const now = this.deps.clock.monotonic();
+        for (const [id, at] of leftAt) if (now - at > graceMs) leftAt.delete(id);
+        const next = new Set(m.services.flatMap((svc) => svc.backends.map((b) => b.taskId)));
+        for (const id of lastBackends) if (!next.has(id)) leftAt.set(id, now);
+        lastBackends = next;
         return { mesh: m };
       };
+      const meshOnly = (m: { mesh?: SessionMessage['mesh'] }): SessionMessage => ({
+        kind: 'incremental',
+        tasks: [],
+        removed: [],
+        managers,
+        heartbeatPeriodMs: this.heartbeatPeriodMs(),
+        ...m,
+      });
       const message = (kind: SessionMessage['kind'], tasks: Task[], removed: TaskId[]): SessionMessage => ({
         kind,
         tasks,
@@ -217,15 +243,7 @@ export class Dispatcher {
       for await (const e of queue) {
         if (e === 'mesh') {
           const m = mesh();
-          if (m.mesh)
-            yield {
-              kind: 'incremental',
-              tasks: [],
-              removed: [],
-              managers,
-              heartbeatPeriodMs: this.heartbeatPeriodMs(),
-              ...m,
-            };
+          if (m.mesh) yield meshOnly(m);
           continue;
         }
         if (isObjectEvent(e)) {
@@ -250,6 +268,20 @@ export class Dispatcher {
         if (changed.size === 0 && removed.size === 0 && !managersChanged) continue;
         if (managersChanged) managers = this.managerAddrs();
         managersChanged = false;
+        // A task that was taking traffic is stopped only once every node had the time to take it
+        // out of its rotation: the mesh without it goes first, the stop order after the grace.
+        if (graceMs > 0 && this.deps.mesh && [...changed.values()].some((t) => lastBackends.has(t.id))) {
+          const m = mesh();
+          if (m.mesh) yield meshOnly(m);
+        }
+        const held = [...changed.values()].filter(
+          (t) => TASK_STATE_RANK[t.desiredState] > TASK_STATE_RANK.running && leftAt.has(t.id),
+        );
+        if (graceMs > 0 && held.length > 0) {
+          const until = Math.max(...held.map((t) => leftAt.get(t.id)!)) + graceMs;
+          await delay(this.deps.clock, until - this.deps.clock.monotonic(), signal);
+          for (const t of held) leftAt.delete(t.id);
+        }
         yield message('incremental', [...changed.values()], [...removed]);
         changed.clear();
         removed.clear();
@@ -336,6 +368,7 @@ function callerOf(ctx: CallContext): NodeId {
 
 function delay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted || ms <= 0) return resolve();
     const cancel = clock.setTimer(ms, done);
     signal.addEventListener('abort', done, { once: true });
     function done(): void {

@@ -1,1 +1,6 @@
-export { Dispatcher, type DispatcherDeps, HEARTBEAT_GRACE_PERIODS } from './dispatcher.js';
+export {
+  Dispatcher,
+  type DispatcherDeps,
+  HEARTBEAT_GRACE_PERIODS,
+  MESH_STOP_GRACE_MS,
+} from './dispatcher.js';
