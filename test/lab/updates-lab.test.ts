@@ -346,6 +346,21 @@ describe('rolling updates on lab hosts', () => {
     await remove('can2');
   });
 
+  it('--update-canary-auto promotes by itself after the hold; the waiting update returns once completed', async () => {
+    await create('auto', 3, V1);
+    const w = await watched('auto', 3);
+    const since = Date.now();
+    const r = await waiting('update', `--image ${V2} --update-canary 1 --update-canary-auto 3s auto`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/converged/);
+    expect((await inspect('auto')).status.updateStatus?.state).toBe('completed');
+    await settle(w, V2);
+    const [canary, next] = w.starts(V2, since);
+    console.log(`canary-auto 3s: next slot started ${Math.round(next! - canary!)} ms after the canary`);
+    expect(next! - canary!).toBeGreaterThanOrEqual(3000);
+    await remove('auto');
+  });
+
   it('continues the same update on the new leader when the leader is killed mid-update', async () => {
     await create('lk', 6, V1);
     const leaderNode = (await nodes()).find((x) => x.managerStatus?.leader)!.id;
