@@ -147,6 +147,38 @@ describe('PortProxy', () => {
     expect(p.activeCount).toBe(13);
   });
 
+  it('drops the datagrams of new clients beyond maxUdpFlows, keeping the flows it has', async () => {
+    const echo = new UdpEcho('a');
+    const backend: ProxyBackend = { host: HOST, port: await echo.listen(), local: true };
+    cleanups.push(() => echo.close());
+    const p = new PortProxy(
+      'udp',
+      HOST,
+      0,
+      { logger: noopLogger, clock: systemClock, random: new SeededRandom(3) },
+      { ...LIMITS, maxUdpFlows: 1 },
+    );
+    await p.listen();
+    cleanups.push(() => p.close());
+    p.setBackends([backend]);
+    const [one, two] = [new UdpClient(), new UdpClient()];
+    for (const c of [one, two]) {
+      await c.bind();
+      cleanups.push(() => c.close());
+    }
+    expect(await one.ask(HOST, p.localPort, 'a')).toBe('a|a');
+    two.socket.send('b', p.localPort, HOST);
+    await waitFor(
+      () => (p.dropped === 1 ? { done: true, value: 0 } : { done: false, state: `${p.dropped}` }),
+      {
+        timeoutMs: 2_000,
+        what: 'the second client to be dropped',
+      },
+    );
+    expect(await one.ask(HOST, p.localPort, 'c')).toBe('a|c');
+    expect(p.activeCount).toBe(1);
+  });
+
   it('forgets idle UDP flows on its clock and drops the flows of a removed backend', async () => {
     const clock = new ManualClock(1_000);
     const echo = new UdpEcho('a');
