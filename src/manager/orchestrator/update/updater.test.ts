@@ -189,6 +189,9 @@ describe('Updater', () => {
     expect(rig.service.spec.taskTemplate.container.image).toBe('web:v2');
     expect(rig.service.previousSpec?.taskTemplate.container.image).toBe('web:fail');
     await rig.runUntil(() => state() === 'rollback_completed');
+    expect(rig.status?.message).toMatch(
+      /^rollback completed \(update rolled back: task \w+ .*exit code 1\)$/,
+    );
     expect(rig.images()).toEqual(Array(6).fill('web:v2'));
     expect(liveImages()).toEqual(Array(6).fill('web:v2'));
     expect(rig.seen.maxPerSlot).toBe(1);

@@ -299,7 +299,8 @@ export class Updater extends LoopComponent {
       ...rest,
       state: rollback ? 'rollback_completed' : 'completed',
       completedAt: now,
-      message: rollback ? 'rollback completed' : 'update completed',
+      // A rollback keeps why it started (the failed task, or a manual request) for scripts.
+      message: rollback ? `rollback completed${u.message ? ` (${u.message})` : ''}` : 'update completed',
     });
     this.forget(id);
     return {};
