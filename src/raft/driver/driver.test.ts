@@ -81,6 +81,20 @@ function safeRole(m: Member): string {
   }
 }
 
+/** Records a proposal's outcome as it settles: its result, or its error. */
+function settle(p: Promise<{ result: number | undefined }>): { outcome: unknown } {
+  const box: { outcome: unknown } = { outcome: undefined };
+  p.then(
+    (r) => {
+      box.outcome = r.result;
+    },
+    (e: unknown) => {
+      box.outcome = e;
+    },
+  );
+  return box;
+}
+
 const three: RaftDriverOptions = { bootstrap: { voters: ['a', 'b', 'c'], learners: [] } };
 let h: Harness;
 
@@ -414,6 +428,48 @@ describe('RaftDriver', () => {
     );
     expect(outcome).toBe(4);
     expect(h.get(f).sm.total).toBe(4);
+  });
+
+  it('a forwarded proposal lost with its leader is proposed again to the next leader and applied once', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const f = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    h.net.deafen(leader, (m) => m.type === 'propose');
+    const settled = settle(h.get(f).driver.propose(enc('lost')));
+    h.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    expect(settled.outcome).toBeUndefined();
+    h.net.isolate(leader);
+    await h.until('proposal settled', () =>
+      settled.outcome === undefined ? { done: false, state: 'pending' } : { done: true, value: 0 },
+    );
+    expect(settled.outcome).toBe(4);
+    expect(h.get(f).sm.total).toBe(4);
+  });
+
+  it('a forwarded proposal committed by the next leader is applied once, never proposed again', async () => {
+    h = new Harness();
+    for (const id of ['a', 'b', 'c']) h.start(id, three);
+    const leader = await h.waitLeader();
+    const [f, other] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
+    // The entry reaches the other follower but not the proposer, then the leader goes away.
+    h.net.deafen(f, (m) => m.type === 'append' && m.entries.length > 0);
+    const settled = settle(h.get(f).driver.propose(enc('once')));
+    await h.until('entry on the other follower', () =>
+      h.get(other).sm.total === 4 ? { done: true, value: 0 } : { done: false, state: 'not yet' },
+    );
+    h.net.heal();
+    h.net.isolate(leader);
+    await h.until('proposal settled', () =>
+      settled.outcome === undefined ? { done: false, state: 'pending' } : { done: true, value: 0 },
+    );
+    expect(settled.outcome).toBe(4);
+    const next = (await h.get(other).driver.propose(enc('xx'))).result;
+    expect(next).toBe(6);
+    await h.until('the proposer caught up', () =>
+      h.get(f).sm.total === 6 ? { done: true, value: 0 } : { done: false, state: `${h.get(f).sm.total}` },
+    );
   });
 
   it('rejects a proposal timeout that is not a positive integer, naming the field', () => {

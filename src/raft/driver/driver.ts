@@ -126,6 +126,12 @@ export class RaftDriver<R = unknown> implements Component {
    * they wait for the next leader instead of failing at once; the proposal timeout still bounds them.
    */
   private readonly awaitingLeader = new Map<string, () => unknown>();
+  /**
+   * Proposals handed to the core, with the term they were proposed in: a proposal (ours or
+   * forwarded) can only ever be appended with that term, so once an entry of a later term is
+   * applied here and it was not, it never will be, and proposing it again is safe.
+   */
+  private readonly submitted = new Map<string, { term: number; fn: () => unknown }>();
   private readonly reads = new PendingTable<number>();
   /** Confirmed reads waiting for apply to reach their index. */
   private readonly readyReads: { ctx: string; index: number }[] = [];
@@ -197,6 +203,7 @@ export class RaftDriver<R = unknown> implements Component {
       this.stopped = true;
       store.dispose();
       this.awaitingLeader.clear();
+      this.submitted.clear();
       this.proposals.rejectAll(() => new StoppedError('raft node'));
       this.reads.rejectAll(() => new StoppedError('raft node'));
       this.leadership.dispose();
@@ -295,7 +302,9 @@ export class RaftDriver<R = unknown> implements Component {
 
   private submit(requestId: string, fn: () => unknown): void {
     try {
+      const term = this.core!.term;
       fn();
+      this.submitted.set(requestId, { term, fn });
     } catch (e) {
       if (e instanceof NotLeaderError && e.leaderId === null) this.awaitingLeader.set(requestId, fn);
       else this.proposals.reject(requestId, e);
@@ -330,6 +339,7 @@ export class RaftDriver<R = unknown> implements Component {
       () => new ProposalTimeoutError(this.proposalTimeoutTicks * this.opts.tickMs),
     );
     for (const id of this.awaitingLeader.keys()) if (!this.proposals.has(id)) this.awaitingLeader.delete(id);
+    for (const id of this.submitted.keys()) if (!this.proposals.has(id)) this.submitted.delete(id);
     this.kick();
   }
 
@@ -403,12 +413,9 @@ export class RaftDriver<R = unknown> implements Component {
     const prev = this.soft;
     this.soft = s;
     if (prev.leader !== s.leader || prev.term !== s.term) {
-      // Outcome unknown: the entries may still commit under the next leader (retry with a session).
+      // Proposals in flight stay pending: they may still commit under the next leader, and those
+      // that cannot are proposed again once an entry of a later term is applied (see apply).
       // Those that waited for a leader were never proposed: they go to the new one.
-      this.proposals.rejectAll(
-        () => new LostLeadershipError(),
-        (id) => this.awaitingLeader.has(id),
-      );
       if (s.leader !== null && this.awaitingLeader.size > 0)
         (this.deps.defer ?? queueMicrotask)(() => this.resubmitAwaiting());
       this.reads.rejectAll(() =>
@@ -427,16 +434,43 @@ export class RaftDriver<R = unknown> implements Component {
       await this.deps.stateMachine.restore(rd.snapshot.data);
       this.applied = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
+      // A proposal in flight may be inside the snapshot, where no request id resolves it: its
+      // outcome is unknown, and it must never be proposed again.
+      for (const id of this.submitted.keys()) this.proposals.reject(id, new LostLeadershipError());
+      this.submitted.clear();
     }
     if (rd.committedEntries.length === 0) return;
     const { commands, ids, done } = unpackCommitted(rd.committedEntries);
     const results = commands.length > 0 ? await this.deps.stateMachine.apply(commands) : [];
     this.applied = rd.committedEntries[rd.committedEntries.length - 1]!.index;
     commands.forEach((c, i) => {
+      this.submitted.delete(ids[i]!);
       this.proposals.resolve(ids[i]!, { index: c.index, result: results[i] });
     });
-    for (const d of done) this.proposals.resolve(d.id, { index: d.index, result: undefined });
+    for (const d of done) {
+      this.submitted.delete(d.id);
+      this.proposals.resolve(d.id, { index: d.index, result: undefined });
+    }
     this.appliedEvents.fire(this.applied);
+    this.reproposeLost(rd.committedEntries[rd.committedEntries.length - 1]!.term);
+  }
+
+  /**
+   * Entries of `appliedTerm` are applied: every proposal of an earlier term that was not applied
+   * by now was lost with its leader. Proposed again (same request id), not failed: it had no effect.
+   */
+  private reproposeLost(appliedTerm: number): void {
+    const lost: [string, () => unknown][] = [];
+    for (const [id, p] of this.submitted) {
+      if (p.term >= appliedTerm) continue;
+      this.submitted.delete(id);
+      if (this.proposals.has(id)) lost.push([id, p.fn]);
+    }
+    if (lost.length === 0) return;
+    this.logger.debug('proposals lost with their leader proposed again', { count: lost.length });
+    (this.deps.defer ?? queueMicrotask)(() => {
+      for (const [id, fn] of lost) if (!this.stopped && this.proposals.has(id)) this.submit(id, fn);
+    });
   }
 
   private serveReads(): void {
