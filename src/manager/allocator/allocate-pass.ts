@@ -46,7 +46,8 @@ export function allocatePass(tx: WriteTx, ctx: PassContext): PassResult {
     return { changes: 1, more: true };
   }
   let changes = 0;
-  for (const n of networks) if (allocateNodeAddrs(tx, n, ctx)) changes++;
+  const publishing = tx.find('service', by.all()).some((s) => publishesIngress(s.spec));
+  for (const n of networks) if (allocateNodeAddrs(tx, n, publishing, ctx)) changes++;
   for (const s of tx.find('service', by.all())) if (allocateVips(tx, s, ingress, ctx)) changes++;
   for (const t of tx.find('task', by.taskState('new'))) {
     if (changes >= ctx.maxChanges) return { changes, more: true };
@@ -77,10 +78,18 @@ function createIngress(
   });
 }
 
-function allocateNodeAddrs(tx: WriteTx, n: Network, ctx: PassContext): boolean {
+/**
+ * A node takes part in a network (gets an address on it, so its data plane sets it up) while a
+ * live task placed on it is attached to it; in the ingress network every node does while some
+ * service publishes ingress ports. Addresses of nodes that left are dropped (and released once
+ * that write commits).
+ */
+function allocateNodeAddrs(tx: WriteTx, n: Network, publishing: boolean, ctx: PassContext): boolean {
   const pool = ctx.state.pool(n.id);
   if (!pool) return false;
-  const nodes = tx.find('node', by.all());
+  const nodes = tx
+    .find('node', by.all())
+    .filter((node) => (n.spec.ingress ? publishing : ctx.state.isUsedOn(n.id, node.id)));
   const have = n.status.nodeAddrs ?? [];
   const next = nodes.flatMap((node) => {
     const held = have.find((a) => a.nodeId === node.id);

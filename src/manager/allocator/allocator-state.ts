@@ -2,6 +2,7 @@ import {
   isTerminalTaskState,
   type Network,
   type NetworkId,
+  type NodeId,
   type ObjectEvent,
   type Service,
   type Task,
@@ -41,6 +42,8 @@ function nodeAddrsOf(n: Network | undefined): Addr[] {
  */
 export class AllocatorState {
   private readonly pools = new Map<NetworkId, SubnetPool>();
+  /** Per network, the nodes with live placed tasks on it and how many: where it must exist. */
+  private readonly users = new Map<NetworkId, Map<NodeId, number>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -48,12 +51,32 @@ export class AllocatorState {
     return this.pools.get(networkId);
   }
 
+  /** Whether a live task on `nodeId` is attached to the network (the node then takes part in it). */
+  isUsedOn(networkId: NetworkId, nodeId: NodeId): boolean {
+    return (this.users.get(networkId)?.get(nodeId) ?? 0) > 0;
+  }
+
+  private countUse(t: Task | undefined, delta: 1 | -1): void {
+    if (!holdsAddresses(t) || !t.nodeId) return;
+    for (const a of t.networks ?? []) {
+      const perNode = this.users.get(a.networkId) ?? new Map<NodeId, number>();
+      const n = (perNode.get(t.nodeId) ?? 0) + delta;
+      if (n > 0) perNode.set(t.nodeId, n);
+      else perNode.delete(t.nodeId);
+      this.users.set(a.networkId, perNode);
+    }
+  }
+
   rebuild(tx: ReadTx): void {
     this.pools.clear();
+    this.users.clear();
     for (const n of tx.find('network', by.all())) this.addNetwork(n);
     for (const s of tx.find('service', by.all())) this.reserveAll(vipsOf(s), `service ${s.spec.name}`);
-    for (const t of tx.find('task', by.all()))
-      if (holdsAddresses(t)) this.reserveAll(taskAddrs(t), `task ${t.id}`);
+    for (const t of tx.find('task', by.all())) {
+      if (!holdsAddresses(t)) continue;
+      this.reserveAll(taskAddrs(t), `task ${t.id}`);
+      this.countUse(t, 1);
+    }
   }
 
   /** Keeps the bitmaps in step with committed changes (see the class comment). */
@@ -75,6 +98,8 @@ export class AllocatorState {
         this.releaseGone(vipsOf(e.old), vipsOf(e.new));
         return;
       case 'task':
+        this.countUse(e.old, -1);
+        this.countUse(e.new, 1);
         if (holdsAddresses(e.old) && !holdsAddresses(e.new)) this.releaseGone(taskAddrs(e.old), []);
         return;
       default:

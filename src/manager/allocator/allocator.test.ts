@@ -141,20 +141,65 @@ async function until<T>(what: string, probe: () => T | undefined, state: () => s
 }
 
 describe('Allocator', () => {
-  it('creates the ingress network with an address for every node', async () => {
+  it('creates the ingress network; nodes get addresses on it while a service publishes', async () => {
     const h = await setup(2);
     start(h);
-    const ingress = await until(
-      'ingress with node addresses',
-      () =>
-        h.store.view((tx) =>
-          tx.find('network', by.all()).find((n) => n.spec.ingress && n.status.nodeAddrs?.length === 2),
-        ),
-      () => JSON.stringify(h.store.view((tx) => tx.find('network', by.all()))),
-    );
+    const ingressOf = () => h.store.view((tx) => tx.find('network', by.all()).find((n) => n.spec.ingress));
+    const ingress = await until('ingress', ingressOf, () => 'no ingress yet');
     expect(ingress.status.ipam?.configs[0]).toEqual({ subnet: INGRESS_SUBNET, gateway: '10.0.0.1' });
     expect(ingress.status.vni).toBe(4096);
+    expect(ingress.status.nodeAddrs ?? []).toEqual([]);
+    const s = await addService(h, 'web', [], true);
+    await until(
+      'an ingress address per node',
+      () => ingressOf()?.status.nodeAddrs?.length === 2 || undefined,
+      () => JSON.stringify(ingressOf()?.status),
+    );
     expectUnique(heldAddresses(h));
+    await h.store.update((tx) => tx.delete('service', s.id));
+    await until(
+      'ingress addresses dropped',
+      () => ingressOf()?.status.nodeAddrs?.length === 0 || undefined,
+      () => JSON.stringify(ingressOf()?.status),
+    );
+  });
+
+  it('gives a node an address on an overlay while a task placed on it is attached to it', async () => {
+    const h = await setup(2);
+    start(h);
+    const front = await addNetwork(h, 'front');
+    const s = await addService(h, 'web', [front.id]);
+    const [id] = await addTasks(h, s, 1);
+    await until(
+      'pending',
+      () => task(h, id!).status.state === 'pending' || undefined,
+      () => JSON.stringify(task(h, id!).status),
+    );
+    const frontOf = () => h.store.view((tx) => tx.get('network', front.id)!);
+    expect(frontOf().status.nodeAddrs ?? []).toEqual([]);
+    const node = h.store.view((tx) => tx.find('node', by.all())[0]!);
+    // The scheduler places it.
+    await h.store.update((tx) => {
+      const t = tx.get('task', id!)!;
+      tx.update('task', { ...t, nodeId: node.id, status: { ...t.status, state: 'assigned' } });
+    });
+    await until(
+      'node address on front',
+      () => frontOf().status.nodeAddrs?.length === 1 || undefined,
+      () => JSON.stringify(frontOf().status),
+    );
+    expect(frontOf().status.nodeAddrs![0]!.nodeId).toBe(node.id);
+    expectUnique(heldAddresses(h));
+    // It ends: the node no longer takes part.
+    await h.store.update((tx) => {
+      const t = tx.get('task', id!)!;
+      tx.update('task', { ...t, status: { ...t.status, state: 'failed' } });
+    });
+    await until(
+      'node address dropped',
+      () => frontOf().status.nodeAddrs?.length === 0 || undefined,
+      () => JSON.stringify(frontOf().status),
+    );
   });
 
   it('gives tasks addresses on their networks and ingress, and VIPs to the service, before they are pending', async () => {
@@ -162,7 +207,7 @@ describe('Allocator', () => {
     start(h);
     const front = await addNetwork(h, 'front');
     const s = await addService(h, 'web', [front.id], true);
-    const ids = await addTasks(h, s, 3);
+    const ids = await addTasks(h, s, 5);
     for (const id of ids) {
       const t = await until(
         'task pending',
@@ -187,17 +232,17 @@ describe('Allocator', () => {
   it('holds a task back while its network is full, releases ended tasks, and rebuilds its bitmaps after a restart', async () => {
     const h = await setup(2);
     let stop = start(h);
-    // /29: hosts .2-.6 (.1 is the gateway); two node addresses and one VIP leave two for tasks.
+    // /29: hosts .2-.6 (.1 is the gateway); the VIP takes one, four are left for tasks.
     const tiny = await addNetwork(h, 'tiny', '10.99.0.0/29');
     const s = await addService(h, 'small', [tiny.id]);
-    const ids = await addTasks(h, s, 3);
+    const ids = await addTasks(h, s, 5);
     const blocked = await until(
       'one task held back',
       () => ids.map((id) => task(h, id)).find((t) => t.status.err !== undefined),
       () => ids.map((id) => task(h, id).status.state).join(','),
     );
     expect(blocked.status).toMatchObject({ state: 'new', err: 'no address left on network tiny' });
-    expect(ids.filter((id) => task(h, id).status.state === 'pending')).toHaveLength(2);
+    expect(ids.filter((id) => task(h, id).status.state === 'pending')).toHaveLength(4);
 
     // A leader change: the next allocator knows only the store.
     await stop();
