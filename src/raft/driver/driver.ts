@@ -29,6 +29,7 @@ import type {
   Transport,
 } from '../types.js';
 import { positiveTicks, unpackCommitted } from './commands.js';
+import { InFlightProposals } from './in-flight.js';
 import { PendingTable } from './pending.js';
 import { type PersistJob, PersistLane } from './persist-lane.js';
 
@@ -121,17 +122,8 @@ export class RaftDriver<R = unknown> implements Component {
   private snapshotIndex = 0;
   private soft: SoftState = { role: 'follower', leader: null, term: 0 };
   private readonly proposals = new PendingTable<Applied<R>>();
-  /**
-   * Proposals made while no leader was known (an election under way). Nothing was proposed, so
-   * they wait for the next leader instead of failing at once; the proposal timeout still bounds them.
-   */
-  private readonly awaitingLeader = new Map<string, () => unknown>();
-  /**
-   * Proposals handed to the core, with the term they were proposed in: a proposal (ours or
-   * forwarded) can only ever be appended with that term, so once an entry of a later term is
-   * applied here and it was not, it never will be, and proposing it again is safe.
-   */
-  private readonly submitted = new Map<string, { term: number; fn: () => unknown }>();
+  /** Proposals handed to the core or waiting for a leader (see InFlightProposals). */
+  private readonly inFlight = new InFlightProposals();
   private readonly reads = new PendingTable<number>();
   /** Confirmed reads waiting for apply to reach their index. */
   private readonly readyReads: { ctx: string; index: number }[] = [];
@@ -202,8 +194,7 @@ export class RaftDriver<R = unknown> implements Component {
     } finally {
       this.stopped = true;
       store.dispose();
-      this.awaitingLeader.clear();
-      this.submitted.clear();
+      this.inFlight.clear();
       this.proposals.rejectAll(() => new StoppedError('raft node'));
       this.reads.rejectAll(() => new StoppedError('raft node'));
       this.leadership.dispose();
@@ -304,20 +295,21 @@ export class RaftDriver<R = unknown> implements Component {
     try {
       const term = this.core!.term;
       fn();
-      this.submitted.set(requestId, { term, fn });
+      this.inFlight.proposed(requestId, term, fn);
     } catch (e) {
-      if (e instanceof NotLeaderError && e.leaderId === null) this.awaitingLeader.set(requestId, fn);
+      // No leader known (an election): nothing was proposed, so it waits for the next leader.
+      if (e instanceof NotLeaderError && e.leaderId === null) this.inFlight.park(requestId, fn);
       else this.proposals.reject(requestId, e);
     }
     this.kick();
   }
 
-  /** A leader is known again: submit what waited for one (outside the Ready being processed). */
-  private resubmitAwaiting(): void {
-    const waiting = [...this.awaitingLeader];
-    this.awaitingLeader.clear();
-    for (const [requestId, fn] of waiting)
-      if (!this.stopped && this.proposals.has(requestId)) this.submit(requestId, fn);
+  /** Hands proposals to the core again, outside the Ready being processed. */
+  private resubmit(proposals: readonly [string, () => unknown][]): void {
+    if (proposals.length === 0) return;
+    (this.deps.defer ?? queueMicrotask)(() => {
+      for (const [id, fn] of proposals) if (!this.stopped && this.proposals.has(id)) this.submit(id, fn);
+    });
   }
 
   private input(fn: () => void): void {
@@ -338,8 +330,7 @@ export class RaftDriver<R = unknown> implements Component {
       this.ticks - this.proposalTimeoutTicks,
       () => new ProposalTimeoutError(this.proposalTimeoutTicks * this.opts.tickMs),
     );
-    for (const id of this.awaitingLeader.keys()) if (!this.proposals.has(id)) this.awaitingLeader.delete(id);
-    for (const id of this.submitted.keys()) if (!this.proposals.has(id)) this.submitted.delete(id);
+    this.inFlight.prune((id) => this.proposals.has(id));
     this.kick();
   }
 
@@ -416,8 +407,7 @@ export class RaftDriver<R = unknown> implements Component {
       // Proposals in flight stay pending: they may still commit under the next leader, and those
       // that cannot are proposed again once an entry of a later term is applied (see apply).
       // Those that waited for a leader were never proposed: they go to the new one.
-      if (s.leader !== null && this.awaitingLeader.size > 0)
-        (this.deps.defer ?? queueMicrotask)(() => this.resubmitAwaiting());
+      if (s.leader !== null && this.inFlight.hasParked) this.resubmit(this.inFlight.takeParked());
       this.reads.rejectAll(() =>
         s.leader === null
           ? new NotLeaderError(null, 'leader lost')
@@ -436,41 +426,24 @@ export class RaftDriver<R = unknown> implements Component {
       this.snapshotIndex = rd.snapshot.meta.index;
       // A proposal in flight may be inside the snapshot, where no request id resolves it: its
       // outcome is unknown, and it must never be proposed again.
-      for (const id of this.submitted.keys()) this.proposals.reject(id, new LostLeadershipError());
-      this.submitted.clear();
+      for (const id of this.inFlight.takeSubmitted()) this.proposals.reject(id, new LostLeadershipError());
     }
     if (rd.committedEntries.length === 0) return;
     const { commands, ids, done } = unpackCommitted(rd.committedEntries);
     const results = commands.length > 0 ? await this.deps.stateMachine.apply(commands) : [];
     this.applied = rd.committedEntries[rd.committedEntries.length - 1]!.index;
     commands.forEach((c, i) => {
-      this.submitted.delete(ids[i]!);
+      this.inFlight.settled(ids[i]!);
       this.proposals.resolve(ids[i]!, { index: c.index, result: results[i] });
     });
     for (const d of done) {
-      this.submitted.delete(d.id);
+      this.inFlight.settled(d.id);
       this.proposals.resolve(d.id, { index: d.index, result: undefined });
     }
     this.appliedEvents.fire(this.applied);
-    this.reproposeLost(rd.committedEntries[rd.committedEntries.length - 1]!.term);
-  }
-
-  /**
-   * Entries of `appliedTerm` are applied: every proposal of an earlier term that was not applied
-   * by now was lost with its leader. Proposed again (same request id), not failed: it had no effect.
-   */
-  private reproposeLost(appliedTerm: number): void {
-    const lost: [string, () => unknown][] = [];
-    for (const [id, p] of this.submitted) {
-      if (p.term >= appliedTerm) continue;
-      this.submitted.delete(id);
-      if (this.proposals.has(id)) lost.push([id, p.fn]);
-    }
-    if (lost.length === 0) return;
-    this.logger.debug('proposals lost with their leader proposed again', { count: lost.length });
-    (this.deps.defer ?? queueMicrotask)(() => {
-      for (const [id, fn] of lost) if (!this.stopped && this.proposals.has(id)) this.submit(id, fn);
-    });
+    // Entries of this term are applied: proposals of earlier terms not applied by now were lost
+    // with their leader and had no effect; they are proposed again rather than failed.
+    this.resubmit(this.inFlight.takeLost(rd.committedEntries[rd.committedEntries.length - 1]!.term));
   }
 
   private serveReads(): void {

@@ -47,9 +47,8 @@ export class PendingTable<T> {
     return true;
   }
 
-  /** Rejects every waiter, except those `keep` names. */
-  rejectAll(error: () => unknown, keep?: (key: string) => boolean): void {
-    for (const key of [...this.waiters.keys()]) if (!keep?.(key)) this.reject(key, error());
+  rejectAll(error: () => unknown): void {
+    for (const key of [...this.waiters.keys()]) this.reject(key, error());
   }
 
   /** Rejects every waiter started at or before `tick`. */
