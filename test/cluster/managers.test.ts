@@ -176,6 +176,12 @@ describe('promote and demote change the Raft membership', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, what: 'the killed manager listed as unreachable' },
     );
+    // Docker's leave warning on a manager names what leaving would cost.
+    const leaving = alive[0]!.cli('leave');
+    expect(leaving.status).not.toBe(0);
+    expect(leaving.stderr).toContain(
+      'Removing this node leaves 1 managers out of 3. Without a Raft quorum your swarm will be inaccessible.',
+    );
     // Losing a second voter of three would cost quorum: refused.
     const unsafe = alive[0]!.cli('node', 'demote', ids[[n0, n1, n2].indexOf(alive[1]!)]!);
     expect(unsafe.status).not.toBe(0);
