@@ -85,6 +85,42 @@ describe('Dispatcher', () => {
     await monitoring;
   });
 
+  it('does not send a status change back to the worker, only changes of what it should do', async () => {
+    const { store, service, dispatcher, description } = await setup();
+    const monitor = new AbortController();
+    const monitoring = dispatcher.monitor().run(monitor.signal);
+    await store.update((tx) => {
+      tx.create('task', taskInput(T1, service, 1, { nodeId: W1, state: 'assigned' }));
+      tx.create('task', taskInput(T2, service, 2, { nodeId: W1, state: 'assigned' }));
+    });
+    const stop = new AbortController();
+    const it = dispatcher.handlers().Session({ description }, ctx(W1, stop.signal))[Symbol.asyncIterator]();
+    expect(((await it.next()).value as SessionMessage).tasks.map((t) => t.id).sort()).toEqual(
+      [T1, T2].sort(),
+    );
+    // The worker's reports: T1 running, T2 preparing (one transaction each).
+    for (const [id, state] of [
+      [T1, 'running'],
+      [T2, 'preparing'],
+    ] as const) {
+      const t = store.view((tx) => tx.get('task', id)!);
+      await store.update((tx) =>
+        tx.update('task', { ...t, status: { state, timestamp: 9, message: state } }),
+      );
+    }
+    // Then the manager wants T1 shut down: the next message carries that, and nothing else.
+    const t1 = store.view((tx) => tx.get('task', T1)!);
+    await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
+    const next = (await it.next()).value as SessionMessage;
+    expect(next.kind).toBe('incremental');
+    expect(next.tasks.map((t) => [t.id, t.desiredState, t.status.state])).toEqual([
+      [T1, 'shutdown', 'running'],
+    ]);
+    stop.abort();
+    monitor.abort();
+    await monitoring;
+  });
+
   it('applies forward status updates of the caller only', async () => {
     const { store, service, dispatcher } = await setup();
     const monitor = new AbortController();

@@ -254,6 +254,9 @@ export class Dispatcher {
           if (e.kind !== 'task') continue;
           const t = e.new;
           if (t && isAssignment(t, nodeId)) {
+            // A change of status alone is mostly the worker's own report coming back: it tells the
+            // worker nothing and made it re-inspect the container (swarmkit skips these too).
+            if (e.old && known.has(t.id) && !changed.has(t.id) && statusChangeOnly(e.old, t)) continue;
             changed.set(t.id, t);
             removed.delete(t.id);
             known.add(t.id);
@@ -354,6 +357,12 @@ export class Dispatcher {
     );
     this.log.warn('nodes marked down after missed heartbeats', { nodes: silent.join(',') });
   }
+}
+
+/** The same task but for its observed status (and the version that change bumped). */
+function statusChangeOnly(a: Task, b: Task): boolean {
+  if (TASK_STATE_RANK[b.status.state] <= TASK_STATE_RANK.assigned) return false;
+  return jsonEqual({ ...a, meta: null, status: null }, { ...b, meta: null, status: null });
 }
 
 /** Equal but for the time it was observed: re-reports of an unchanged state are not written. */
