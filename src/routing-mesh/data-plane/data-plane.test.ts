@@ -119,6 +119,7 @@ describe('planMesh', () => {
         'udp dport 7007 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 7',
       ],
       published: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
+      'return-mark': [],
       'to-overlay': [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
       ],
@@ -138,7 +139,24 @@ describe('planMesh', () => {
       localAddr: undefined,
       networks: [],
       rules: undefined,
+      returnRoutes: [],
     });
+  });
+});
+
+describe('planMesh keeping the client address', () => {
+  it('does not masquerade; replies of connections from another node go back through it', () => {
+    const p = planMesh(N1, state(1, [{ task: 't2', node: N2, addr: '10.0.0.12' }]), { keepSourceIp: true });
+    expect(p.returnRoutes).toEqual([
+      { mark: 3, via: '10.0.0.3', mac: '02:53:0a:00:00:03', dev: 'swmb4096' },
+      { mark: 4, via: '10.0.0.4', mac: '02:53:0a:00:00:04', dev: 'swmb4096' },
+    ]);
+    expect(p.networks[0]?.mac).toBe('02:53:0a:00:00:02');
+    expect(p.rules?.chains.get('to-overlay')).toEqual([]);
+    expect(p.rules?.chains.get('return-mark')).toEqual([
+      'iifname "swmv4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
+      'ct direction reply ct mark & 0x0000ffff != 0 meta mark set ct mark & 0x0000ffff',
+    ]);
   });
 });
 

@@ -20,6 +20,9 @@ import {
   type NetworkPlan,
   OVERLAY_MTU,
   planMesh,
+  RETURN_RULE_PREF,
+  RETURN_TABLE_BASE,
+  type ReturnRoute,
   type RulesPlan,
   VXLAN_PORT,
 } from './plan.js';
@@ -31,6 +34,8 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** Asked when the data plane stops: true removes networks and devices too (leave), false only the rules. */
   readonly removeAllOnStop?: () => boolean;
+  /** Keep the client's address for remote backends (experimental, needs br_netfilter). @default false */
+  readonly keepSourceIp?: boolean;
   /** Called once everything of ours is gone (releases the namespace lock). */
   readonly onStopped?: () => void;
 }
@@ -78,7 +83,7 @@ export class KernelDataPlane implements MeshDataPlane {
   readonly kind = 'nftables+vxlan' as const;
   private latest: MeshState | undefined;
   private readonly withdrawn = new Set<TaskId>();
-  private applied: MeshPlan = { localAddr: undefined, networks: [], rules: undefined };
+  private applied: MeshPlan = { localAddr: undefined, networks: [], rules: undefined, returnRoutes: [] };
   private appliedRevision = -1;
   private wake = new Emitter<void>();
   private readonly converged = new Emitter<void>();
@@ -86,6 +91,7 @@ export class KernelDataPlane implements MeshDataPlane {
   readonly onDidConverge: Event<void> = this.converged.event;
   private readonly log: Logger;
   private running = false;
+  private keepSourceIp = false;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.log = deps.logger.child({ module: 'mesh' });
@@ -161,12 +167,17 @@ export class KernelDataPlane implements MeshDataPlane {
   async run(signal: AbortSignal): Promise<void> {
     this.running = true;
     try {
+      // Off unless asked: replies of remote backends returning through the receiving node work
+      // for UDP but not yet for TCP in the lab (docs/routing-mesh.md); masquerade meanwhile.
+      this.keepSourceIp = this.deps.keepSourceIp ?? false;
       await this.removeStale();
       while (!signal.aborted) {
         const state = this.latest;
         if (state && (state.revision !== this.appliedRevision || this.withdrawnPending(state))) {
           try {
-            await this.converge(planMesh(this.deps.nodeId, this.effective(state)));
+            await this.converge(
+              planMesh(this.deps.nodeId, this.effective(state), { keepSourceIp: this.keepSourceIp }),
+            );
             this.appliedRevision = state.revision;
           } catch (e) {
             this.log.error('mesh convergence failed; retrying on the next change', {
@@ -227,6 +238,7 @@ export class KernelDataPlane implements MeshDataPlane {
     if (!next.rules) await this.applyRules(prev.rules, undefined);
     for (const n of prev.networks) if (!wanted.has(n.id)) await this.removeNetwork(n);
     const applied: NetworkPlan[] = [];
+    let rebuilt = false;
     for (const n of next.networks) {
       const old = byId.get(n.id);
       if (old && sameNetwork(old, n) && next.localAddr === prev.localAddr) {
@@ -234,11 +246,18 @@ export class KernelDataPlane implements MeshDataPlane {
       } else {
         if (old) await this.removeNetwork(old);
         await this.addNetwork(n, next.localAddr ?? '');
+        rebuilt = true;
       }
       applied.push(n);
       this.applied = { ...this.applied, localAddr: next.localAddr, networks: [...applied] };
     }
-    this.applied = { localAddr: next.localAddr, networks: next.networks, rules: prev.rules };
+    await this.applyReturnRoutes(rebuilt ? [] : prev.returnRoutes, next.returnRoutes);
+    this.applied = {
+      localAddr: next.localAddr,
+      networks: next.networks,
+      rules: prev.rules,
+      returnRoutes: next.returnRoutes,
+    };
     if (next.rules) await this.applyRules(prev.rules, next.rules);
     this.applied = next;
   }
@@ -291,6 +310,8 @@ export class KernelDataPlane implements MeshDataPlane {
       'nolearning',
     ]);
     await this.cmd(['ip', 'link', 'set', n.vxlan, 'mtu', String(OVERLAY_MTU), 'master', n.bridge, 'up']);
+    // A fixed MAC: the other nodes recognise connections this node DNATed by it.
+    await this.cmd(['ip', 'link', 'set', n.bridge, 'address', n.mac]);
     for (const p of n.peers) await this.cmd(fdb('append', n.vxlan, p));
     this.log.info('overlay network up', {
       network: n.name,
@@ -298,6 +319,33 @@ export class KernelDataPlane implements MeshDataPlane {
       addr: n.localAddr,
       peers: n.peers.length,
     });
+  }
+
+  private async applyReturnRoutes(prev: readonly ReturnRoute[], next: readonly ReturnRoute[]): Promise<void> {
+    const key = (r: ReturnRoute): string => `${r.mark} ${r.via} ${r.dev}`;
+    const before = new Set(prev.map(key));
+    const after = new Set(next.map(key));
+    for (const r of prev) if (!after.has(key(r))) await this.returnRoute(r, false);
+    for (const r of next) if (!before.has(key(r))) await this.returnRoute(r, true);
+  }
+
+  private async returnRoute(r: ReturnRoute, present: boolean): Promise<void> {
+    const table = String(RETURN_TABLE_BASE + r.mark);
+    const rule = [
+      'fwmark',
+      `0x${r.mark.toString(16)}/0xffff`,
+      'lookup',
+      table,
+      'pref',
+      String(RETURN_RULE_PREF),
+    ];
+    await this.cmd(['ip', 'rule', 'del', ...rule], true);
+    if (!present) {
+      await this.cmd(['ip', 'route', 'flush', 'table', table], true);
+      return;
+    }
+    await this.cmd(['ip', 'rule', 'add', ...rule]);
+    await this.cmd(['ip', 'route', 'replace', 'default', 'via', r.via, 'dev', r.dev, 'table', table]);
   }
 
   private async updatePeers(old: NetworkPlan, n: NetworkPlan): Promise<void> {
@@ -321,6 +369,9 @@ export class KernelDataPlane implements MeshDataPlane {
   private async removeStale(): Promise<void> {
     await this.nft(deleteTableScript).catch(() => {});
     await this.forwardRule(false);
+    for (let i = 0; i < 64; i++) {
+      if ((await this.deps.run(['ip', 'rule', 'del', 'pref', String(RETURN_RULE_PREF)])).code !== 0) break;
+    }
     const links = await this.deps.run(['ip', '-o', 'link', 'show', 'type', 'vxlan']);
     for (const name of parseLinkNames(links.stdout))
       if (isOurLink(name)) await this.cmd(['ip', 'link', 'del', name], true);
@@ -330,12 +381,18 @@ export class KernelDataPlane implements MeshDataPlane {
     try {
       if (this.applied.rules) await this.nft(deleteTableScript);
       await this.forwardRule(false);
+      await this.applyReturnRoutes(this.applied.returnRoutes, []);
       if (all) {
         for (const n of this.applied.networks) await this.removeNetwork(n);
         for (const e of await this.deps.engine.listOurs())
           await this.deps.engine.remove(e.name).catch(() => {});
       }
-      this.applied = { localAddr: undefined, networks: all ? [] : this.applied.networks, rules: undefined };
+      this.applied = {
+        localAddr: undefined,
+        networks: all ? [] : this.applied.networks,
+        rules: undefined,
+        returnRoutes: [],
+      };
     } catch (e) {
       this.log.error('mesh teardown incomplete', { error: errorMessage(e) });
     }

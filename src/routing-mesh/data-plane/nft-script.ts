@@ -15,6 +15,7 @@ export function fullTableScript(rules: RulesPlan): string {
     '  chain prerouting { type nat hook prerouting priority -110; policy accept; fib daddr type local jump published; }',
     '  chain output { type nat hook output priority -110; policy accept; fib daddr type local jump published; }',
     '  chain postrouting { type nat hook postrouting priority 90; policy accept; jump to-overlay; }',
+    '  chain mark-in { type filter hook prerouting priority -150; policy accept; jump return-mark; }',
   ];
   // Chains first (empty), then their rules: `published` jumps to service chains declared later.
   for (const name of rules.chains.keys()) lines.push(`  chain ${name} {}`);

@@ -27,7 +27,25 @@ export interface NetworkPlan {
   /** Underlay addresses of the other nodes on this network (head-end replication targets). */
   readonly peers: readonly string[];
   readonly ingress: boolean;
+  /** This node's bridge MAC, derived from its address so that the other nodes know it. */
+  readonly mac: string;
 }
+
+/**
+ * Where replies of a connection another node DNATed to a backend here go back: through that
+ * node (next hop its bridge address), selected by a firewall mark restored from the connection.
+ */
+export interface ReturnRoute {
+  /** Low 16 bits of the conntrack mark, and the routing table (RETURN_TABLE_BASE + mark). */
+  readonly mark: number;
+  readonly via: string;
+  /** The bridge MAC new connections from that node arrive with. */
+  readonly mac: string;
+  readonly dev: string;
+}
+
+export const RETURN_TABLE_BASE = 10_000;
+export const RETURN_RULE_PREF = 10_900;
 
 /** The nftables chains of our table that change with the state (the hook chains are fixed). */
 export interface RulesPlan {
@@ -41,6 +59,8 @@ export interface MeshPlan {
   readonly networks: readonly NetworkPlan[];
   /** Undefined when no service publishes through the ingress on this node (no table at all). */
   readonly rules: RulesPlan | undefined;
+  /** Empty unless the client's address is kept for remote backends (bridged traffic is tracked). */
+  readonly returnRoutes: readonly ReturnRoute[];
 }
 
 export function bridgeName(vni: number): string {
@@ -61,9 +81,14 @@ export function isOurLink(name: string): boolean {
  * data plane's decisions without root. The node takes part in the networks on which the leader
  * gave it an address.
  */
-export function planMesh(nodeId: NodeId, state: MeshState): MeshPlan {
+export function planMesh(
+  nodeId: NodeId,
+  state: MeshState,
+  options: { keepSourceIp?: boolean } = {},
+): MeshPlan {
   const self = state.nodes.find((n) => n.nodeId === nodeId);
-  if (!self) return { localAddr: undefined, networks: [], rules: undefined };
+  if (!self) return { localAddr: undefined, networks: [], rules: undefined, returnRoutes: [] };
+  const returnRoutes: ReturnRoute[] = [];
   const networks: NetworkPlan[] = [];
   for (const n of [...state.networks].sort((a, b) => a.vni - b.vni)) {
     const mine = self.networkAddrs.find((a) => a.networkId === n.id);
@@ -83,13 +108,26 @@ export function planMesh(nodeId: NodeId, state: MeshState): MeshPlan {
       dockerName: dockerNetworkName(n.name),
       peers: [...new Set(peers)].sort(),
       ingress: n.ingress,
+      mac: macOf(stripPrefix(mine.addr)),
     });
+    if (n.ingress && options.keepSourceIp) {
+      for (const o of state.nodes) {
+        const a = o.networkAddrs.find((x) => x.networkId === n.id);
+        if (o.nodeId === nodeId || !a) continue;
+        const via = stripPrefix(a.addr);
+        returnRoutes.push({ mark: markOf(via), via, mac: macOf(via), dev: bridgeName(n.vni) });
+      }
+    }
   }
   const ingress = networks.find((n) => n.ingress);
+  returnRoutes.sort((a, b) => a.mark - b.mark);
   return {
     localAddr: self.addr,
     networks,
-    rules: ingress ? planRules(nodeId, ingress, state.services) : undefined,
+    rules: ingress
+      ? planRules(nodeId, ingress, state.services, options.keepSourceIp ? returnRoutes : undefined)
+      : undefined,
+    returnRoutes: ingress ? returnRoutes : [],
   };
 }
 
@@ -97,6 +135,7 @@ function planRules(
   nodeId: NodeId,
   ingress: NetworkPlan,
   services: readonly MeshService[],
+  returnRoutes: readonly ReturnRoute[] | undefined,
 ): RulesPlan | undefined {
   const chains = new Map<string, string[]>();
   const dispatch: string[] = [];
@@ -123,11 +162,25 @@ function planRules(
   }
   if (dispatch.length === 0) return undefined;
   chains.set('published', dispatch);
-  // Towards a backend on another node the reply must come back here: masquerade to our bridge
-  // address. A local backend answers through this node anyway and sees the client's address.
   const mark = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
-  const notLocal = local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
-  chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
+  if (returnRoutes) {
+    // The client's address is kept: a backend's node sends replies back through the node that
+    // DNATed them (it knows that node by the bridge MAC the connection arrived with).
+    chains.set('to-overlay', []);
+    const back: string[] = [];
+    if (returnRoutes.length > 0) {
+      const map = returnRoutes.map((r) => `${r.mac} : ${hex(MESH_CT_MARK | r.mark)}`).join(', ');
+      back.push(`iifname "${ingress.vxlan}" ct state new ct mark set ether saddr map { ${map} }`);
+    }
+    back.push('ct direction reply ct mark & 0x0000ffff != 0 meta mark set ct mark & 0x0000ffff');
+    chains.set('return-mark', back);
+  } else {
+    // Towards a backend on another node the reply must come back here: masquerade to our bridge
+    // address. A local backend answers through this node anyway and sees the client's address.
+    const notLocal = local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
+    chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
+    chains.set('return-mark', []);
+  }
   return { chains };
 }
 
@@ -161,4 +214,18 @@ function compareAddr(a: string, b: string): number {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+/** `02:53:` and the address's four bytes: unique per node address, locally administered. */
+export function macOf(addr: string): string {
+  return `02:53:${addr
+    .split('.')
+    .map((b) => Number(b).toString(16).padStart(2, '0'))
+    .join(':')}`;
+}
+
+/** The low 16 bits of the address: unique among the nodes of an ingress network up to a /16. */
+function markOf(addr: string): number {
+  const [, , c, d] = addr.split('.').map(Number);
+  return ((c ?? 0) << 8) | (d ?? 0) || 0xffff;
 }
