@@ -194,18 +194,18 @@ export class RoleReconciler implements Component {
           this.handOver(log);
           return;
         }
-        if (
-          isVoter &&
-          !canRemoveVoter(s.conf.voters, node.id, this.deps.nodeId, recordedReachable(this.deps.store))
-        )
-          continue;
+        // Stricter than the API's check: the records give a member that just died a few seconds'
+        // grace, Raft's own progress does not (a peer the transport cannot reach is probed).
+        const recorded = recordedReachable(this.deps.store);
+        const live = (id: string): boolean => recorded(id) && s.progress.get(id)?.state === 'replicate';
+        if (isVoter && !canRemoveVoter(s.conf.voters, node.id, this.deps.nodeId, live)) continue;
         await this.deps.driver.proposeConfChange({ type: 'remove', node: node.id }, { signal });
         log.info('demoted manager left Raft', { 'node.id': node.id });
       }
       await this.deps.store.update(
         (tx) => {
           const cur = tx.get('node', node.id);
-          if (!cur || cur.spec.desiredRole !== 'worker') return;
+          if (cur?.spec.desiredRole !== 'worker') return;
           tx.update('node', { ...withoutManagerStatus(cur), role: 'worker' });
         },
         { signal, retries: 5 },
