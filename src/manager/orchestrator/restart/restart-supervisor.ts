@@ -3,10 +3,12 @@ import {
   isPastRunning,
   type NodeId,
   type ObjectEvent,
+  type Service,
   type Task,
   type TaskId,
 } from '../../../api/index.js';
 import { by, type ReadTx, type WriteTx } from '../../store/index.js';
+import { isTaskDirty } from '../common/dirty.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { newTask } from '../common/task-factory.js';
 import {
@@ -185,6 +187,10 @@ export class RestartSupervisor extends LoopComponent {
     const instance = global
       ? tx.find('task', by.nodeId(t.nodeId!)).filter((x) => x.serviceId === t.serviceId)
       : tx.find('task', by.slot(t.serviceId, t.slot));
+    // The instance is already held by another task of the current spec (the old task of a
+    // start-first slot that a rollback made current again, or a replacement already made): a
+    // second one would leave the slot with two tasks wanting to run.
+    if (instance.some((o) => o.id !== t.id && holdsInstance(tx, service, o))) return undefined;
     if (!shouldRestart(t, mode, instance)) return undefined;
     if (global && !(node && nodeMatchesService(node, serviceConstraints(service)))) return undefined;
     const delayMs = nodeFailed ? 0 : effectiveRestartPolicy(t).delayMs;
@@ -286,4 +292,11 @@ function stillStopping(tx: WriteTx, instance: readonly Task[], failed: Task): Ta
     const node = tx.get('node', x.nodeId);
     return node !== undefined && node.status.state !== 'down';
   });
+}
+
+/** A live task of the service's current spec that has not stopped: its instance needs no other. */
+function holdsInstance(tx: WriteTx, service: Service, task: Task): boolean {
+  if (!isLiveTask(task) || isPastRunning(task.status.state)) return false;
+  if (task.jobIteration !== jobIterationOf(service)) return false;
+  return !isTaskDirty(service, task, task.nodeId ? tx.get('node', task.nodeId) : undefined);
 }

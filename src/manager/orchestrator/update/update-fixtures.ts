@@ -35,6 +35,7 @@ export interface Observation {
 export class RolloutRig {
   readonly h = new OrchestrationHarness();
   updater = new Updater(this.h.deps);
+  restarts = new RestartSupervisor(this.h.deps);
   nodes: NodeId[] = [];
   serviceId!: ServiceId;
   replicas = 0;
@@ -47,7 +48,7 @@ export class RolloutRig {
     this.replicas = global ? 3 : replicas;
     this.h.start(
       global ? new GlobalOrchestrator(this.h.deps) : new ReplicatedOrchestrator(this.h.deps),
-      new RestartSupervisor(this.h.deps),
+      this.restarts,
       this.updater,
     );
     for (const name of ['a', 'b', 'c']) this.nodes.push((await this.h.addNode(name)).id);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskId } from '../../../api/index.js';
 import { isLiveTask } from '../common/task-rules.js';
+import { RestartSupervisor } from '../restart/restart-supervisor.js';
 import { RolloutRig } from './update-fixtures.js';
 import { Updater } from './updater.js';
 
@@ -341,5 +342,51 @@ describe('Updater', () => {
     expect(rig.seen.maxPerSlot).toBe(1);
     // Exactly one new task per slot: the new leader did not redo finished slots.
     expect(rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:v2')).toHaveLength(6);
+  });
+
+  it('a rollback that commits before the restart of the failed start-first task leaves one task per slot', async () => {
+    rig = new RolloutRig();
+    await rig.start(2, { order: 'start-first', failureAction: 'rollback' });
+    await rig.image('web:fail');
+    // The lab's race, in a fixed order: the new task fails; the updater's rollback commits; the
+    // restart supervisor handles the failed task (still live) before the updater's next step.
+    await rig.h.stopComponent(rig.updater);
+    await rig.h.stopComponent(rig.restarts);
+    await rig.cycle();
+    const failed = rig.h.tasks(rig.serviceId).filter((t) => t.status.state === 'failed');
+    expect(failed.map((t) => t.desiredState)).toEqual(['running']);
+    await rig.setStatus((s) => ({
+      ...s,
+      spec: s.previousSpec!,
+      previousSpec: s.spec,
+      specVersion: s.specVersion + 1,
+      status: {
+        ...s.status,
+        updateStatus: {
+          state: 'rollback_started',
+          startedAt: rig.h.clock.now(),
+          message: 'update rolled back',
+        },
+      },
+    }));
+    rig.restarts = new RestartSupervisor(rig.h.deps);
+    rig.h.start(rig.restarts);
+    await rig.h.settle();
+    rig.updater = new Updater(rig.h.deps);
+    rig.h.start(rig.updater);
+    await rig.runUntil(() => state() === 'rollback_completed');
+    // Past every restart delay: nothing else may start in the slot.
+    for (let i = 0; i < 10; i++) {
+      await rig.h.advance(1_000);
+      await rig.cycle();
+    }
+    const liveSlots = rig.h
+      .tasks(rig.serviceId)
+      .filter(isLiveTask)
+      .map((t) => t.slot)
+      .sort();
+    expect(liveSlots).toEqual([1, 2]);
+    expect(rig.images()).toEqual(['web:v1', 'web:v1']);
+    expect(rig.seen.maxPerSlot).toBe(1);
   });
 });
