@@ -225,8 +225,14 @@ describe('promote and demote change the Raft membership', () => {
     // Its manager side is gone (no control API of its own), its task is untouched.
     expect(demoted.cli('service', 'ls').stderr).toContain('not a swarm manager');
     expect([...running('mw')].filter(([, node]) => node === current).map(([c]) => c)).toEqual(containers);
-    const rm = asker.cli('node', 'rm', ids.find((id) => id !== current && id !== info(asker)!.node.nodeId)!);
-    expect(rm.stderr).toContain('must be demoted to worker before removal');
+    // `node rm` refuses a manager; the demoted node is refused only for being up.
+    const otherManager = ids.find((id) => id !== current && id !== info(asker)!.node.nodeId)!;
+    expect(asker.cli('node', 'rm', otherManager).stderr).toContain(
+      'must be demoted to worker before removal',
+    );
+    expect(asker.cli('node', 'rm', current).stderr).toContain(
+      `node ${current} is not down and can't be removed`,
+    );
   }, 240_000);
 });
 
