@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeId, Task } from '../../../api/index.js';
+import { newTask } from '../common/task-factory.js';
 import { RestartSupervisor } from '../restart/restart-supervisor.js';
 import { OrchestrationHarness, slotsOf } from '../test-fixtures.js';
 import { ReplicatedOrchestrator } from './replicated-orchestrator.js';
@@ -164,6 +165,52 @@ describe('ReplicatedOrchestrator', () => {
     const perTx = new Map<number, number>();
     for (const t of tasks) perTx.set(t.meta.version, (perTx.get(t.meta.version) ?? 0) + 1);
     expect([...perTx.values()].sort()).toEqual([2, 7, 7, 7, 7]);
+  });
+});
+
+describe('ReplicatedOrchestrator: one task wanting to run per slot', () => {
+  it('outside a rollout, a slot held twice keeps its older running task; during one it is left alone', async () => {
+    h = new OrchestrationHarness();
+    h.start(new ReplicatedOrchestrator(h.deps));
+    const nodes = [(await h.addNode('a')).id, (await h.addNode('b')).id];
+    const web = await h.addService('web', { type: 'replicated', replicas: 2 });
+    await h.settle();
+    await placeRoundRobin(nodes);
+    const [first] = h.tasks(web.id).filter((t) => t.slot === 1);
+    const setUpdate = (state: 'updating' | 'rollback_completed') =>
+      h.store.update((tx) => {
+        const s = tx.get('service', web.id)!;
+        tx.update('service', { ...s, status: { ...s.status, updateStatus: { state, startedAt: 0 } } });
+      });
+    // A start-first rollout holds two tasks in a slot on purpose.
+    await setUpdate('updating');
+    h.clock.advance(1_000);
+    const extra = await h.store.update((tx) =>
+      tx.create(
+        'task',
+        newTask({
+          service: tx.get('service', web.id)!,
+          slot: 1,
+          desiredState: 'running',
+          initialState: 'pending',
+          now: h.clock.now(),
+          randomBytes: h.randomBytes,
+        }),
+      ),
+    );
+    await h.settle();
+    await placeRoundRobin(nodes);
+    expect(
+      live(h.tasks(web.id).filter((t) => t.slot === 1))
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual([first!.id, extra.id].sort());
+    // Once the rollout is over, the slot keeps one.
+    await setUpdate('rollback_completed');
+    await h.settle();
+    expect(live(h.tasks(web.id).filter((t) => t.slot === 1)).map((t) => t.id)).toEqual([first!.id]);
+    expect(h.task(extra.id)?.desiredState).toBe('shutdown');
+    expect(slotsOf(live(h.tasks(web.id)))).toEqual([1, 2]);
   });
 });
 

@@ -1,12 +1,15 @@
-import type { ObjectEvent, Service, ServiceId } from '../../../api/index.js';
+import type { ObjectEvent, Service, ServiceId, Task } from '../../../api/index.js';
 import { by, type ReadTx, type WriteTx } from '../../store/index.js';
+import { isTaskDirty } from '../common/dirty.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { newTask } from '../common/task-factory.js';
 import { bySlot, isLiveTask, isReplicatedMode } from '../common/task-rules.js';
 import { markServiceTasksRemoved, setDesiredState } from '../common/task-writes.js';
 import type { OrchestratorDeps, OrchestratorOptions } from '../options.js';
 import { instanceHolders } from '../restart/restart-policy.js';
+import { isTrackedUpdate } from '../update/update-config.js';
 import { freeSlots, slotsToRemove } from './scale-down.js';
+import { surplusInSlot } from './slot-surplus.js';
 
 /**
  * Keeps each replicated service at `replicas` slots (swarmkit's replicated orchestrator,
@@ -19,8 +22,11 @@ import { freeSlots, slotsToRemove } from './scale-down.js';
  * - Does not replace failed tasks or tasks of failed nodes: the restart supervisor does, in the
  *   same slot, and a slot whose task failed is still held until then. Does not touch tasks whose
  *   spec is out of date (`isTaskDirty`): that is the rolling updater's job.
+ * - Owns too: one task wanting to run per slot. Outside a rollout (whose start-first slots hold
+ *   two for a while), a slot with several live tasks keeps one (current spec, running, oldest)
+ *   and the others → desired `shutdown`: a net under the writers that each check the slot.
  * - Watches: services (create, update, delete), tasks (deleted or no longer live: their slot may
- *   be empty now).
+ *   be empty now; created or moved to another live desired state: their slot may hold two).
  */
 export class ReplicatedOrchestrator extends LoopComponent {
   readonly name = 'replicated-orchestrator';
@@ -48,6 +54,12 @@ export class ReplicatedOrchestrator extends LoopComponent {
     } else if (event.kind === 'task') {
       if (event.action === 'delete' && isLiveTask(event.old)) this.dirty.add(event.old.serviceId);
       if (event.action === 'update' && isLiveTask(event.old) && !isLiveTask(event.new))
+        this.dirty.add(event.new.serviceId);
+      if (
+        event.action !== 'delete' &&
+        isLiveTask(event.new) &&
+        (event.action === 'create' || event.old.desiredState !== event.new.desiredState)
+      )
         this.dirty.add(event.new.serviceId);
     }
   }
@@ -89,6 +101,23 @@ export class ReplicatedOrchestrator extends LoopComponent {
       if (h.length > 0) holders.set(slot, h);
     }
     const max = this.options.maxChangesPerTransaction;
+    if (!isTrackedUpdate(service.status.updateStatus?.state)) {
+      const clean = (t: Task) => !isTaskDirty(service, t, t.nodeId ? tx.get('node', t.nodeId) : undefined);
+      let changed = 0;
+      for (const [slot, tasks] of holders) {
+        for (const t of surplusInSlot(tasks.filter(isLiveTask), clean)) {
+          if (changed >= max) return { more: true };
+          if (setDesiredState(tx, t, 'shutdown')) changed++;
+          this.logger.warn('slot held twice: extra task shut down', {
+            'service.id': id,
+            slot,
+            'task.id': t.id,
+          });
+        }
+      }
+      // Counted again from what this transaction wrote.
+      if (changed > 0) return { more: true };
+    }
     if (holders.size < want) {
       const missing = want - holders.size;
       const slots = freeSlots(new Set(holders.keys()), Math.min(missing, max));
