@@ -411,7 +411,7 @@ export class Daemon implements Component {
       }
       if (!this.manager) {
         throw new FailedPreconditionError(
-          'this node is not a swarm manager: run this command on a manager, or promote this node',
+          "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.",
         );
       }
       // Rebuilt when the manager changes (a demotion and a new promotion).
