@@ -204,20 +204,22 @@ describe('services on real engines', () => {
     );
     expect(global.status).not.toBe(0);
     expect(global.stderr).toMatch(/replicas/);
-    const ingress = mgr.cli(
+    const dnsrr = mgr.cli(
       'service',
       'create',
       '--publish',
       '8080:80',
+      '--endpoint-mode',
+      'dnsrr',
       '--name',
       'bad3',
       'swarmctl-test/web:v1',
     );
-    expect(ingress.status).not.toBe(0);
-    expect(ingress.stderr).toMatch(/routing mesh/);
-    const image = mgr.cli('service', 'update', '--image', 'swarmctl-test/web:v2', 'web');
-    expect(image.status).not.toBe(0);
-    expect(image.stderr).toMatch(/rolling updater/);
+    expect(dnsrr.status).not.toBe(0);
+    expect(dnsrr.stderr).toMatch(/dnsrr/);
+    const action = mgr.cli('service', 'update', '--update-failure-action', 'explode', 'web');
+    expect(action.status).not.toBe(0);
+    expect(action.stderr).toMatch(/update-failure-action.*explode|explode.*update-failure-action/);
     const names = ok(mgr.cli('service', 'ls', '--format', 'json'));
     expect(names).not.toMatch(/bad[123]/);
   });
