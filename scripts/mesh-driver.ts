@@ -27,6 +27,8 @@ const dp = new KernelDataPlane({
   run: systemCommandRunner,
   engine: dockerNetworkEngine(new Dockerode({ socketPath: dockerHost.replace(/^unix:\/\//, '') })),
   logger,
+  // Set to try keeping the client address for remote backends (docs/routing-mesh.md).
+  ...(process.env.MESH_KEEP_SOURCE_IP === '1' && { keepSourceIp: true }),
 });
 const load = (): void => {
   try {

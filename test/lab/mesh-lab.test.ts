@@ -137,6 +137,7 @@ function udp() { return new Promise((res) => { const u = dgram.createSocket('udp
 (async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
 `;
 
+/** From lab host `from`, or from the root namespace (the lab bridge's address) when 0. */
 async function requests(
   from: number,
   proto: 'tcp' | 'udp',
@@ -144,13 +145,11 @@ async function requests(
   port: number,
   count: number,
 ): Promise<string[]> {
-  const r = await lab.exec(
-    from,
-    [process.execPath, '-e', CLIENT, proto, target, String(port), String(count)],
-    {
-      timeoutMs: 60_000,
-    },
-  );
+  const argv = [process.execPath, '-e', CLIENT, proto, target, String(port), String(count)];
+  const r =
+    from === 0
+      ? await runCommand(argv, { timeoutMs: 60_000 })
+      : await lab.exec(from, argv, { timeoutMs: 60_000 });
   return r.stdout.trim().split('\n');
 }
 
@@ -273,18 +272,24 @@ describe('kernel data plane on three lab hosts', () => {
     await publish(state(REPLICAS.slice(0, 2)));
   });
 
-  it('a local backend sees the client address; a remote one sees the receiving node (masqueraded)', async () => {
-    const client = lab.host(3).address;
-    const local = await requests(3, 'tcp', lab.host(1).address, 8080, 10);
+  it('a backend sees the client address, on the receiving node and on another one', async () => {
+    // The client is the lab's root namespace (its bridge address), not a node of the mesh.
+    const client = `${SUBNET}.1`;
+    const local = await requests(0, 'tcp', lab.host(1).address, 8080, 10);
     expect(new Set(local.map((r) => r.split(' ')[1]))).toEqual(new Set([client]));
-    const remote = await requests(3, 'tcp', lab.host(2).address, 8080, 10);
-    // Host 2's own address on the ingress network: the reply has to come back through host 2.
-    expect(new Set(remote.map((r) => r.split(' ')[1]))).toEqual(new Set(['10.240.0.3']));
-    const udp = await requests(3, 'udp', lab.host(1).address, 7007, 3);
-    expect(
-      udp.every((r) => r.split(' ')[1] === client),
-      udp.join('; '),
-    ).toBe(true);
+    // Through host 2: DNATed there, replies return through host 2 (conntrack mark, policy route).
+    const remote = await requests(0, 'tcp', lab.host(2).address, 8080, 10);
+    expect(new Set(remote.map((r) => r.split(' ')[1])), remote.join('; ')).toEqual(new Set([client]));
+    for (const target of [1, 2]) {
+      const udp = await requests(0, 'udp', lab.host(target).address, 7007, 3);
+      expect(
+        udp.every((r) => r.split(' ')[1] === client),
+        udp.join('; '),
+      ).toBe(true);
+    }
+    // A client that is itself a node is masqueraded to the receiving node's ingress address.
+    const fromNode = await requests(3, 'tcp', lab.host(2).address, 8080, 5);
+    expect(new Set(fromNode.map((r) => r.split(' ')[1]))).toEqual(new Set(['10.240.0.3']));
   });
 
   it('with FORWARD policy DROP (Docker) and ACCEPT alike', async () => {

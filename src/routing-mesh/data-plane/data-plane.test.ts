@@ -152,9 +152,11 @@ describe('planMesh keeping the client address', () => {
       { mark: 4, via: '10.0.0.4', mac: '02:53:0a:00:00:04', dev: 'swmb4096' },
     ]);
     expect(p.networks[0]?.mac).toBe('02:53:0a:00:00:02');
-    expect(p.rules?.chains.get('to-overlay')).toEqual([]);
+    expect(p.rules?.chains.get('to-overlay')).toEqual([
+      'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip saddr { 192.168.1.11, 192.168.1.12, 192.168.1.13 } masquerade',
+    ]);
     expect(p.rules?.chains.get('return-mark')).toEqual([
-      'iifname "swmv4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
+      'iifname "swmb4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
       'ct direction reply ct mark & 0x0000ffff != 0 meta mark set ct mark & 0x0000ffff',
     ]);
   });

@@ -34,7 +34,7 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** Asked when the data plane stops: true removes networks and devices too (leave), false only the rules. */
   readonly removeAllOnStop?: () => boolean;
-  /** Keep the client's address for remote backends (experimental, needs br_netfilter). @default false */
+  /** Keep the client's address for remote backends; default: when bridged traffic is tracked. */
   readonly keepSourceIp?: boolean;
   /** Called once everything of ours is gone (releases the namespace lock). */
   readonly onStopped?: () => void;
@@ -167,9 +167,11 @@ export class KernelDataPlane implements MeshDataPlane {
   async run(signal: AbortSignal): Promise<void> {
     this.running = true;
     try {
-      // Off unless asked: replies of remote backends returning through the receiving node work
-      // for UDP but not yet for TCP in the lab (docs/routing-mesh.md); masquerade meanwhile.
-      this.keepSourceIp = this.deps.keepSourceIp ?? false;
+      // Replies of remote backends can return through the receiving node only if this node's
+      // conntrack sees bridged traffic (br_netfilter); otherwise they are masqueraded.
+      this.keepSourceIp =
+        this.deps.keepSourceIp ??
+        (await this.deps.run(['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
       await this.removeStale();
       while (!signal.aborted) {
         const state = this.latest;

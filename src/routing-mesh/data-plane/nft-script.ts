@@ -16,6 +16,9 @@ export function fullTableScript(rules: RulesPlan): string {
     '  chain output { type nat hook output priority -110; policy accept; fib daddr type local jump published; }',
     '  chain postrouting { type nat hook postrouting priority 90; policy accept; jump to-overlay; }',
     '  chain mark-in { type filter hook prerouting priority -150; policy accept; jump return-mark; }',
+    // The routing mark must not outlive the routing decision: VXLAN's outer packet inherits it and
+    // would be routed back into the overlay by the same policy rule.
+    '  chain mark-out { type filter hook postrouting priority 100; policy accept; meta mark & 0x0000ffff != 0 meta mark set meta mark & 0xffff0000; }',
   ];
   // Chains first (empty), then their rules: `published` jumps to service chains declared later.
   for (const name of rules.chains.keys()) lines.push(`  chain ${name} {}`);

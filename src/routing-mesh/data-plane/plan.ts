@@ -125,7 +125,13 @@ export function planMesh(
     localAddr: self.addr,
     networks,
     rules: ingress
-      ? planRules(nodeId, ingress, state.services, options.keepSourceIp ? returnRoutes : undefined)
+      ? planRules(
+          nodeId,
+          ingress,
+          state.services,
+          options.keepSourceIp ? returnRoutes : undefined,
+          state.nodes.map((n) => n.addr),
+        )
       : undefined,
     returnRoutes: ingress ? returnRoutes : [],
   };
@@ -136,6 +142,7 @@ function planRules(
   ingress: NetworkPlan,
   services: readonly MeshService[],
   returnRoutes: readonly ReturnRoute[] | undefined,
+  nodeAddrs: readonly string[],
 ): RulesPlan | undefined {
   const chains = new Map<string, string[]>();
   const dispatch: string[] = [];
@@ -166,19 +173,23 @@ function planRules(
   if (returnRoutes) {
     // The client's address is kept: a backend's node sends replies back through the node that
     // DNATed them (it knows that node by the bridge MAC the connection arrived with).
-    chains.set('to-overlay', []);
+    // A client that is itself a node would get the backend's reply delivered locally by its own
+    // node (the address is its own): those connections are still masqueraded.
+    const nodes = [...new Set(nodeAddrs)].sort(compareAddr).join(', ');
+    chains.set('to-overlay', [
+      `${mark} oifname "${ingress.bridge}"${notLocalOf(local)} ip saddr { ${nodes} } masquerade`,
+    ]);
     const back: string[] = [];
     if (returnRoutes.length > 0) {
       const map = returnRoutes.map((r) => `${r.mac} : ${hex(MESH_CT_MARK | r.mark)}`).join(', ');
-      back.push(`iifname "${ingress.vxlan}" ct state new ct mark set ether saddr map { ${map} }`);
+      back.push(`iifname "${ingress.bridge}" ct state new ct mark set ether saddr map { ${map} }`);
     }
     back.push('ct direction reply ct mark & 0x0000ffff != 0 meta mark set ct mark & 0x0000ffff');
     chains.set('return-mark', back);
   } else {
     // Towards a backend on another node the reply must come back here: masquerade to our bridge
     // address. A local backend answers through this node anyway and sees the client's address.
-    const notLocal = local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
-    chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocal} masquerade`]);
+    chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocalOf(local)} masquerade`]);
     chains.set('return-mark', []);
   }
   return { chains };
@@ -214,6 +225,10 @@ function compareAddr(a: string, b: string): number {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+function notLocalOf(local: ReadonlySet<string>): string {
+  return local.size > 0 ? ` ip daddr != { ${[...local].sort(compareAddr).join(', ')} }` : '';
 }
 
 /** `02:53:` and the address's four bytes: unique per node address, locally administered. */
