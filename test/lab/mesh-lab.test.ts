@@ -385,7 +385,10 @@ describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
   }
 
   beforeAll(async () => {
-    for (const r of REPLICAS) await lab.dockerCli(r.host, ['rm', '-f', r.name], { allowFailure: true });
+    // Fresh hosts: nothing of the data-plane tests (containers, their servers, conntrack) carries over.
+    for (const srv of servers.splice(0)) srv.kill('SIGKILL');
+    await lab.teardown();
+    lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: ['swarmctl-test/web:v1'] });
     await startNode(1, ['init']);
     const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
     for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
