@@ -388,6 +388,13 @@ export class KernelDataPlane implements MeshDataPlane {
         for (const n of this.applied.networks) await this.removeNetwork(n);
         for (const e of await this.deps.engine.listOurs())
           await this.deps.engine.remove(e.name).catch(() => {});
+      } else {
+        // A restart adopts running containers, which stay on their networks; the devices and
+        // networks nothing uses any more go now (the next start recreates what it needs).
+        for (const n of this.applied.networks) {
+          await this.cmd(['ip', 'link', 'del', n.vxlan], true);
+          await this.deps.engine.remove(n.dockerName, { onlyIfUnused: true }).catch(() => {});
+        }
       }
       this.applied = {
         localAddr: undefined,

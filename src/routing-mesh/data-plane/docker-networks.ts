@@ -14,8 +14,11 @@ export interface NetworkEngine {
   /** Our networks (labelled), wherever they came from. */
   listOurs(): Promise<EngineNetwork[]>;
   create(plan: NetworkPlan): Promise<void>;
-  /** Disconnects whatever is still attached (forcibly), then removes the network. */
-  remove(name: string): Promise<void>;
+  /**
+   * Disconnects whatever is still attached (forcibly), then removes the network; with
+   * `onlyIfUnused`, a network that still has containers is left alone.
+   */
+  remove(name: string, options?: { onlyIfUnused?: boolean }): Promise<void>;
 }
 
 /**
@@ -54,10 +57,12 @@ export function dockerNetworkEngine(docker: Docker): NetworkEngine {
         Labels: { [DOCKER_LABEL_MESH]: '1', [DOCKER_LABEL_NETWORK_ID]: plan.id },
       });
     },
-    async remove(name) {
+    async remove(name, options) {
       const net = docker.getNetwork(name);
       const info = (await net.inspect()) as { Containers?: Record<string, unknown> };
-      for (const id of Object.keys(info.Containers ?? {})) {
+      const attached = Object.keys(info.Containers ?? {});
+      if (options?.onlyIfUnused && attached.length > 0) return;
+      for (const id of attached) {
         await net.disconnect({ Container: id, Force: true }).catch(() => {});
       }
       await net.remove();
