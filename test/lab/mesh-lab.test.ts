@@ -470,6 +470,71 @@ describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
     expect(seen.has(`v1 ${victim.slice(0, 12)}`)).toBe(false);
   });
 
+  it('a container on a user overlay resolves tasks.<service> through its node and reaches those tasks on other hosts', async () => {
+    await cli(1, 'network', 'create', '-d', 'overlay', 'appnet');
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'api',
+      '--replicas',
+      '2',
+      '--network',
+      'appnet',
+      '--constraint',
+      `node.id!=${ids[2]}`,
+      'swarmctl-test/web:v1',
+    );
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'client',
+      '--network',
+      'appnet',
+      '--constraint',
+      `node.id==${ids[2]}`,
+      'swarmctl-test/web:v1',
+    );
+    const client = await waitFor(
+      async () => {
+        const id = (
+          await lab.dockerCli(2, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])
+        ).stdout.trim();
+        return id ? { done: true, value: id } : { done: false, state: 'no client container on host 2' };
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'the client container' },
+    );
+    const addrs = await waitFor(
+      async () => {
+        const r = await lab.dockerCli(2, ['exec', client, 'nslookup', 'tasks.api'], { allowFailure: true });
+        const found = [...r.stdout.matchAll(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)/g)].map(
+          (m) => m[1] as string,
+        );
+        // The first "Address" is the resolver's own.
+        const tasks = found.slice(1);
+        return tasks.length === 2
+          ? { done: true, value: tasks }
+          : { done: false, state: r.stdout.trim() || r.stderr.trim() };
+      },
+      { timeoutMs: 60_000, intervalMs: 300, what: 'tasks.api with 2 addresses from the client container' },
+    );
+    const pid = (await lab.dockerCli(2, ['inspect', '-f', '{{.State.Pid}}', client])).stdout.trim();
+    for (const a of addrs) {
+      const r = await lab.exec(
+        2,
+        ['nsenter', `--net=/proc/${pid}/ns/net`, 'curl', '-sS', '--max-time', '3', `http://${a}/`],
+        { allowFailure: true },
+      );
+      expect(r.stdout, `api task ${a} from the client container: ${r.stderr}`).toMatch(/^v1 /);
+    }
+    await cli(1, 'service', 'rm', 'api', 'client');
+  });
+
   it('service rm and leave on every node leave no table, device, rule or Docker network of ours', async () => {
     await cli(1, 'service', 'rm', 'web');
     await waitFor(

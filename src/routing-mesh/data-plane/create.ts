@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import { type Clock, FailedPreconditionError, type Logger, type Random } from '../../common/index.js';
+import { DnsServer } from '../dns/index.js';
 import { createUserlandMesh, type UserlandMesh } from '../proxy/index.js';
 import { type CommandRunner, systemCommandRunner } from './command-runner.js';
 import { KernelDataPlane, type MeshDataPlane } from './data-plane.js';
@@ -42,7 +43,7 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
   if (detected.kind === 'nftables+vxlan') {
     const { default: Dockerode } = await import('dockerode');
     log.info('data plane: nftables+vxlan');
-    return new KernelDataPlane({
+    const kernel = new KernelDataPlane({
       nodeId: o.nodeId,
       run,
       engine: dockerNetworkEngine(new Dockerode(o.docker)),
@@ -50,12 +51,52 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
       removeAllOnStop: o.removeAllOnStop,
       ...(release && { onStopped: release }),
     });
+    // Containers on overlays ask this node's resolver, on its address on each overlay.
+    const dns = new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId });
+    return new WithDns(kernel, dns);
   }
   log.warn('data plane: userland proxy (no overlay networks)', { reason: detected.reason });
   return new UserlandDataPlane(
     createUserlandMesh({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
     detected.reason,
   );
+}
+
+/** The kernel data plane and the service resolver, fed the same states and withdrawals. */
+class WithDns implements MeshDataPlane {
+  readonly name = 'mesh-data-plane';
+  readonly kind = 'nftables+vxlan' as const;
+
+  constructor(
+    private readonly kernel: KernelDataPlane,
+    private readonly dns: DnsServer,
+  ) {}
+
+  update(state: MeshState): void {
+    this.kernel.update(state);
+    this.dns.updateState(state);
+  }
+
+  async withdraw(taskId: TaskId): Promise<void> {
+    this.dns.withdraw(taskId);
+    await this.kernel.withdraw(taskId);
+  }
+
+  networkNames(
+    ids: readonly NetworkId[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Map<NetworkId, string>> {
+    return this.kernel.networkNames(ids, timeoutMs, signal);
+  }
+
+  resolverFor(ids: readonly NetworkId[]): string | undefined {
+    return this.kernel.resolverFor(ids);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.kernel.run(signal), this.dns.run(signal)]);
+  }
 }
 
 /** `SWARMCTL_DATA_PLANE=userland` forces the fallback (tests of it, or a kernel we should not touch). */
@@ -80,6 +121,10 @@ class UserlandDataPlane implements MeshDataPlane {
 
   withdraw(taskId: TaskId): Promise<void> {
     return this.mesh.withdraw(taskId);
+  }
+
+  resolverFor(): string | undefined {
+    return undefined;
   }
 
   async networkNames(ids: readonly NetworkId[]): Promise<Map<NetworkId, string>> {

@@ -47,6 +47,8 @@ export interface MeshDataPlane extends Component {
   update(state: MeshState): void;
   /** Takes a local task out of every rotation now (it is about to be stopped). */
   withdraw(taskId: TaskId): Promise<void>;
+  /** This node's address on the first of these overlays that is not the ingress: its containers' resolver. */
+  resolverFor(ids: readonly NetworkId[]): string | undefined;
   /** Docker network names of these overlays on this node, once they exist (waits up to `timeoutMs`). */
   networkNames(
     ids: readonly NetworkId[],
@@ -122,6 +124,14 @@ export class KernelDataPlane implements MeshDataPlane {
     await withTimeout(done, 2_000, 'withdrawing a backend from the mesh').catch((e: unknown) =>
       this.log.warn('backend withdrawal not confirmed', { task: taskId, error: errorMessage(e) }),
     );
+  }
+
+  resolverFor(ids: readonly NetworkId[]): string | undefined {
+    for (const id of ids) {
+      const n = this.applied.networks.find((x) => x.id === id);
+      if (n && !n.ingress) return n.localAddr;
+    }
+    return undefined;
   }
 
   async networkNames(

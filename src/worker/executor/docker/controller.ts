@@ -15,7 +15,7 @@ import type { ContainerEvent, ContainerState, Controller } from '../executor.js'
 import { containerCreateOptions, stopTimeoutSeconds } from './container-config.js';
 import { callEngine, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
-import { attachNetworks, type OverlayNetworks } from './networks.js';
+import { attachNetworks, type OverlayNetworks, overlayResolver } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
 
 export interface DockerControllerDeps {
@@ -89,9 +89,14 @@ export class DockerController implements Controller {
         found.reply.statusCode === 404 ? `No such image: ${image}` : found.reply.message,
       );
     }
+    const overlays = await overlayResolver(this.deps.networks, this.task, signal);
+    if (!overlays.ok) return this.fail('rejected', overlays.reason);
+    const options = containerCreateOptions(this.task, this.deps.nodeId);
     const created = await callEngine('create container', () =>
       this.deps.docker.createContainer({
-        ...containerCreateOptions(this.task, this.deps.nodeId),
+        ...options,
+        // The mesh's resolver answers service names and forwards the rest.
+        ...(overlays.dns && { HostConfig: { ...options.HostConfig, Dns: [overlays.dns] } }),
         abortSignal: signal,
       }),
     );

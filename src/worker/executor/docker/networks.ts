@@ -10,6 +10,8 @@ export interface OverlayNetworks {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<Map<NetworkId, string>>;
+  /** The node's resolver for containers on these overlays (its address on a non-ingress one). */
+  resolverFor(ids: readonly NetworkId[]): string | undefined;
 }
 
 /** How long a task waits for its overlays to be set up here before it is rejected. */
@@ -58,4 +60,25 @@ export async function attachNetworks(
     if (!r.ok) return `could not attach to network ${name}: ${r.reply.message}`;
   }
   return undefined;
+}
+
+/**
+ * Waits for the task's overlays on this node and returns the resolver its container gets (the
+ * node's DNS server on a non-ingress overlay), or why the overlays are not there.
+ */
+export async function overlayResolver(
+  networks: OverlayNetworks | undefined,
+  task: Task,
+  signal?: AbortSignal,
+): Promise<{ ok: true; dns: string | undefined } | { ok: false; reason: string }> {
+  const ids = (task.networks ?? []).map((n) => n.networkId);
+  if (ids.length === 0) return { ok: true, dns: undefined };
+  if (!networks) return { ok: false, reason: 'this node runs no overlay data plane' };
+  try {
+    await networks.networkNames(ids, OVERLAY_WAIT_MS, signal);
+  } catch (e) {
+    signal?.throwIfAborted();
+    return { ok: false, reason: errorMessage(e) };
+  }
+  return { ok: true, dns: networks.resolverFor(ids) };
 }
