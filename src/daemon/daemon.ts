@@ -3,6 +3,7 @@ import {
   ControlService,
   type ControlServiceMethods,
   DaemonService,
+  type DaemonStatus,
   DispatcherService,
   LogsService,
   type NodeId,
@@ -71,6 +72,7 @@ export class Daemon implements Component {
   private record: NodeRecord | undefined;
   private locked = false;
   private ready = false;
+  private dataPlane: DaemonStatus['dataPlane'];
   private unlockWaiter = deferred<NodeKeyFile>();
   private manager: Manager | undefined;
   private roles: RoleSwitch | undefined;
@@ -275,6 +277,7 @@ export class Daemon implements Component {
         random: this.deps.random,
         removeAllOnStop: () => this.leaving !== undefined,
       });
+      this.dataPlane = { kind: mesh.kind, ...(mesh.reason !== undefined && { reason: mesh.reason }) };
       const executor = await DockerExecutor.create({
         nodeId: record.nodeId as NodeId,
         dockerHost: this.config.dockerHost,
@@ -345,6 +348,7 @@ export class Daemon implements Component {
         advertiseAddr: this.record?.advertiseAddr ?? this.config.advertiseAddr,
         stateDir: this.config.stateDir,
         pid: process.pid,
+        ...(this.dataPlane && { dataPlane: this.dataPlane }),
       }),
       Unlock: async (req) => {
         if (!this.locked) throw new FailedPreconditionError('this node is not locked');

@@ -12,6 +12,8 @@ export interface DaemonStatus {
   advertiseAddr: string;
   stateDir: string;
   pid: number;
+  /** The data plane this node's agent runs (absent until the agent started it), and why the fallback if so. */
+  dataPlane?: { kind: 'nftables+vxlan' | 'userland'; reason?: string };
 }
 
 /** The node process itself, on its local control socket only (root-only, mode 0600). */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Node } from '../../api/index.js';
+import type { DaemonStatus, Node } from '../../api/index.js';
 import { InvalidArgumentError } from '../../common/index.js';
 import type { Connection } from '../control-client.js';
 import { type HostOptions, loadControlClient, resolveHost } from '../host.js';
@@ -185,6 +185,7 @@ export function registerInfo(program: Command, output: CliOutput): void {
             ` NodeID: ${status.nodeId}`,
             ` Is Manager: ${status.role === 'manager'}`,
             ` Node Address: ${status.advertiseAddr}`,
+            ` Data Plane: ${dataPlaneText(status.dataPlane)}`,
           );
         if (info) {
           lines.push(
@@ -205,4 +206,10 @@ export function registerInfo(program: Command, output: CliOutput): void {
         c.close();
       }
     });
+}
+
+/** `nftables+vxlan`, `userland (<why>)`, or `not started` before the agent runs. */
+export function dataPlaneText(dp: DaemonStatus['dataPlane']): string {
+  if (!dp) return 'not started';
+  return dp.reason ? `${dp.kind} (${dp.reason})` : dp.kind;
 }

@@ -112,7 +112,7 @@ class UserlandDataPlane implements MeshDataPlane {
 
   constructor(
     private readonly mesh: UserlandMesh,
-    private readonly reason: string,
+    readonly reason: string,
   ) {}
 
   update(state: MeshState): void {

@@ -43,6 +43,8 @@ export interface DataPlaneDeps {
 /** The data plane as the worker sees it, whichever implementation runs. */
 export interface MeshDataPlane extends Component {
   readonly kind: 'nftables+vxlan' | 'userland';
+  /** Why the userland fallback was chosen (absent for the kernel data plane). */
+  readonly reason?: string;
   /** The latest state from the leader; older revisions are ignored. */
   update(state: MeshState): void;
   /** Takes a local task out of every rotation now (it is about to be stopped). */

@@ -1,0 +1,12 @@
+import { describe, expect, it } from 'vitest';
+import { dataPlaneText } from './node.js';
+
+describe('info: the data plane line', () => {
+  it('names the kernel data plane, the fallback with its reason, or none yet', () => {
+    expect(dataPlaneText({ kind: 'nftables+vxlan' })).toBe('nftables+vxlan');
+    expect(dataPlaneText({ kind: 'userland', reason: 'not running as root' })).toBe(
+      'userland (not running as root)',
+    );
+    expect(dataPlaneText(undefined)).toBe('not started');
+  });
+});
