@@ -1,0 +1,248 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/common/index.js';
+import { Lab } from '../harness/lab.js';
+import { runCommand } from '../harness/run-command.js';
+import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+
+/**
+ * Issue 7's "Zero downtime" point on three lab hosts: a start-first rolling update of a service
+ * published through the routing mesh, while a client in the root namespace calls all three hosts'
+ * published port in a loop, one fresh connection per request (no keep-alive, so every request
+ * goes through the DNAT choice anew and sees backends joining and leaving the rotation).
+ */
+const PREFIX = 'swlz';
+const SUBNET = '10.213.9';
+const V1 = 'swarmctl-test/web:v1';
+const V2 = 'swarmctl-test/web:v2';
+const REPLICAS = 6;
+const MIN_REQUESTS = 2_000;
+/** Requests after the update completed that must all be v2 ("ending with v2 only"). */
+const TAIL = 300;
+const REQUEST_TIMEOUT_MS = 2_000;
+
+let lab: Lab;
+
+function sock(n: number): string[] {
+  return ['-H', `unix://${lab.host(n).swarmctlSocket}`];
+}
+
+async function cli(n: number, ...args: string[]): Promise<string> {
+  return (await runCommand([SWARMCTL, ...sock(n), ...args], { timeoutMs: 60_000 })).stdout;
+}
+
+async function startNode(n: number, argv: string[]): Promise<void> {
+  const h = lab.host(n);
+  const addr = `${h.address}:2377`;
+  lab.startProcess(
+    n,
+    [
+      SWARMCTL,
+      ...argv,
+      '--state-dir',
+      h.swarmctlStateDir,
+      '--control-socket',
+      h.swarmctlSocket,
+      '--docker-host',
+      h.dockerHost,
+      '--listen-addr',
+      addr,
+      '--advertise-addr',
+      addr,
+      '--foreground',
+    ],
+    { name: 'swarmctl' },
+  );
+  await waitFor(
+    async () => {
+      const r = await runCommand([SWARMCTL, ...sock(n), 'info', '--format', 'json'], {
+        allowFailure: true,
+        timeoutMs: 10_000,
+      });
+      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
+  );
+}
+
+interface Reply {
+  host: number;
+  /** ms since the client started */
+  at: number;
+  ms: number;
+  /** "v1 <hostname>", or "error <code>" */
+  body: string;
+}
+
+/** GET / on a fresh connection (agent: false), with a deadline for the whole request. */
+function get(address: string): Promise<string> {
+  return new Promise((resolveBody) => {
+    const req = request(
+      { host: address, port: 8080, path: '/', agent: false, timeout: REQUEST_TIMEOUT_MS },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () =>
+          resolveBody(res.statusCode === 200 ? body.trim() : `error status ${res.statusCode}`),
+        );
+        res.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
+    req.end();
+  });
+}
+
+/** Calls the three hosts round robin until `stop()`; `replies` grows as answers come. */
+class Client {
+  readonly replies: Reply[] = [];
+  private stopped = false;
+  private readonly started = performance.now();
+  readonly done: Promise<void>;
+
+  constructor(addresses: readonly string[]) {
+    this.done = this.loop(addresses);
+  }
+
+  private async loop(addresses: readonly string[]): Promise<void> {
+    for (let i = 0; !this.stopped; i++) {
+      const host = i % addresses.length;
+      const t0 = performance.now();
+      const body = await get(addresses[host] as string);
+      const t1 = performance.now();
+      this.replies.push({ host: host + 1, at: t0 - this.started, ms: t1 - t0, body });
+    }
+  }
+
+  now(): number {
+    return performance.now() - this.started;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [V1, V2] });
+  await startNode(1, ['init']);
+  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
+  for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+}, 240_000);
+
+afterAll(async () => {
+  await lab?.teardown();
+}, 120_000);
+
+describe('zero downtime through the routing mesh', () => {
+  it(`a start-first rolling update of a published service loses none of ${MIN_REQUESTS}+ requests`, async () => {
+    const addresses = [1, 2, 3].map((n) => lab.host(n).address);
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'web',
+      '--replicas',
+      String(REPLICAS),
+      '-p',
+      '8080:80',
+      V1,
+    );
+    // Every replica answers through every host before the update starts.
+    await waitFor(
+      async () => {
+        const seen = new Set<string>();
+        const bad: string[] = [];
+        for (let i = 0; i < REPLICAS * 6; i++) {
+          const body = await get(addresses[i % 3] as string);
+          if (body.startsWith('v1 ')) seen.add(body);
+          else bad.push(body);
+        }
+        return seen.size === REPLICAS && bad.length === 0
+          ? { done: true, value: 0 }
+          : { done: false, state: `${seen.size} replicas seen, failures: ${bad.slice(0, 3).join('; ')}` };
+      },
+      { timeoutMs: 90_000, intervalMs: 200, what: `${REPLICAS} v1 replicas answering through all hosts` },
+    );
+
+    const client = new Client(addresses);
+    try {
+      // Some v1 traffic before the update.
+      await waitFor(
+        () =>
+          client.replies.length >= 200
+            ? { done: true, value: 0 }
+            : { done: false, state: `${client.replies.length} replies` },
+        { timeoutMs: 30_000, intervalMs: 20, what: '200 replies before the update' },
+      );
+      const updateFrom = client.now();
+      const r = await runCommand(
+        [
+          SWARMCTL,
+          ...sock(1),
+          'service',
+          'update',
+          '--detach=false',
+          '--image',
+          V2,
+          '--update-order',
+          'start-first',
+          '--update-parallelism',
+          '2',
+          '--update-delay',
+          '1s',
+          'web',
+        ],
+        { allowFailure: true, timeoutMs: 180_000 },
+      );
+      const updateTo = client.now();
+      expect(r.code, `service update: ${r.stderr.trim()}`).toBe(0);
+      const atUpdateEnd = client.replies.length;
+      await waitFor(
+        () =>
+          client.replies.length >= Math.max(MIN_REQUESTS, atUpdateEnd + TAIL)
+            ? { done: true, value: 0 }
+            : { done: false, state: `${client.replies.length} replies` },
+        { timeoutMs: 120_000, intervalMs: 20, what: `${MIN_REQUESTS} replies and ${TAIL} after the update` },
+      );
+      await client.stop();
+
+      const all = client.replies;
+      const failed = all.filter((x) => x.body.startsWith('error'));
+      const v1 = all.filter((x) => x.body.startsWith('v1 ')).length;
+      const v2 = all.filter((x) => x.body.startsWith('v2 ')).length;
+      const during = all.filter((x) => x.at >= updateFrom && x.at <= updateTo);
+      const worst = all.reduce((m, x) => (x.ms > m.ms ? x : m), all[0] as Reply);
+      const worstDuring = during.reduce((m, x) => Math.max(m, x.ms), 0);
+      const tail = all.slice(-TAIL);
+      console.log(
+        `requests ${all.length} (${during.length} during the update), failed ${failed.length}, v1 ${v1}, v2 ${v2}; ` +
+          `update took ${Math.round(updateTo - updateFrom)} ms; worst latency ${worst.ms.toFixed(1)} ms ` +
+          `(host ${worst.host}, at +${Math.round(worst.at - updateFrom)} ms from the update's start), ` +
+          `worst during the update ${worstDuring.toFixed(1)} ms`,
+      );
+      for (const f of failed.slice(0, 20))
+        console.log(
+          `failed: host ${f.host} at +${Math.round(f.at - updateFrom)} ms after ${f.ms.toFixed(1)} ms: ${f.body}`,
+        );
+
+      expect(all.length).toBeGreaterThanOrEqual(MIN_REQUESTS);
+      expect(failed.map((f) => `host ${f.host}: ${f.body}`)).toEqual([]);
+      expect(v1).toBeGreaterThan(0);
+      expect(v2).toBeGreaterThan(0);
+      expect(tail.filter((x) => !x.body.startsWith('v2 ')).map((x) => x.body)).toEqual([]);
+      // Every host answered during the update, not one host only.
+      expect(new Set(during.map((x) => x.host))).toEqual(new Set([1, 2, 3]));
+    } finally {
+      await client.stop();
+    }
+  }, 400_000);
+});
