@@ -20,6 +20,8 @@ const MIN_REQUESTS = 2_000;
 /** Requests after the update completed that must all be v2 ("ending with v2 only"). */
 const TAIL = 300;
 const REQUEST_TIMEOUT_MS = 2_000;
+/** Request loops running side by side: more connections in flight when a backend leaves. */
+const LOOPS = 4;
 
 let lab: Lab;
 
@@ -97,7 +99,7 @@ function get(address: string): Promise<string> {
   });
 }
 
-/** Calls the three hosts round robin until `stop()`; `replies` grows as answers come. */
+/** `LOOPS` loops calling the three hosts round robin until `stop()`; `replies` grows as answers come. */
 class Client {
   readonly replies: Reply[] = [];
   private stopped = false;
@@ -105,11 +107,11 @@ class Client {
   readonly done: Promise<void>;
 
   constructor(addresses: readonly string[]) {
-    this.done = this.loop(addresses);
+    this.done = Promise.all(Array.from({ length: LOOPS }, (_, k) => this.loop(addresses, k))).then(() => {});
   }
 
-  private async loop(addresses: readonly string[]): Promise<void> {
-    for (let i = 0; !this.stopped; i++) {
+  private async loop(addresses: readonly string[], first: number): Promise<void> {
+    for (let i = first; !this.stopped; i++) {
       const host = i % addresses.length;
       const t0 = performance.now();
       const body = await get(addresses[host] as string);
