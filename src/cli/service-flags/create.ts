@@ -2,8 +2,6 @@ import type {
   ContainerSpec,
   EndpointSpec,
   Mount,
-  NetworkAttachmentConfig,
-  NetworkId,
   Placement,
   PortConfig,
   ServiceMode,
@@ -13,6 +11,7 @@ import type {
 import { InvalidArgumentError } from '../../common/index.js';
 import { flagConflict, flagError } from './errors.js';
 import { parseMount } from './mount.js';
+import { parseNetwork } from './networks.js';
 import type { ServiceFlagValues } from './options.js';
 import { parsePublish } from './publish.js';
 import {
@@ -98,24 +97,6 @@ export function parseServiceCreate(
   // Names are resolved to ids by the manager (docker's CLI looks them up first): added after the
   // API check, which wants ids.
   return networks.length > 0 ? { ...valid, taskTemplate: { ...valid.taskTemplate, networks } } : valid;
-}
-
-/** `--network NAME` or `--network name=NAME[,alias=A]…`. */
-function parseNetwork(flag: string, value: string): NetworkAttachmentConfig {
-  if (!value.includes('=')) {
-    if (value.trim() === '') throw flagError(flag, value, 'network name is empty');
-    return { target: value as NetworkId };
-  }
-  let target = '';
-  const aliases: string[] = [];
-  for (const part of value.split(',')) {
-    const [k, v = ''] = part.split('=', 2) as [string, string?];
-    if (k === 'name' || k === 'target') target = v;
-    else if (k === 'alias') aliases.push(v);
-    else throw flagError(flag, value, `invalid field key ${k}`);
-  }
-  if (target === '') throw flagError(flag, value, 'network name is empty');
-  return { target: target as NetworkId, ...(aliases.length > 0 && { aliases }) };
 }
 
 /** Docker's mode rules: which of --replicas, --max-concurrent, --replicas-max-per-node fit which mode. */

@@ -184,6 +184,8 @@ export const UPDATE_ONLY_FLAGS: readonly FlagDef[] = [
   list('mount-rm', 'Remove a mount by its target path'),
   list('publish-add', 'Add or update a published port', 'port'),
   list('publish-rm', 'Remove a published port by its target port', 'port'),
+  list('network-add', 'Add a network', 'network'),
+  list('network-rm', 'Remove a network'),
 ];
 
 export const CREATE_FLAGS: readonly FlagDef[] = sortByName([...COMMON_SERVICE_FLAGS, ...CREATE_ONLY_FLAGS]);

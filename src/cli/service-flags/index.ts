@@ -20,6 +20,7 @@ export {
 export { applyNodeUpdate, parseScaleArgs, type ScaleRequest, scaleMode } from './scale.js';
 export { applyServiceUpdate, wantsRollback } from './update.js';
 export {
+  type KnownNetwork,
   type ParseEnvironment,
   parseMemoryBytes,
   parseNanoCpus,

@@ -41,6 +41,8 @@ export interface ServiceFlagValues {
   readonly mountRm?: readonly string[];
   readonly publishAdd?: readonly string[];
   readonly publishRm?: readonly string[];
+  readonly networkAdd?: readonly string[];
+  readonly networkRm?: readonly string[];
 
   // Both.
   readonly workdir?: string;

@@ -11,6 +11,7 @@ import type {
 import { checkDuplicateMounts, checkDuplicatePorts } from './create.js';
 import { flagConflict } from './errors.js';
 import { parseMount } from './mount.js';
+import { updateNetworks } from './networks.js';
 import type { ServiceFlagValues } from './options.js';
 import { parsePublish, portKey } from './publish.js';
 import {
@@ -87,7 +88,10 @@ export function applyServiceUpdate(
     ...(rollbackConfig && { rollbackConfig }),
     ...(endpointSpec && { endpointSpec }),
   };
-  return validateAgainstApi(next, 'update');
+  // Added network names are resolved by the manager; the API check wants ids, so it runs without.
+  const { networks, ...template } = next.taskTemplate;
+  const valid = validateAgainstApi({ ...next, taskTemplate: template }, 'update');
+  return networks ? { ...valid, taskTemplate: { ...valid.taskTemplate, networks } } : valid;
 }
 
 function updateMode(mode: ServiceMode, opts: ServiceFlagValues): ServiceMode {
@@ -120,7 +124,11 @@ function updateTaskTemplate(t: TaskSpec, opts: ServiceFlagValues, env: ParseEnvi
   const resources = buildResources(opts, t.resources);
   const restartPolicy = buildRestartPolicy(opts, t.restartPolicy);
   const placement = updatePlacement(t.placement, opts);
-  const { resources: _r, restartPolicy: _p, placement: _l, forceUpdate, ...rest } = t;
+  const networks =
+    opts.networkAdd === undefined && opts.networkRm === undefined
+      ? t.networks
+      : updateNetworks(t.networks ?? [], opts, env);
+  const { resources: _r, restartPolicy: _p, placement: _l, networks: _n, forceUpdate, ...rest } = t;
   const force = opts.force === true ? (forceUpdate ?? 0) + 1 : forceUpdate;
   return {
     ...rest,
@@ -128,6 +136,7 @@ function updateTaskTemplate(t: TaskSpec, opts: ServiceFlagValues, env: ParseEnvi
     ...(resources && { resources }),
     ...(restartPolicy && { restartPolicy }),
     ...(placement && { placement }),
+    ...(networks && { networks }),
     ...(force !== undefined && { forceUpdate: force }),
   };
 }

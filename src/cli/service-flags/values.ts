@@ -159,11 +159,19 @@ export function splitShellWords(flag: string, value: string): string[] {
 }
 
 /** Reads the environment and env files for `--env`/`--env-file`; injected so parsing stays pure. */
+/** A network the CLI knows by id and name, to resolve `--network-rm`/`--network-add` names. */
+export interface KnownNetwork {
+  readonly id: string;
+  readonly name: string;
+}
+
 export interface ParseEnvironment {
   /** Value of a variable in the CLI's own environment (for `-e NAME` without a value). */
   readonly lookupEnv?: (name: string) => string | undefined;
   /** Contents of an `--env-file`; throws if it cannot be read. */
   readonly readFile?: (path: string) => string;
+  /** The cluster's networks (`service update`); without them names are left to the manager. */
+  readonly networks?: readonly KnownNetwork[];
 }
 
 /** `-e KEY=value` as is; `-e KEY` takes KEY's value from the CLI's environment if it has one. */
