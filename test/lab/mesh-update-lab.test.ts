@@ -15,6 +15,8 @@ const PREFIX = 'swlz';
 const SUBNET = '10.213.9';
 const V1 = 'swarmctl-test/web:v1';
 const V2 = 'swarmctl-test/web:v2';
+/** The same server with a HEALTHCHECK; its body's first word is $VERSION. */
+const HEALTH = 'swarmctl-test/health';
 const REPLICAS = 6;
 const MIN_REQUESTS = 2_000;
 /** Requests after the update completed that must all be v2 ("ending with v2 only"). */
@@ -134,7 +136,7 @@ class Client {
 
 beforeAll(async () => {
   ensureBuilt();
-  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [V1, V2] });
+  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [V1, V2, HEALTH] });
   await startNode(1, ['init']);
   const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
   for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
@@ -144,12 +146,26 @@ afterAll(async () => {
   await lab?.teardown();
 }, 120_000);
 
+interface Versions {
+  /** `service create` arguments after the name's flags that make the replicas answer "v1 …" */
+  readonly v1: readonly string[];
+  /** `service update` arguments that make them answer "v2 …" */
+  readonly v2: readonly string[];
+}
+const IMAGES: Versions = { v1: [V1], v2: ['--image', V2] };
+
 /**
  * Creates `service` (v1, published on `port`), waits until every replica answers through every
  * host, then runs the start-first update to v2 with `flags` while the client calls; checks and
  * prints what the client saw.
  */
-async function rollThrough(service: string, port: number, replicas: number, flags: string[]): Promise<void> {
+async function rollThrough(
+  service: string,
+  port: number,
+  replicas: number,
+  flags: string[],
+  versions: Versions = IMAGES,
+): Promise<void> {
   const addresses = [1, 2, 3].map((n) => lab.host(n).address);
   await cli(
     1,
@@ -162,7 +178,7 @@ async function rollThrough(service: string, port: number, replicas: number, flag
     String(replicas),
     '-p',
     `${port}:80`,
-    V1,
+    ...versions.v1,
   );
   await waitFor(
     async () => {
@@ -199,8 +215,7 @@ async function rollThrough(service: string, port: number, replicas: number, flag
       'service',
       'update',
       '--detach=false',
-      '--image',
-      V2,
+      ...versions.v2,
       '--update-order',
       'start-first',
       ...flags,
@@ -264,5 +279,14 @@ describe('zero downtime through the routing mesh', () => {
     // Nothing else serves while the one slot changes task: the new task must be in every node's
     // rotation before the old one leaves it, and must answer as soon as it is there.
     await rollThrough('solo', 8081, 1, []);
+  }, 400_000);
+
+  it('with a healthcheck, a replacement joins the rotation only once healthy: no request fails', async () => {
+    // The image answers before its first check passes (about 1 s): a backend that is running but
+    // not yet healthy must stay out of every node's rotation, and the old one serve until then.
+    await rollThrough('checked', 8082, 3, ['--update-parallelism', '3'], {
+      v1: ['--env', 'VERSION=v1', HEALTH],
+      v2: ['--env-add', 'VERSION=v2'],
+    });
   }, 400_000);
 });
