@@ -257,6 +257,7 @@ export class KernelDataPlane implements MeshDataPlane {
       const old = byId.get(n.id);
       if (old && sameNetwork(old, n) && next.localAddr === prev.localAddr) {
         await this.updatePeers(old, n);
+        await this.updateVips(old.vips, n);
       } else {
         if (old) await this.removeNetwork(old);
         await this.addNetwork(n, next.localAddr ?? '');
@@ -327,12 +328,21 @@ export class KernelDataPlane implements MeshDataPlane {
     // A fixed MAC: the other nodes recognise connections this node DNATed by it.
     await this.cmd(['ip', 'link', 'set', n.bridge, 'address', n.mac]);
     for (const p of n.peers) await this.cmd(fdb('append', n.vxlan, p));
+    await this.updateVips([], n);
     this.log.info('overlay network up', {
       network: n.name,
       vni: n.vni,
       addr: n.localAddr,
       peers: n.peers.length,
     });
+  }
+
+  /** Service VIPs as /32 addresses of the bridge: the node answers ARP for them and DNATs them. */
+  private async updateVips(prev: readonly string[], n: NetworkPlan): Promise<void> {
+    for (const v of prev)
+      if (!n.vips.includes(v)) await this.cmd(['ip', 'addr', 'del', `${v}/32`, 'dev', n.bridge], true);
+    for (const v of n.vips)
+      if (!prev.includes(v)) await this.cmd(['ip', 'addr', 'replace', `${v}/32`, 'dev', n.bridge]);
   }
 
   private async applyReturnRoutes(prev: readonly ReturnRoute[], next: readonly ReturnRoute[]): Promise<void> {

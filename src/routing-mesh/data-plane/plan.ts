@@ -29,6 +29,8 @@ export interface NetworkPlan {
   readonly ingress: boolean;
   /** This node's bridge MAC, derived from its address so that the other nodes know it. */
   readonly mac: string;
+  /** VIPs of vip-mode services on this (non-ingress) network: local addresses of the bridge, DNATed. */
+  readonly vips: readonly string[];
 }
 
 /**
@@ -109,6 +111,7 @@ export function planMesh(
       peers: [...new Set(peers)].sort(),
       ingress: n.ingress,
       mac: macOf(stripPrefix(mine.addr)),
+      vips: n.ingress ? [] : vipsOn(n.id, state.services),
     });
     if (n.ingress && options.keepSourceIp) {
       for (const o of state.nodes) {
@@ -124,28 +127,39 @@ export function planMesh(
   return {
     localAddr: self.addr,
     networks,
-    rules: ingress
-      ? planRules(
-          nodeId,
-          ingress,
-          state.services,
-          options.keepSourceIp ? returnRoutes : undefined,
-          state.nodes.map((n) => n.addr),
-        )
-      : undefined,
+    rules: planRules(
+      nodeId,
+      ingress,
+      networks,
+      state.services,
+      options.keepSourceIp ? returnRoutes : undefined,
+      state.nodes.map((n) => n.addr),
+    ),
     returnRoutes: ingress ? returnRoutes : [],
   };
 }
 
 function planRules(
   nodeId: NodeId,
-  ingress: NetworkPlan,
+  ingress: NetworkPlan | undefined,
+  networks: readonly NetworkPlan[],
   services: readonly MeshService[],
   returnRoutes: readonly ReturnRoute[] | undefined,
   nodeAddrs: readonly string[],
 ): RulesPlan | undefined {
   const chains = new Map<string, string[]>();
-  const dispatch: string[] = [];
+  // VIPs first: a VIP is a local address, and a published port's rule would match it too.
+  const dispatch: string[] = vipRules(networks, services);
+  const overlays = networks
+    .filter((n) => n.vips.length > 0)
+    .map((n) => `${MARK_MATCH} oifname "${n.bridge}" snat to ${n.localAddr}`);
+  if (!ingress) {
+    if (dispatch.length === 0) return undefined;
+    chains.set('published', dispatch);
+    chains.set('to-overlay', overlays);
+    chains.set('return-mark', []);
+    return { chains };
+  }
   const local = new Set<string>();
   for (const s of [...services].sort((a, b) => a.id.localeCompare(b.id))) {
     const ports = s.ports.filter((p) => p.publishMode === 'ingress' && p.publishedPort > 0);
@@ -169,7 +183,7 @@ function planRules(
   }
   if (dispatch.length === 0) return undefined;
   chains.set('published', dispatch);
-  const mark = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
+  const mark = MARK_MATCH;
   if (returnRoutes) {
     // The client's address is kept: a backend's node sends replies back through the node that
     // DNATed them (it knows that node by the bridge MAC the connection arrived with).
@@ -178,6 +192,7 @@ function planRules(
     const nodes = [...new Set(nodeAddrs)].sort(compareAddr).join(', ');
     chains.set('to-overlay', [
       `${mark} oifname "${ingress.bridge}"${notLocalOf(local)} ip saddr { ${nodes} } masquerade`,
+      ...overlays,
     ]);
     const back: string[] = [];
     if (returnRoutes.length > 0) {
@@ -189,10 +204,54 @@ function planRules(
   } else {
     // Towards a backend on another node the reply must come back here: masquerade to our bridge
     // address. A local backend answers through this node anyway and sees the client's address.
-    chains.set('to-overlay', [`${mark} oifname "${ingress.bridge}"${notLocalOf(local)} masquerade`]);
+    chains.set('to-overlay', [
+      `${mark} oifname "${ingress.bridge}"${notLocalOf(local)} masquerade`,
+      ...overlays,
+    ]);
     chains.set('return-mark', []);
   }
   return { chains };
+}
+
+const MARK_MATCH = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
+
+function vipsOn(networkId: NetworkId, services: readonly MeshService[]): string[] {
+  return services
+    .filter((s) => s.endpointMode === 'vip')
+    .flatMap((s) => s.vips.filter((v) => v.networkId === networkId).map((v) => stripPrefix(v.addr)))
+    .sort(compareAddr);
+}
+
+/**
+ * A container's connection to a VIP (any port, as docker's) goes to the bridge, where the VIP is
+ * a local address: DNATed to a healthy task on that network, and SNATed to this node's bridge
+ * address on the way out so that the reply comes back through here to be un-NATed.
+ */
+function vipRules(networks: readonly NetworkPlan[], services: readonly MeshService[]): string[] {
+  const rules: string[] = [];
+  for (const n of networks) {
+    if (n.vips.length === 0) continue;
+    for (const s of [...services].sort((a, b) => a.id.localeCompare(b.id))) {
+      if (s.endpointMode !== 'vip') continue;
+      const vip = s.vips.find((v) => v.networkId === n.id);
+      if (!vip) continue;
+      const backends = s.backends
+        .map((b) => b.addrs.find((x) => x.networkId === n.id))
+        .filter((a) => a !== undefined)
+        .map((a) => stripPrefix(a.addr))
+        .sort(compareAddr);
+      const match = `ip daddr ${stripPrefix(vip.addr)}`;
+      if (backends.length === 0) {
+        rules.push(`${match} drop`);
+        continue;
+      }
+      const map = backends.map((b, i) => `${i} : ${b}`).join(', ');
+      rules.push(
+        `${match} ct mark set ct mark | ${hex(MESH_CT_MARK)} dnat to numgen random mod ${backends.length} map { ${map} }`,
+      );
+    }
+  }
+  return rules;
 }
 
 function serviceRule(
