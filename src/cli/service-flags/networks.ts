@@ -60,7 +60,11 @@ function resolveRemoved(
   }
   const attached = current.filter((a) => a.target === ref || a.target.startsWith(ref));
   if (attached.length === 1) return attached[0]!.target;
-  throw flagError('network-rm', ref, `network ${ref} is not attached to the service (by id)`);
+  throw flagError(
+    'network-rm',
+    ref,
+    `no attached network has id ${ref} (names are resolved only with the cluster's network list)`,
+  );
 }
 
 /** Docker's lookup order: full id, then name, then unique id prefix. */
