@@ -146,6 +146,15 @@ afterAll(async () => {
   await lab?.teardown();
 }, 120_000);
 
+/** The lab host whose engine runs the container with this short id (0: none). */
+async function hostOf(container: string): Promise<number> {
+  for (const n of [1, 2, 3]) {
+    const r = await lab.dockerCli(n, ['ps', '-aq', '--filter', `id=${container}`], { allowFailure: true });
+    if (r.stdout.trim() !== '') return n;
+  }
+  return 0;
+}
+
 interface Versions {
   /** `service create` arguments after the name's flags that make the replicas answer "v1 …" */
   readonly v1: readonly string[];
@@ -249,10 +258,13 @@ async function rollThrough(
         `from the update's start), worst during the update ${worstDuring.toFixed(1)} ms`,
     );
     // A request over 1 s is a retransmitted SYN: one dropped on the way, worth seeing even when it passed.
-    for (const x of all.filter((y) => y.ms >= 1_000).slice(0, 10))
+    for (const x of all.filter((y) => y.ms >= 1_000).slice(0, 10)) {
+      const first = all.find((y) => y.body === x.body);
       console.log(
-        `slow: host ${x.host} at +${Math.round(x.at - updateFrom)} ms took ${x.ms.toFixed(1)} ms: ${x.body}`,
+        `slow: host ${x.host} at +${Math.round(x.at - updateFrom)} ms took ${x.ms.toFixed(1)} ms: ${x.body} ` +
+          `(on host ${await hostOf(x.body.split(' ')[1] ?? '')}; its first answer at +${Math.round((first?.at ?? 0) - updateFrom)} ms)`,
       );
+    }
     for (const f of failed.slice(0, 20))
       console.log(
         `failed: host ${f.host} at +${Math.round(f.at - updateFrom)} ms after ${f.ms.toFixed(1)} ms: ${f.body}`,
