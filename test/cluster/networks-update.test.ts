@@ -187,7 +187,38 @@ describe('service update of ports and networks', () => {
     expect(fails(mgr.cli('service', 'update', '--detach', '--network-add', 'nosuch', 'api'))).toContain(
       'network nosuch not found',
     );
+    // A name the CLI cannot resolve goes to the manager, which resolves it and refuses the duplicate.
+    expect(fails(mgr.cli('service', 'update', '--detach', '--network-add', 'back', 'api'))).toContain(
+      'network back is attached twice',
+    );
     expect(inspectService('api').specVersion).toBe(api.specVersion);
+  });
+
+  it('refuses an ingress port on a dnsrr service; a host-mode one is taken', () => {
+    ok(
+      mgr.cli(
+        'service',
+        'create',
+        '--detach',
+        '--name',
+        'rr',
+        '--endpoint-mode',
+        'dnsrr',
+        ...NOWHERE,
+        'swarmctl-test/web:v1',
+      ),
+    );
+    const before = inspectService('rr');
+    expect(fails(mgr.cli('service', 'update', '--detach', '--publish-add', '9400:80', 'rr'))).toMatch(
+      /ingress mode can(no|')t be used with dnsrr mode/,
+    );
+    expect(inspectService('rr').specVersion).toBe(before.specVersion);
+    ok(mgr.cli('service', 'update', '--detach', '--publish-add', 'published=9400,target=80,mode=host', 'rr'));
+    expect(inspectService('rr').spec.endpointSpec).toEqual({
+      mode: 'dnsrr',
+      ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 9400, publishMode: 'host' }],
+    });
+    ok(mgr.cli('service', 'rm', 'rr'));
   });
 
   it('--network-rm removes the VIP and the attachment; the network goes once the old tasks do', async () => {
