@@ -259,9 +259,15 @@ export function registerService(program: Command, output: CliOutput): void {
       if (wantsRollback(opts)) return rollback(ref, { ...mode, quiet });
       await withControl(async (c) => {
         const s = await c.InspectService({ id: ref });
+        // Network names in --network-add/-rm resolve against the cluster's networks.
+        const networks =
+          opts.networkAdd || opts.networkRm
+            ? (await c.ListNetworks({})).networks.map((n) => ({ id: n.id, name: n.spec.name }))
+            : undefined;
         const spec = applyServiceUpdate(s.spec, opts, {
           lookupEnv: (name) => process.env[name],
           readFile: (path) => readFileSync(path, 'utf8'),
+          ...(networks ? { networks } : {}),
         });
         const updated = await c.UpdateService({ id: s.id, version: s.meta.version, spec });
         if (!quiet) output.out(`${ref}\n`);
