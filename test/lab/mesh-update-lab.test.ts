@@ -95,7 +95,10 @@ function get(address: string, port: number): Promise<string> {
         res.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    // The client port names the connection in the receiving host's conntrack table (see below).
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error('timeout'), { code: `TIMEOUT sport=${req.socket?.localPort}` })),
+    );
     req.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
     req.end();
   });
@@ -265,10 +268,33 @@ async function rollThrough(
           `(on host ${await hostOf(x.body.split(' ')[1] ?? '')}; its first answer at +${Math.round((first?.at ?? 0) - updateFrom)} ms)`,
       );
     }
-    for (const f of failed.slice(0, 20))
+    if (failed.length > 0) {
+      const live: string[] = [];
+      for (const n of [1, 2, 3]) {
+        const ids = (
+          await lab.dockerCli(n, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])
+        ).stdout.trim();
+        if (ids === '') continue;
+        const fmt = `host ${n} {{.Config.Image}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}`;
+        live.push((await lab.dockerCli(n, ['inspect', '-f', fmt, ...ids.split('\n')])).stdout.trim());
+      }
       console.log(
-        `failed: host ${f.host} at +${Math.round(f.at - updateFrom)} ms after ${f.ms.toFixed(1)} ms: ${f.body}`,
+        `running containers of ${service} after the update: ${live.join(' | ').replace(/\n/g, ' | ')}`,
       );
+    }
+    for (const f of failed.slice(0, 20)) {
+      // A timed-out connection is still in the receiving host's conntrack: where its DNAT sent it.
+      const sport = /sport=(\d+)/.exec(f.body)?.[1];
+      const ct = sport
+        ? (await lab.exec(f.host, ['cat', '/proc/net/nf_conntrack'], { allowFailure: true })).stdout
+            .split('\n')
+            .filter((l) => l.includes(`sport=${sport} dport=${port} `))
+            .join(' | ')
+        : '';
+      console.log(
+        `failed: host ${f.host} at +${Math.round(f.at - updateFrom)} ms after ${f.ms.toFixed(1)} ms: ${f.body} ${ct}`,
+      );
+    }
 
     expect(all.length).toBeGreaterThanOrEqual(MIN_REQUESTS);
     expect(failed.map((f) => `host ${f.host}: ${f.body}`)).toEqual([]);
