@@ -152,6 +152,42 @@ describe('Dispatcher with the mesh feed', () => {
     }
   });
 
+  it("passes on another node's task leaving while it holds a stop of its own for the grace", async () => {
+    const { clock, store, feed, dispatcher } = await setup();
+    const leader = new AbortController();
+    const running = [dispatcher.monitor().run(leader.signal), feed.run(leader.signal)];
+    const stop = new AbortController();
+    const session = dispatcher
+      .handlers()
+      .Session({ description: nodeInput(W1).description! }, ctx(W1, stop.signal))
+      [Symbol.asyncIterator]();
+    try {
+      await session.next();
+      const t1 = store.view((tx) => tx.get('task', T1)!);
+      await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
+      const withoutT1 = (await session.next()).value as SessionMessage;
+      expect(withoutT1.tasks).toEqual([]);
+      expect(backends(withoutT1)).toEqual([T2]);
+      // W1's session now holds T1's stop. T2 (on W2) is stopped meanwhile: W2 stops it after its
+      // own grace, so W1 must hear of it at once, before the clock reaches the end of its grace.
+      const heldFrom = clock.monotonic();
+      const t2 = store.view((tx) => tx.get('task', T2)!);
+      await store.update((tx) => tx.update('task', { ...t2, desiredState: 'shutdown' }));
+      const withoutT2 = (await session.next()).value as SessionMessage;
+      expect(clock.monotonic() - heldFrom).toBeLessThan(MESH_STOP_GRACE_MS);
+      expect(withoutT2.tasks).toEqual([]);
+      expect(backends(withoutT2)).toEqual([]);
+      const stopT1 = await nextMessage(session, clock);
+      expect(stopT1.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
+      expect(clock.monotonic() - heldFrom).toBeGreaterThanOrEqual(MESH_STOP_GRACE_MS);
+    } finally {
+      stop.abort();
+      await session.return?.(undefined);
+      leader.abort();
+      await Promise.all(running);
+    }
+  });
+
   it('records the address a worker reports and gives it to the mesh as a peer', async () => {
     const { store, feed, dispatcher } = await setup();
     const leader = new AbortController();

@@ -16,6 +16,7 @@ import {
 import {
   type Clock,
   type Component,
+  type Event,
   errorMessage,
   type Logger,
   NotFoundError,
@@ -282,7 +283,19 @@ export class Dispatcher {
         );
         if (graceMs > 0 && held.length > 0) {
           const until = Math.max(...held.map((t) => leftAt.get(t.id)!)) + graceMs;
-          await delay(this.deps.clock, until - this.deps.clock.monotonic(), signal);
+          // The mesh keeps flowing meanwhile: another node's task leaving the rotation must reach
+          // this node now, not after this grace, or this node routes to it once it is stopped.
+          while (!signal.aborted && this.deps.clock.monotonic() < until) {
+            const m = mesh();
+            if (m.mesh) yield meshOnly(m);
+            else
+              await delay(
+                this.deps.clock,
+                until - this.deps.clock.monotonic(),
+                signal,
+                this.deps.mesh?.onDidChange,
+              );
+          }
           for (const t of held) leftAt.delete(t.id);
         }
         yield message('incremental', [...changed.values()], [...removed]);
@@ -375,13 +388,16 @@ function callerOf(ctx: CallContext): NodeId {
   return ctx.peer.nodeId as NodeId;
 }
 
-function delay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, or less when the signal aborts or `wake` fires. */
+function delay(clock: Clock, ms: number, signal: AbortSignal, wake?: Event<unknown>): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted || ms <= 0) return resolve();
     const cancel = clock.setTimer(ms, done);
+    const woken = wake?.(done);
     signal.addEventListener('abort', done, { once: true });
     function done(): void {
       cancel();
+      woken?.dispose();
       signal.removeEventListener('abort', done);
       resolve();
     }
