@@ -430,15 +430,19 @@ export class KernelDataPlane implements MeshDataPlane {
   }
 
   private async forwardRule(present: boolean): Promise<void> {
-    if (present) {
-      const has = await this.deps.run(['iptables', '-C', ...FORWARD_RULE]);
-      if (has.code !== 0)
-        await this.cmd(['iptables', '-I', ...FORWARD_RULE.slice(0, 1), '1', ...FORWARD_RULE.slice(1)]);
-      return;
+    // Also in DOCKER-USER, which Docker keeps ahead of its isolation chains: a reply that leaves a
+    // task by its default bridge (docker0) and returns through the overlay would be dropped there.
+    for (const chain of ['FORWARD', 'DOCKER-USER']) {
+      const rule = [chain, ...FORWARD_RULE.slice(1)];
+      if (present) {
+        if (chain !== 'FORWARD' && (await this.deps.run(['iptables', '-S', chain])).code !== 0) continue;
+        const has = await this.deps.run(['iptables', '-C', ...rule]);
+        if (has.code !== 0) await this.cmd(['iptables', '-I', chain, '1', ...rule.slice(1)]);
+        continue;
+      }
+      // Every copy (a predecessor may have added one more).
+      for (let i = 0; i < 8; i++) if ((await this.deps.run(['iptables', '-D', ...rule])).code !== 0) break;
     }
-    // Every copy (a predecessor may have added one more).
-    for (let i = 0; i < 8; i++)
-      if ((await this.deps.run(['iptables', '-D', ...FORWARD_RULE])).code !== 0) return;
   }
 
   private async nft(script: string): Promise<void> {
