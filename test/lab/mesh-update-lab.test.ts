@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
@@ -158,6 +159,31 @@ async function hostOf(container: string): Promise<number> {
   return 0;
 }
 
+/**
+ * TIME_WAIT and PAWS counters of each running container of `service` (its own network namespace):
+ * the client's address is kept through the mesh, so a reused client port can meet the backend's
+ * TIME_WAIT for the same pair, coming through another node with other TCP timestamps.
+ */
+async function pawsCounters(service: string): Promise<string> {
+  const out: string[] = [];
+  for (const n of [1, 2, 3]) {
+    const ids = (
+      await lab.dockerCli(n, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])
+    ).stdout.trim();
+    for (const id of ids === '' ? [] : ids.split('\n')) {
+      const pid = (await lab.dockerCli(n, ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim();
+      const lines = readFileSync(`/proc/${pid}/net/netstat`, 'utf8').split('\n');
+      const names = (lines[0] ?? '').split(' ');
+      const values = (lines[1] ?? '').split(' ');
+      const picked = names
+        .map((name, i) => [name, values[i]] as const)
+        .filter(([name, v]) => /PAWS|TW|OutOfWindow/.test(name) && v !== '0');
+      out.push(`${id}@host${n}: ${picked.map(([name, v]) => `${name}=${v}`).join(' ')}`);
+    }
+  }
+  return `TIME_WAIT/PAWS counters of ${service}'s containers: ${out.join(' | ')}`;
+}
+
 interface Versions {
   /** `service create` arguments after the name's flags that make the replicas answer "v1 …" */
   readonly v1: readonly string[];
@@ -268,6 +294,7 @@ async function rollThrough(
           `(on host ${await hostOf(x.body.split(' ')[1] ?? '')}; its first answer at +${Math.round((first?.at ?? 0) - updateFrom)} ms)`,
       );
     }
+    console.log(await pawsCounters(service));
     if (failed.length > 0) {
       const live: string[] = [];
       for (const n of [1, 2, 3]) {
