@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../api/index.js';
-import { noopLogger, waitFor } from '../../common/index.js';
+import { ManualClock, noopLogger, waitFor } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
-import { KernelDataPlane } from './data-plane.js';
+import { CONVERGE_RETRY_MS, KernelDataPlane } from './data-plane.js';
 import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
 import { planMesh } from './plan.js';
 
@@ -253,6 +253,35 @@ describe('KernelDataPlane', () => {
     expect(down).toContain('ip link del swmv4096');
     expect(down.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
     expect(engine.nets.size).toBe(0);
+  });
+
+  it('retries a failed convergence on a timer, without waiting for another state', async () => {
+    const rec = new Recorder();
+    let failNft = true;
+    const run: CommandRunner = async (argv, input) => {
+      if (argv[0] === 'nft' && input?.includes('table ip swarmctl-mesh') && failNft) {
+        return { code: 1, stdout: '', stderr: 'Error: Could not process rule: Device or resource busy' };
+      }
+      return rec.run(argv, input);
+    };
+    const clock = new ManualClock();
+    const dp = new KernelDataPlane({ nodeId: N1, run, engine: new FakeEngine(), logger: noopLogger, clock });
+    const ac = new AbortController();
+    const done = dp.run(ac.signal);
+    await apply(dp, state(1, [{ task: 't1', node: N1, addr: '10.0.0.11' }]));
+    expect(rec.take().some((c) => c.startsWith('nft -f - <<table ip swarmctl-mesh'))).toBe(false);
+    failNft = false;
+    const before = converges;
+    const sub = dp.onDidConverge(() => converges++);
+    clock.advance(CONVERGE_RETRY_MS);
+    await waitFor(
+      () => (converges > before ? { done: true, value: 0 } : { done: false, state: 'no retry yet' }),
+      { timeoutMs: 2000, intervalMs: 5, what: 'the retry' },
+    );
+    sub.dispose();
+    expect(rec.take().some((c) => c.startsWith('nft -f - <<table ip swarmctl-mesh'))).toBe(true);
+    ac.abort();
+    await done;
   });
 
   it('withdraws a local backend before the leader does', async () => {

@@ -1,5 +1,6 @@
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import {
+  type Clock,
   type Component,
   Emitter,
   type Event,
@@ -7,6 +8,7 @@ import {
   type Logger,
   nextEvent,
   SwarmError,
+  systemClock,
   withTimeout,
 } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
@@ -38,7 +40,12 @@ export interface DataPlaneDeps {
   readonly keepSourceIp?: boolean;
   /** Called once everything of ours is gone (releases the namespace lock). */
   readonly onStopped?: () => void;
+  /** Times the retry after a failed convergence. @default systemClock */
+  readonly clock?: Clock;
 }
+
+/** A failed convergence is tried again after this long even if no new state arrives. */
+export const CONVERGE_RETRY_MS = 1_000;
 
 /** The data plane as the worker sees it, whichever implementation runs. */
 export interface MeshDataPlane extends Component {
@@ -185,6 +192,8 @@ export class KernelDataPlane implements MeshDataPlane {
         this.deps.keepSourceIp ??
         (await this.deps.run(['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
       await this.removeStale();
+      const clock = this.deps.clock ?? systemClock;
+      let failed = false;
       while (!signal.aborted) {
         const state = this.latest;
         if (state && (state.revision !== this.appliedRevision || this.withdrawnPending(state))) {
@@ -194,20 +203,28 @@ export class KernelDataPlane implements MeshDataPlane {
             );
             this.appliedRevision = state.revision;
           } catch (e) {
-            this.log.error('mesh convergence failed; retrying on the next change', {
+            failed = true;
+            this.log.error('mesh convergence failed; retrying', {
               error: errorMessage(e),
+              retryMs: CONVERGE_RETRY_MS,
             });
             this.appliedRevision = -1;
           }
           this.converged.fire();
           if (this.latest !== state) continue;
         }
+        // After a failure, retry on a timer too: a node must not stay stale until the next change
+        // (a replica's replacement would never be routed to if nothing else changes).
+        const retry = failed;
+        failed = false;
         await new Promise<void>((resolve) => {
           const sub = this.wake.event(() => done());
           const onAbort = (): void => done();
+          const cancelTimer = retry ? clock.setTimer(CONVERGE_RETRY_MS, () => done()) : undefined;
           signal.addEventListener('abort', onAbort, { once: true });
           function done(): void {
             sub.dispose();
+            cancelTimer?.();
             signal.removeEventListener('abort', onAbort);
             resolve();
           }
