@@ -11,6 +11,6 @@ status=0
 # Deterministic Raft simulation: 500 seeds per cluster size (a failing seed replays exactly).
 npm run --silent sim:raft -- --seeds 500 --seed-start 1 --nodes 3 --jobs 2 || status=$?
 npm run --silent sim:raft -- --seeds 500 --seed-start 1 --nodes 5 --jobs 2 || status=$?
-node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$?
+node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$?
 node scripts/summarize-tests.mjs .test-results.json || status=1
 exit "$status"

@@ -11,6 +11,11 @@ import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
  * published through the routing mesh, while a client in the root namespace calls all three hosts'
  * published port in a loop, one fresh connection per request (no keep-alive, so every request
  * goes through the DNAT choice anew and sees backends joining and leaving the rotation).
+ *
+ * Kept out of the default suite (`npm run test:soak`): about one run in 3 to 6 of the 6-replica
+ * case still loses one request of several thousand (a node applying a withdrawal later than the
+ * 100 ms stop grace, or a reused client port meeting a backend's TIME_WAIT). Issue 7's zero-
+ * downtime point is not met until this passes every time.
  */
 const PREFIX = 'swlz';
 const SUBNET = '10.213.9';
