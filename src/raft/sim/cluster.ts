@@ -4,7 +4,7 @@
  * event queue and checks invariants after each event.
  */
 import type { Random } from '../../common/index.js';
-import { SeededRandom } from '../../common/index.js';
+import { isSwarmError, SeededRandom } from '../../common/index.js';
 import type { ConfChange, ConfState, NodeId } from '../types.js';
 import type { EventQueue } from './event-queue.js';
 import { deriveSeed } from './event-queue.js';
@@ -146,6 +146,7 @@ export class SimCluster implements ClusterControl {
       },
     );
     const storage = node.disk.open();
+    const faultsAtStart = node.disk.faultsFired();
     const handle = this.factory({
       id,
       incarnation: node.incarnations,
@@ -162,8 +163,11 @@ export class SimCluster implements ClusterControl {
         this.counters.fatalErrors++;
         const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         this.onFatal(id, phase, message);
-        // The stand-in bug breaks recovery on purpose; otherwise a node that cannot start is a bug.
-        if (phase === 'recovery' && !this.config.bug) {
+        // The stand-in bug breaks recovery on purpose, and an I/O fault injected into this recovery
+        // must stop it (an fsync error is fatal); it restarts below on the healed disk. Any other
+        // node that cannot start from its disk is a bug (seed 121324: EIO on a directory fsync).
+        const injectedIo = isSwarmError(error, 'IO') && node.disk.faultsFired() > faultsAtStart;
+        if (phase === 'recovery' && !this.config.bug && !injectedIo) {
           this.invariants.report('recovery-failed', `${id} cannot start from its disk: ${message}`);
         }
         this.crash(id, false);

@@ -45,6 +45,8 @@ export interface NodeDisk {
   setSyncLatency(minMs: number, maxMs: number): void;
   /** The next fsync fails with an IO error. */
   failNextSync(): void;
+  /** Injected I/O faults that have actually fired so far (a request may still be pending). */
+  faultsFired(): number;
 }
 
 export interface DiskStats {
@@ -80,6 +82,10 @@ export class SimDisk implements NodeDisk {
 
   setSyncLatency(minMs: number, maxMs: number): void {
     this.config = { ...this.config, syncMinMs: minMs, syncMaxMs: maxMs };
+  }
+
+  faultsFired(): number {
+    return this.stats.syncFailures;
   }
 
   failNextSync(): void {

@@ -40,6 +40,18 @@ describe('Raft simulation (real driver and core, WAL over SimFs)', () => {
     expect(c.traceHash).not.toBe(a.traceHash);
   }, 60_000);
 
+  it('lets a node whose recovery hit an injected fsync fault stop and restart on the healed disk (seed 121324)', async () => {
+    const lines: string[] = [];
+    const r = await run(121324, { faultMs: 15_000, log: (l) => lines.push(l) });
+    // The run must really take that path, or it proves nothing.
+    expect(
+      lines.some((l) => /died \(recovery\): .*EIO/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
+    expect(failed(summarize(r, 3, 0)), explain(r, 3)).toBe(false);
+    expect(r.converged).toBe(true);
+  }, 120_000);
+
   it('runs calm (no faults) with every client operation answered', async () => {
     const r = await run(7, { faults: false });
     expect(r.violations).toEqual([]);

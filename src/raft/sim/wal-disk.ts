@@ -54,6 +54,10 @@ export class WalSimDisk implements NodeDisk {
     this.maxMs = maxMs;
   }
 
+  faultsFired(): number {
+    return this.fs.faultsFired;
+  }
+
   failNextSync(): void {
     this.stats.syncFailures++;
     this.fs.failNext('sync');

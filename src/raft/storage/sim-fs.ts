@@ -65,6 +65,8 @@ class Disk {
   readonly dirs = new Map<string, Dir>();
   nextInode = 1;
   faults: Fault[] = [];
+  /** Injected faults that have fired, over the disk's whole life. */
+  faultsFired = 0;
   scheduled: { remaining: number; options: CrashOptions } | null = null;
 
   constructor(readonly options: SimFsOptions) {}
@@ -177,6 +179,11 @@ export class SimFs implements StorageFs {
     this.disk.scheduled = { remaining: afterOps, options };
   }
 
+  /** How many injected faults have fired on this disk, across crashes. */
+  get faultsFired(): number {
+    return this.disk.faultsFired;
+  }
+
   /** Makes the next matching sync or write fail with an IO error. */
   failNext(op: FaultOp, match: (path: string) => boolean = () => true): void {
     this.disk.faults.push({ op, match });
@@ -202,6 +209,7 @@ export class SimFs implements StorageFs {
     const i = this.disk.faults.findIndex((f) => f.op === op && f.match(path));
     if (i < 0) return false;
     this.disk.faults.splice(i, 1);
+    this.disk.faultsFired++;
     return true;
   }
 
