@@ -5,6 +5,10 @@ export const DEFAULT_STATE_DIR = '/var/lib/swarmctl';
 export const DEFAULT_CONTROL_SOCKET = '/var/run/swarmctl.sock';
 export const DEFAULT_PORT = 2377;
 
+export type DataPlaneChoice = 'auto' | 'nftables+vxlan' | 'userland';
+const DATA_PLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'nftables+vxlan', 'userland'];
+export const DATA_PLANE_ENV = 'SWARMCTL_DATA_PLANE';
+
 /** Everything a node process needs to know, resolved and validated in one place. */
 export interface DaemonConfig {
   stateDir: string;
@@ -16,6 +20,11 @@ export interface DaemonConfig {
   dockerHost: string;
   availability: 'active' | 'pause' | 'drain';
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * The routing mesh's data plane: `auto` picks nftables+VXLAN where the kernel allows, else the
+   * userland proxy; the others force one (`--data-plane`, else `SWARMCTL_DATA_PLANE`).
+   */
+  dataPlane: DataPlaneChoice;
   /** Testing only: lower certificate-life limits (see testingCaLimits). */
   caLimits?: CaSigningLimits;
 }
@@ -50,6 +59,7 @@ export interface DaemonFlags {
   dockerHost?: string;
   availability?: string;
   logLevel?: string;
+  dataPlane?: string;
 }
 
 /** `ADDR[:PORT]` → `{host, port}`; IPv6 in brackets. */
@@ -93,6 +103,7 @@ export function resolveDaemonConfig(
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new InvalidArgumentError('--log-level', `invalid --log-level ${JSON.stringify(logLevel)}`);
   }
+  const dataPlane = resolveDataPlaneChoice(flags.dataPlane, env[DATA_PLANE_ENV]);
   return {
     stateDir: flags.stateDir ?? DEFAULT_STATE_DIR,
     controlSocket: flags.controlSocket ?? DEFAULT_CONTROL_SOCKET,
@@ -101,7 +112,22 @@ export function resolveDaemonConfig(
     dockerHost: flags.dockerHost ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
     availability,
     logLevel: logLevel as DaemonConfig['logLevel'],
+    dataPlane,
   };
+}
+
+/** `--data-plane` wins over `SWARMCTL_DATA_PLANE`; an unknown value is refused, never ignored. */
+function resolveDataPlaneChoice(flag: string | undefined, env: string | undefined): DataPlaneChoice {
+  const [field, raw] =
+    flag !== undefined ? ['--data-plane', flag] : env ? [DATA_PLANE_ENV, env] : ['--data-plane', 'auto'];
+  const found = DATA_PLANE_CHOICES.find((c) => c === raw);
+  if (!found) {
+    throw new InvalidArgumentError(
+      field,
+      `invalid ${field} ${JSON.stringify(raw)}: must be ${DATA_PLANE_CHOICES.join(', ')}`,
+    );
+  }
+  return found;
 }
 
 /** Init and join announce an address to the other nodes: it must be known. */

@@ -276,6 +276,7 @@ export class Daemon implements Component {
         clock: this.deps.clock,
         random: this.deps.random,
         removeAllOnStop: () => this.leaving !== undefined,
+        ...(this.config.dataPlane !== 'auto' && { force: this.config.dataPlane }),
       });
       this.dataPlane = { kind: mesh.kind, ...(mesh.reason !== undefined && { reason: mesh.reason }) };
       const executor = await DockerExecutor.create({

@@ -28,6 +28,7 @@ export async function runDaemon(flags: Record<string, string | boolean | undefin
         dockerHost: str('dockerHost'),
         availability: str('availability'),
         logLevel: str('logLevel'),
+        dataPlane: str('dataPlane'),
       },
       process.env,
     );

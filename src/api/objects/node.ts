@@ -31,6 +31,11 @@ export interface NodeDescription {
   readonly platform: { readonly os: string; readonly architecture: string };
   readonly resources: Required<ResourceAmounts>;
   readonly engine: { readonly version: string; readonly labels?: Labels };
+  /**
+   * The routing mesh's data plane on the node (absent from nodes that do not say): whether a
+   * task behind its published ports sees the client's address depends on it.
+   */
+  readonly dataPlane?: 'nftables+vxlan' | 'userland';
 }
 
 export interface ManagerStatus {

@@ -24,6 +24,7 @@ export function registerDaemon(
     .option('--availability <availability>', 'Availability of the node')
     .option('--docker-host <url>', 'Docker engine to run tasks on')
     .option('--log-level <level>', 'Log level', 'info')
+    .option('--data-plane <kind>', 'Routing mesh data plane: auto, nftables+vxlan or userland')
     .option('--init', 'Initialise a new swarm (used by "swarmctl init")')
     .option('--autolock', 'With --init: enable autolock')
     .option('--cert-expiry <ms>', 'With --init: certificate validity in milliseconds')

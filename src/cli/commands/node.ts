@@ -208,8 +208,13 @@ export function registerInfo(program: Command, output: CliOutput): void {
     });
 }
 
-/** `nftables+vxlan`, `userland (<why>)`, or `not started` before the agent runs. */
+/** What the userland fallback covers, said wherever it is named. */
+export const USERLAND_SCOPE =
+  'published ports only, relayed between nodes; no overlays, service VIPs or service DNS; client address not kept';
+
+/** `nftables+vxlan`, `userland (<why>; <what it covers>)`, or `not started` before the agent runs. */
 export function dataPlaneText(dp: DaemonStatus['dataPlane']): string {
   if (!dp) return 'not started';
+  if (dp.kind === 'userland') return `userland (${dp.reason ? `${dp.reason}; ` : ''}${USERLAND_SCOPE})`;
   return dp.reason ? `${dp.kind} (${dp.reason})` : dp.kind;
 }

@@ -5,6 +5,7 @@ import { SwarmError } from '../../common/index.js';
 import type { Connection } from '../control-client.js';
 import { loadControlClient, resolveHost } from '../host.js';
 import {
+  clientAddressInfo,
   countServiceTasks,
   formatServiceList,
   formatServicePretty,
@@ -231,9 +232,28 @@ export function registerService(program: Command, output: CliOutput): void {
     .option('--pretty', 'Print the information in a human friendly format', false)
     .action(async (refs: string[], opts: { pretty: boolean }) => {
       await withControl(async (c) => {
-        const services = await Promise.all(refs.map((id) => c.InspectService({ id })));
-        if (!opts.pretty) return output.out(renderInspectJson(services));
-        output.out(services.map((s) => formatServicePretty(s, { now: Date.now() })).join('\n\n'));
+        const [services, { nodes }] = await Promise.all([
+          Promise.all(refs.map((id) => c.InspectService({ id }))),
+          c.ListNodes({}),
+        ]);
+        // Beyond docker: whether tasks see the client's address, from the nodes' data planes.
+        const withClient = services.map((s) => ({ service: s, clientAddress: clientAddressInfo(s, nodes) }));
+        if (!opts.pretty) {
+          return output.out(
+            renderInspectJson(
+              withClient.map(({ service, clientAddress }) =>
+                clientAddress ? { ...service, clientAddress } : service,
+              ),
+            ),
+          );
+        }
+        output.out(
+          withClient
+            .map(({ service, clientAddress }) =>
+              formatServicePretty(service, { now: Date.now(), ...(clientAddress && { clientAddress }) }),
+            )
+            .join('\n\n'),
+        );
       });
     });
 

@@ -24,6 +24,7 @@ export interface NodeFlags {
   dockerHost?: string;
   foreground?: boolean;
   logLevel?: string;
+  dataPlane?: string;
 }
 
 function addNodeFlags(cmd: Command): Command {
@@ -42,6 +43,10 @@ function addNodeFlags(cmd: Command): Command {
       'Docker engine to run tasks on (default: DOCKER_HOST or /var/run/docker.sock)',
     )
     .option('--log-level <level>', 'Daemon log level (debug, info, warn, error)', 'info')
+    .option(
+      '--data-plane <kind>',
+      'Routing mesh data plane: auto, nftables+vxlan or userland (default: SWARMCTL_DATA_PLANE, else auto)',
+    )
     .option('--foreground', 'Keep the node attached to this terminal (for systemd)', false);
 }
 
@@ -57,6 +62,7 @@ export function daemonArgs(f: NodeFlags): string[] {
   put('--availability', f.availability);
   put('--docker-host', f.dockerHost);
   put('--log-level', f.logLevel);
+  put('--data-plane', f.dataPlane);
   return args;
 }
 

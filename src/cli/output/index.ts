@@ -1,3 +1,4 @@
+export { type ClientAddressInfo, clientAddressInfo } from './client-address.js';
 export { bytesSize, goDuration, goTime, humanDuration, stateSince } from './human.js';
 export { formatNodeList, managerStatus, type NodeListOptions } from './node-list.js';
 export { formatNodePretty } from './node-pretty.js';

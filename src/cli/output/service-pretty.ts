@@ -5,6 +5,7 @@ import {
   type Service,
   type UpdateConfig,
 } from '../../api/index.js';
+import type { ClientAddressInfo } from './client-address.js';
 import { bytesSize, goDuration, humanDuration } from './human.js';
 
 export interface ServicePrettyContext {
@@ -12,6 +13,8 @@ export interface ServicePrettyContext {
   readonly now: number;
   /** Network names for the Networks line; an unknown network shows its ID. */
   readonly networkNames?: ReadonlyMap<NetworkId, string>;
+  /** Beyond docker: whether tasks see the client's address through the published ports. */
+  readonly clientAddress?: ClientAddressInfo;
 }
 
 /**
@@ -114,6 +117,7 @@ export function formatServicePretty(service: Service, ctx: ServicePrettyContext)
         `  PublishMode = ${port.publishMode}`,
       );
     lines[lines.length - 1] += ' ';
+    if (ctx.clientAddress) lines.push(`Client Address:\t${ctx.clientAddress.detail}`);
   }
   const h = c.healthcheck;
   if (h) {

@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
-import { type Clock, FailedPreconditionError, type Logger, type Random } from '../../common/index.js';
+import type { Clock, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
-import { createUserlandMesh, type UserlandMesh } from '../proxy/index.js';
+import { dockerTaskAddress, USERLAND_COVERS, UserlandDataPlane } from '../proxy/index.js';
 import { type CommandRunner, systemCommandRunner } from './command-runner.js';
 import { KernelDataPlane, type MeshDataPlane } from './data-plane.js';
 import { type DataPlaneKind, detectDataPlane } from './detect.js';
@@ -18,7 +18,7 @@ export interface CreateDataPlaneOptions {
   readonly random: Random;
   /** Asked at stop: true (leaving the swarm) removes networks and devices, not only the rules. */
   readonly removeAllOnStop: () => boolean;
-  /** Forces one kind; by default the kernel one where it can run (root, nft, VXLAN). */
+  /** Forces one kind (the daemon's `--data-plane`); by default the kernel one where it can run (root, nft, VXLAN). */
   readonly force?: DataPlaneKind;
   readonly run?: CommandRunner;
   readonly isRoot?: boolean;
@@ -27,10 +27,10 @@ export interface CreateDataPlaneOptions {
 /** Picks the node's data plane at start: nftables + VXLAN when the kernel allows, else the userland proxy. */
 export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDataPlane> {
   const run = o.run ?? systemCommandRunner;
-  const force = o.force ?? forcedByEnv();
+  const force = o.force;
   let detected =
     force === 'userland'
-      ? { kind: 'userland' as const, reason: 'chosen by configuration' }
+      ? { kind: 'userland' as const, reason: 'chosen by --data-plane userland' }
       : await detectDataPlane(run, o.isRoot ?? process.getuid?.() === 0);
   const release = detected.kind === 'nftables+vxlan' ? lockNetns() : undefined;
   if (detected.kind === 'nftables+vxlan' && !release) {
@@ -55,11 +55,19 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
     const dns = new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId });
     return new WithDns(kernel, dns);
   }
-  log.warn('data plane: userland proxy (no overlay networks)', { reason: detected.reason });
-  return new UserlandDataPlane(
-    createUserlandMesh({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
+  log.warn(`data plane: userland proxy (${USERLAND_COVERS})`, { reason: detected.reason });
+  const { default: Dockerode } = await import('dockerode');
+  const userland: MeshDataPlane = new UserlandDataPlane(
+    {
+      nodeId: o.nodeId,
+      logger: o.logger,
+      clock: o.clock,
+      random: o.random,
+      lookup: dockerTaskAddress(new Dockerode(o.docker)),
+    },
     detected.reason,
   );
+  return userland;
 }
 
 /** The kernel data plane and the service resolver, fed the same states and withdrawals. */
@@ -96,44 +104,5 @@ class WithDns implements MeshDataPlane {
 
   async run(signal: AbortSignal): Promise<void> {
     await Promise.all([this.kernel.run(signal), this.dns.run(signal)]);
-  }
-}
-
-/** `SWARMCTL_DATA_PLANE=userland` forces the fallback (tests of it, or a kernel we should not touch). */
-function forcedByEnv(): DataPlaneKind | undefined {
-  const v = process.env.SWARMCTL_DATA_PLANE;
-  return v === 'userland' || v === 'nftables+vxlan' ? v : undefined;
-}
-
-/** The userland proxy as a data plane: published ports only; overlays need the kernel. */
-class UserlandDataPlane implements MeshDataPlane {
-  readonly name = 'mesh-data-plane';
-  readonly kind = 'userland' as const;
-
-  constructor(
-    private readonly mesh: UserlandMesh,
-    readonly reason: string,
-  ) {}
-
-  update(state: MeshState): void {
-    void this.mesh.update(state);
-  }
-
-  withdraw(taskId: TaskId): Promise<void> {
-    return this.mesh.withdraw(taskId);
-  }
-
-  resolverFor(): string | undefined {
-    return undefined;
-  }
-
-  async networkNames(ids: readonly NetworkId[]): Promise<Map<NetworkId, string>> {
-    throw new FailedPreconditionError(
-      `overlay network(s) ${ids.join(', ')} need the kernel data plane, which cannot run on this node (${this.reason})`,
-    );
-  }
-
-  run(signal: AbortSignal): Promise<void> {
-    return this.mesh.run(signal);
   }
 }

@@ -1,3 +1,4 @@
+export { dockerTaskAddress } from './docker-task-address.js';
 export {
   PortProxy,
   type PortProxyDeps,
@@ -9,6 +10,12 @@ export {
   resolveUserlandMeshOptions,
   type UserlandMeshOptions,
 } from './proxy-options.js';
+export {
+  type TaskAddressLookup,
+  USERLAND_COVERS,
+  UserlandDataPlane,
+  type UserlandDataPlaneDeps,
+} from './userland-data-plane.js';
 export {
   createUserlandMesh,
   type PlanOptions,

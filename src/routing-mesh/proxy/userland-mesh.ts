@@ -51,9 +51,14 @@ export function planPublishedPorts(
       for (const b of svc.backends) {
         if (withdrawn.has(b.taskId)) continue;
         const local = b.nodeId === nodeId;
+        const onIngress = b.addrs.find((a) => a.networkId === ingress)?.addr;
+        // Without an overlay (via-node) a local task is not on the ingress: its bridge address.
         const addr =
-          b.addrs.find((a) => a.networkId === ingress)?.addr ??
-          (local ? localAddress?.(b.taskId) : undefined);
+          remote === 'overlay'
+            ? (onIngress ?? (local ? localAddress?.(b.taskId) : undefined))
+            : local
+              ? (localAddress?.(b.taskId) ?? onIngress)
+              : undefined;
         if (local || remote === 'overlay') {
           // In overlay mode every task is reached directly, so all count as local (no relays).
           if (addr !== undefined) backends.push({ host: addr, port: p.targetPort, local: true });
@@ -74,6 +79,13 @@ export function planPublishedPorts(
     }
   }
   return out;
+}
+
+function backendsKey(backends: readonly ProxyBackend[]): string {
+  return backends
+    .map((b) => `${b.host}:${b.port}`)
+    .sort()
+    .join(',');
 }
 
 interface Entry {
@@ -183,6 +195,14 @@ export class UserlandMesh implements Component {
     for (const [key, w] of want) {
       const entry = this.entries.get(key) ?? { protocol: w.protocol, port: w.port, backends: [] };
       this.entries.set(key, entry);
+      if (backendsKey(entry.backends) !== backendsKey(w.backends)) {
+        // Info level: when a task entered or left the rotation is what one asks of a mesh.
+        this.deps.logger.info('published port backends', {
+          protocol: w.protocol,
+          port: w.port,
+          backends: backendsKey(w.backends),
+        });
+      }
       entry.backends = w.backends;
       if (!entry.proxy) await this.open(entry);
       entry.proxy?.setBackends(w.backends);

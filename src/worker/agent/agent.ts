@@ -115,7 +115,11 @@ export class Agent implements Component {
     let publishing: Promise<void> | undefined;
     let heartbeatFailure: unknown;
     try {
-      const description: NodeDescription = await this.deps.executor.describe(signal);
+      const kind = this.deps.mesh?.kind;
+      const description: NodeDescription = {
+        ...(await this.deps.executor.describe(signal)),
+        ...(kind && { dataPlane: kind }),
+      };
       const stream = client.call.Session(
         { description, ...(this.deps.advertiseAddr && { addr: this.deps.advertiseAddr }) },
         { signal },

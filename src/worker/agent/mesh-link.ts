@@ -8,7 +8,7 @@ import {
 import type { MeshDataPlane } from '../../routing-mesh/index.js';
 
 /** What the agent needs of the node's data plane (absent when the node runs none). */
-export type AgentMesh = Pick<MeshDataPlane, 'update' | 'withdraw'>;
+export type AgentMesh = Pick<MeshDataPlane, 'update' | 'withdraw'> & Partial<Pick<MeshDataPlane, 'kind'>>;
 
 /**
  * Hands the leader's MeshState to the data plane, and holds back the stop of a task the mesh

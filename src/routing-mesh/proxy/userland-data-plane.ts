@@ -1,0 +1,150 @@
+import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
+import {
+  type Clock,
+  Emitter,
+  errorMessage,
+  FailedPreconditionError,
+  type Logger,
+  nextEvent,
+  type Random,
+  SwarmError,
+  withTimeout,
+} from '../../common/index.js';
+import type { UserlandMeshOptions } from './proxy-options.js';
+import { UserlandMesh } from './userland-mesh.js';
+
+/** Finds where a local task's container answers from this node (its Docker bridge address). */
+export type TaskAddressLookup = (taskId: TaskId) => Promise<string | undefined>;
+
+export interface UserlandDataPlaneDeps {
+  readonly nodeId: NodeId;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly lookup: TaskAddressLookup;
+}
+
+/** What the userland data plane covers, for `swarmctl info` and the logs. */
+export const USERLAND_COVERS = 'published ports only: no overlay networks, service VIPs or service DNS';
+
+/**
+ * The userland proxy as the node's data plane, for nodes without nftables or VXLAN. It covers the
+ * ingress mesh only: every node listens on every published port and relays to healthy tasks,
+ * its own at their Docker bridge address, other nodes' through those nodes' listeners. Tasks
+ * are not attached to the ingress overlay (there is none here); a task on a user overlay is
+ * refused with the reason, since no container could reach it across nodes.
+ */
+export class UserlandDataPlane {
+  readonly name = 'mesh-data-plane';
+  readonly kind = 'userland' as const;
+  readonly mesh: UserlandMesh;
+  private latest: MeshState | undefined;
+  private readonly changed = new Emitter<void>();
+  private readonly addresses = new Map<TaskId, string>();
+  private readonly looking = new Set<TaskId>();
+  private running = false;
+
+  constructor(
+    private readonly deps: UserlandDataPlaneDeps,
+    readonly reason: string,
+    options: Omit<UserlandMeshOptions, 'nodeId'> = {},
+  ) {
+    this.mesh = new UserlandMesh(
+      {
+        logger: deps.logger,
+        clock: deps.clock,
+        random: deps.random,
+        localAddress: (taskId) => this.addresses.get(taskId),
+      },
+      { ...options, nodeId: deps.nodeId },
+    );
+  }
+
+  update(state: MeshState): void {
+    if (this.latest && state.revision < this.latest.revision) return;
+    this.latest = state;
+    void this.mesh.update(state);
+    this.findAddresses(state);
+    this.changed.fire();
+  }
+
+  withdraw(taskId: TaskId): Promise<void> {
+    return this.mesh.withdraw(taskId);
+  }
+
+  resolverFor(): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * The ingress needs no Docker network here (the proxy reaches tasks on their default bridge),
+   * so it is left out of the answer and the task is not attached to it. Any other overlay is
+   * refused: without VXLAN nothing carries it between nodes.
+   */
+  async networkNames(
+    ids: readonly NetworkId[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Map<NetworkId, string>> {
+    const known = (): boolean => ids.every((id) => this.latest?.networks.some((n) => n.id === id));
+    if (!known()) {
+      await withTimeout(
+        nextEvent(this.changed.event, known, signal),
+        timeoutMs,
+        'the network list from the leader',
+        this.deps.clock,
+      ).catch((e: unknown) => {
+        signal?.throwIfAborted();
+        if (!(e instanceof SwarmError && e.code === 'DEADLINE_EXCEEDED')) throw e;
+      });
+    }
+    const overlays = ids.filter((id) => !this.latest?.networks.some((n) => n.id === id && n.ingress));
+    if (overlays.length > 0) {
+      const names = overlays.map((id) => this.latest?.networks.find((n) => n.id === id)?.name ?? id);
+      throw new FailedPreconditionError(
+        `overlay network(s) ${names.join(', ')} need the kernel data plane, which cannot run on this node (${this.reason}); the userland data plane serves ${USERLAND_COVERS}`,
+      );
+    }
+    return new Map();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.running = true;
+    try {
+      if (this.latest) this.findAddresses(this.latest);
+      await this.mesh.run(signal);
+    } finally {
+      this.running = false;
+      this.changed.dispose();
+    }
+  }
+
+  /** Looks up the address of every local backend not known yet; forgets tasks no longer listed. */
+  private findAddresses(state: MeshState): void {
+    const local = new Set(
+      state.services.flatMap((s) =>
+        s.backends.filter((b) => b.nodeId === this.deps.nodeId).map((b) => b.taskId),
+      ),
+    );
+    for (const t of this.addresses.keys()) if (!local.has(t)) this.addresses.delete(t);
+    if (!this.running) return;
+    for (const t of local) {
+      if (this.addresses.has(t) || this.looking.has(t)) continue;
+      this.looking.add(t);
+      void this.deps
+        .lookup(t)
+        .then((addr) => {
+          if (addr === undefined) {
+            this.deps.logger.warn('no address for a local task: it gets no traffic', { 'task.id': t });
+            return;
+          }
+          this.addresses.set(t, addr);
+          return this.mesh.refresh();
+        })
+        .catch((e: unknown) =>
+          this.deps.logger.warn('task address lookup failed', { 'task.id': t, error: errorMessage(e) }),
+        )
+        .finally(() => this.looking.delete(t));
+    }
+  }
+}
