@@ -1,8 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlService } from '../../src/api/index.js';
 import { errorMessage, waitFor } from '../../src/common/index.js';
 import { ChannelCredentials, createClient } from '../../src/rpc/index.js';
+import {
+  docker,
+  nodeInfo as info,
+  ok,
+  startCluster,
+  stopCluster,
+  waitForReady,
+} from '../harness/cluster-cli.js';
 import { runCommand } from '../harness/run-command.js';
 import { SWARMCTL, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
@@ -13,25 +20,6 @@ import { SWARMCTL, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
  */
 let nodes: SwarmNodes;
 const ids: string[] = [];
-
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' });
-}
-
-interface InfoJson {
-  node: { nodeId: string; role: string; pid: number };
-  cluster?: { leader: string | null; managers: { nodeId: string; reachability: string }[] };
-}
-
-function info(n: TestNode): InfoJson | undefined {
-  const r = n.cli('info', '--format', 'json');
-  return r.status === 0 ? (JSON.parse(r.stdout) as InfoJson) : undefined;
-}
 
 /** `node ls` rows as ID → MANAGER STATUS (empty for workers). */
 function managerStatuses(n: TestNode): Map<string, string> {
@@ -77,35 +65,15 @@ async function leaderSeenBy(alive: TestNode, not?: string): Promise<string> {
 
 beforeAll(() => {
   nodes = new SwarmNodes(25700, 'swarm-managers-');
-  ok(nodes.init(0));
-  const token = ok(nodes.node(0).cli('join-token', 'worker', '-q')).trim();
-  ok(nodes.join(1, token, nodes.node(0)));
-  ok(nodes.join(2, token, nodes.node(0)));
-  for (const i of [0, 1, 2]) ids.push(info(nodes.node(i))!.node.nodeId);
+  ids.push(...startCluster(nodes, ['worker', 'worker']));
 }, 120_000);
 
-afterAll(() => {
-  nodes?.teardown();
-  for (const id of ids) {
-    const left = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
-      .split('\n')
-      .filter(Boolean);
-    if (left.length > 0) docker('rm', '-f', ...left);
-  }
-});
+afterAll(() => stopCluster(nodes, ids));
 
 describe('promote and demote change the Raft membership', () => {
   it('promotes two workers to voters, survives the leader being killed, demotes one back to a worker that keeps its task', async () => {
     const [n0, n1, n2] = [nodes.node(0), nodes.node(1), nodes.node(2)];
-    await waitFor(
-      () => {
-        const ready = ok(n0.cli('node', 'ls'))
-          .split('\n')
-          .filter((l) => /\bReady\b/.test(l)).length;
-        return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'three ready nodes' },
-    );
+    await waitForReady(n0, 3);
     ok(
       n0.cli(
         'service',

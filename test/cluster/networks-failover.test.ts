@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Network, Service } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
-import { type CliResult, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
+import { nodeInfo as info, ok, startCluster } from '../harness/cluster-cli.js';
+import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
  * Allocations survive a leader change: three managers on loopback, the leader is SIGKILLed, and
@@ -11,21 +12,6 @@ import { type CliResult, SwarmNodes, type TestNode } from '../harness/swarm-node
  */
 let nodes: SwarmNodes;
 const NOWHERE = ['--constraint', 'node.labels.nowhere==1'];
-
-function ok(r: CliResult): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-interface InfoJson {
-  node: { nodeId: string };
-  cluster?: { leader: string | null; managers: { nodeId: string; reachability: string }[] };
-}
-
-function info(n: TestNode): InfoJson | undefined {
-  const r = n.cli('info', '--format', 'json');
-  return r.status === 0 ? (JSON.parse(r.stdout) as InfoJson) : undefined;
-}
 
 const inspect = <T>(n: TestNode, what: 'network' | 'service', ref: string): T =>
   (JSON.parse(ok(n.cli(what, 'inspect', ref))) as T[])[0]!;
@@ -45,10 +31,7 @@ async function vips(n: TestNode, ref: string, count: number): Promise<Service> {
 
 beforeAll(() => {
   nodes = new SwarmNodes(25810, 'swarm-networks-ha-');
-  ok(nodes.init(0));
-  const token = ok(nodes.node(0).cli('join-token', 'manager', '-q')).trim();
-  ok(nodes.join(1, token, nodes.node(0)));
-  ok(nodes.join(2, token, nodes.node(0)));
+  startCluster(nodes, ['manager', 'manager']);
 }, 180_000);
 
 afterAll(() => {

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlService, type Network, type Service, type Task } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
 import { ChannelCredentials, createClient } from '../../src/rpc/index.js';
-import { type CliResult, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
+import {
+  fails,
+  inspectNetwork as inspectNetworkOn,
+  inspectService as inspectServiceOn,
+  ok,
+} from '../harness/cluster-cli.js';
+import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
  * `service update --publish-add/--publish-rm/--network-add/--network-rm` on a real node process:
@@ -15,23 +21,8 @@ let nodes: SwarmNodes;
 let mgr: TestNode;
 const NOWHERE = ['--constraint', 'node.labels.nowhere==1'];
 
-function ok(r: CliResult): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function fails(r: CliResult): string {
-  expect(r.status, `expected a failure, got: ${r.stdout}`).not.toBe(0);
-  return r.stderr;
-}
-
-function inspectNetwork(ref: string): Network {
-  return (JSON.parse(ok(mgr.cli('network', 'inspect', ref))) as Network[])[0]!;
-}
-
-function inspectService(ref: string): Service {
-  return (JSON.parse(ok(mgr.cli('service', 'inspect', ref))) as Service[])[0]!;
-}
+const inspectNetwork = (ref: string): Network => inspectNetworkOn(mgr, ref);
+const inspectService = (ref: string): Service => inspectServiceOn(mgr, ref);
 
 function vipsOf(s: Service): Map<string, string> {
   return new Map((s.status.endpoint?.virtualIps ?? []).map((v) => [v.networkId, v.addr]));

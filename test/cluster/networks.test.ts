@@ -1,8 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Network, Service } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
-import { type CliResult, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
+import {
+  fails,
+  inspectNetwork as inspectNetworkOn,
+  inspectService as inspectServiceOn,
+  ok,
+  startCluster,
+  stopCluster,
+} from '../harness/cluster-cli.js';
+import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
  * Networks and the allocator through the CLI on a real node process: the cluster is made with its
@@ -15,23 +22,8 @@ let nodes: SwarmNodes;
 let mgr: TestNode;
 const NOWHERE = ['--constraint', 'node.labels.nowhere==1'];
 
-function ok(r: CliResult): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function fails(r: CliResult): string {
-  expect(r.status, `expected a failure, got: ${r.stdout}`).not.toBe(0);
-  return r.stderr;
-}
-
-function inspectNetwork(ref: string): Network {
-  return (JSON.parse(ok(mgr.cli('network', 'inspect', ref))) as Network[])[0]!;
-}
-
-function inspectService(ref: string): Service {
-  return (JSON.parse(ok(mgr.cli('service', 'inspect', ref))) as Service[])[0]!;
-}
+const inspectNetwork = (ref: string): Network => inspectNetworkOn(mgr, ref);
+const inspectService = (ref: string): Service => inspectServiceOn(mgr, ref);
 
 /** The service once the allocator gave it a VIP on each of `count` networks. */
 async function withVips(ref: string, count: number): Promise<Service> {
@@ -46,33 +38,22 @@ async function withVips(ref: string, count: number): Promise<Service> {
   );
 }
 
+let nodeIds: string[] = [];
+
 beforeAll(() => {
   nodes = new SwarmNodes(25800, 'swarm-networks-');
-  ok(nodes.init(0, '--default-addr-pool', '10.96.0.0/16', '--default-addr-pool-mask-length', '24'));
+  nodeIds = startCluster(
+    nodes,
+    [],
+    '--default-addr-pool',
+    '10.96.0.0/16',
+    '--default-addr-pool-mask-length',
+    '24',
+  );
   mgr = nodes.node(0);
-  nodeId = (JSON.parse(ok(mgr.cli('info', '--format', 'json'))) as { node: { nodeId: string } }).node.nodeId;
 }, 120_000);
 
-/** Containers this run's node started (they carry its node id). */
-function ourContainers(): string[] {
-  if (!nodeId) return [];
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${nodeId}`], {
-    encoding: 'utf8',
-  })
-    .split('\n')
-    .filter(Boolean);
-}
-
-let nodeId = '';
-
-afterAll(() => {
-  try {
-    nodes?.teardown();
-  } finally {
-    const ids = ourContainers();
-    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids]);
-  }
-});
+afterAll(() => stopCluster(nodes, nodeIds));
 
 describe('networks', () => {
   it('has an ingress network from the cluster pool, created at init', async () => {

@@ -6,6 +6,7 @@ import { generateNodeKeyAndCsr } from '../../src/ca/index.js';
 import { isSwarmError, waitFor } from '../../src/common/index.js';
 import { RaftService } from '../../src/raft/index.js';
 import { clientCredentials, createClient, serverNameOverride } from '../../src/rpc/index.js';
+import { ok } from '../harness/cluster-cli.js';
 import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 import { createTestCa, type TestCa } from '../harness/test-ca.js';
 
@@ -27,11 +28,6 @@ function keyFile(n: TestNode): { certChainPem: string; secrets?: { tlsKeyPem: st
 function rootPem(n: TestNode): string {
   return readFileSync(join(n.dir, 'certificates/swarm-root-ca.crt'), 'utf8');
 }
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
 beforeAll(async () => {
   nodes = new SwarmNodes(25100, 'swarm-security-');
   otherCa = createTestCa('impostor');

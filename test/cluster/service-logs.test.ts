@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
+import { docker, ok, removeContainersOf, startCluster, waitForReady } from '../harness/cluster-cli.js';
 import { SWARMCTL, SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
@@ -18,15 +19,6 @@ const SERVICE = 'logsvc';
 // stderr well before stdout: `--tail N` counts the lines of both streams, and the engine copies
 // the two streams independently (no order between them within a moment).
 const SCRIPT = 'echo oops >&2; sleep 1; for i in 1 2 3 4 5; do echo "line $i"; done; exec sleep 100000';
-
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' });
-}
 
 /** This run's running containers of the service, with their node and task. */
 function containers(): { id: string; node: string; task: string }[] {
@@ -72,15 +64,6 @@ function subscriptionCounts(): { started: number; ended: number }[] {
   });
 }
 
-function cleanup(): void {
-  for (const id of nodeIds) {
-    const ids = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
-      .split('\n')
-      .filter(Boolean);
-    if (ids.length > 0) docker('rm', '-f', ...ids);
-  }
-}
-
 /** Lines of `logs` output: `<service>.<slot>.<task>@<node>    | <text>`. */
 function parse(out: string): { service: string; slot: string; task: string; node: string; text: string }[] {
   return out
@@ -109,20 +92,10 @@ async function allPrinted(want: number): Promise<void> {
 
 beforeAll(async () => {
   nodes = new SwarmNodes(25600, 'swarm-logs-');
-  ok(nodes.init(0));
+  nodeIds = startCluster(nodes, ['manager', 'worker']);
   leader = nodes.node(0);
-  ok(nodes.join(1, ok(leader.cli('join-token', 'manager', '-q')).trim(), leader));
-  ok(nodes.join(2, ok(leader.cli('join-token', 'worker', '-q')).trim(), leader));
   follower = nodes.node(1);
-  nodeIds = [0, 1, 2].map((i) => JSON.parse(ok(nodes.node(i).cli('info', '--format', 'json'))).node.nodeId);
-  await waitFor(
-    () => {
-      const ls = ok(leader.cli('node', 'ls'));
-      const ready = ls.split('\n').filter((l) => /\bReady\b/.test(l)).length;
-      return ready === 3 ? { done: true, value: undefined } : { done: false, state: ls };
-    },
-    { timeoutMs: 30_000, intervalMs: 250, what: 'three ready nodes' },
-  );
+  await waitForReady(leader, 3);
   ok(
     leader.cli(
       'service',
@@ -148,7 +121,7 @@ afterAll(() => {
     leader?.cli('service', 'rm', SERVICE);
   } finally {
     nodes?.teardown();
-    cleanup();
+    removeContainersOf(nodeIds);
   }
 });
 

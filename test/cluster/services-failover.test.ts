@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
-import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
+import { docker, nodeInfo, ok, startCluster, stopCluster, waitForReady } from '../harness/cluster-cli.js';
+import { SwarmNodes } from '../harness/swarm-nodes.js';
 
 /**
  * Three managers on loopback sharing the machine's engine (each manages only the containers
@@ -10,15 +10,6 @@ import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
  */
 let nodes: SwarmNodes;
 let ids: string[] = [];
-
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' });
-}
 
 /** Running containers of this run per node ID. */
 function runningByNode(): Map<string, number> {
@@ -34,42 +25,17 @@ function runningByNode(): Map<string, number> {
   return m;
 }
 
-function info(n: TestNode): { nodeId: string; leader: string | null; pid: number } {
-  const j = JSON.parse(ok(n.cli('info', '--format', 'json')));
-  return { nodeId: j.node.nodeId, leader: j.cluster?.leader ?? null, pid: j.node.pid };
-}
-
 beforeAll(() => {
   nodes = new SwarmNodes(25400, 'swarm-failover-');
-  ok(nodes.init(0));
-  const token = ok(nodes.node(0).cli('join-token', 'manager', '-q')).trim();
-  ok(nodes.join(1, token, nodes.node(0)));
-  ok(nodes.join(2, token, nodes.node(0)));
-  ids = [0, 1, 2].map((i) => info(nodes.node(i)).nodeId);
+  ids = startCluster(nodes, ['manager', 'manager']);
 }, 120_000);
 
-afterAll(() => {
-  nodes?.teardown();
-  for (const id of ids) {
-    const left = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
-      .split('\n')
-      .filter(Boolean);
-    if (left.length > 0) docker('rm', '-f', ...left);
-  }
-});
+afterAll(() => stopCluster(nodes, ids));
 
 describe('services across a leader failure', () => {
   it('keeps 6 replicas, one per slot, after the leader process dies', async () => {
     const n0 = nodes.node(0);
-    await waitFor(
-      () => {
-        const ready = ok(n0.cli('node', 'ls'))
-          .split('\n')
-          .filter((l) => /\bReady\b/.test(l)).length;
-        return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'three ready managers' },
-    );
+    await waitForReady(n0, 3);
     ok(
       n0.cli(
         'service',
@@ -84,7 +50,7 @@ describe('services across a leader failure', () => {
     );
     expect([...runningByNode().values()]).toEqual([2, 2, 2]);
 
-    const leaderIdx = ids.indexOf(info(n0).leader ?? '');
+    const leaderIdx = ids.indexOf(nodeInfo(n0)?.cluster?.leader ?? '');
     expect(leaderIdx).toBeGreaterThanOrEqual(0);
     const leader = nodes.node(leaderIdx);
     const survivor = nodes.node(leaderIdx === 1 ? 2 : 1);

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
+import { docker, ok, removeContainersOf, startCluster, waitForReady } from '../harness/cluster-cli.js';
 import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
@@ -14,15 +14,6 @@ import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 let nodes: SwarmNodes;
 let mgr: TestNode;
 let nodeIds: string[] = [];
-
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' });
-}
 
 /** This run's containers of `service` (running ones only unless `all`): other runs' are ignored. */
 function containers(service: string, all = false): { id: string; state: string; node: string }[] {
@@ -42,15 +33,6 @@ function containers(service: string, all = false): { id: string; state: string; 
       return { id: id!, state: state!, node: node! };
     })
     .filter((c) => nodeIds.includes(c.node));
-}
-
-function cleanup(): void {
-  for (const id of nodeIds) {
-    const ids = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
-      .split('\n')
-      .filter(Boolean);
-    if (ids.length > 0) docker('rm', '-f', ...ids);
-  }
 }
 
 function httpGet(url: string): Promise<string> {
@@ -92,11 +74,8 @@ async function stopped(n: TestNode): Promise<void> {
 
 beforeAll(() => {
   nodes = new SwarmNodes(25300, 'swarm-services-');
-  ok(nodes.init(0));
+  nodeIds = startCluster(nodes, ['worker']);
   mgr = nodes.node(0);
-  const token = ok(mgr.cli('join-token', 'worker', '-q')).trim();
-  ok(nodes.join(1, token, mgr));
-  nodeIds = [0, 1].map((i) => JSON.parse(ok(nodes.node(i).cli('info', '--format', 'json'))).node.nodeId);
 }, 120_000);
 
 afterAll(() => {
@@ -104,20 +83,13 @@ afterAll(() => {
     mgr?.cli('service', 'rm', 'web');
   } finally {
     nodes?.teardown();
-    cleanup();
+    removeContainersOf(nodeIds);
   }
 });
 
 describe('services on real engines', () => {
   it('creates 3 replicas that answer v1 on their container addresses', async () => {
-    await waitFor(
-      () => {
-        const ls = ok(mgr.cli('node', 'ls'));
-        const ready = ls.split('\n').filter((l) => /\bReady\b/.test(l)).length;
-        return ready === 2 ? { done: true, value: undefined } : { done: false, state: ls };
-      },
-      { timeoutMs: 20_000, intervalMs: 200, what: 'both nodes ready' },
-    );
+    await waitForReady(mgr, 2, 20_000);
     const started = Date.now();
     ok(
       mgr.cli(

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
+import { docker, nodeInfo, ok, startCluster, stopCluster, waitForReady } from '../harness/cluster-cli.js';
 import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
 
 /**
@@ -11,20 +11,6 @@ import { SwarmNodes, type TestNode } from '../harness/swarm-nodes.js';
  */
 let nodes: SwarmNodes;
 let ids: string[] = [];
-
-function ok(r: { status: number; stdout: string; stderr: string }): string {
-  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' });
-}
-
-function info(n: TestNode): { nodeId: string; leader: string | null } {
-  const j = JSON.parse(ok(n.cli('info', '--format', 'json')));
-  return { nodeId: j.node.nodeId, leader: j.cluster?.leader ?? null };
-}
 
 interface Sample {
   /** Running containers per slot, and their images. */
@@ -77,36 +63,16 @@ function updateState(n: TestNode): string | undefined {
 
 beforeAll(() => {
   nodes = new SwarmNodes(25900, 'swarm-updates-');
-  ok(nodes.init(0));
-  const token = ok(nodes.node(0).cli('join-token', 'manager', '-q')).trim();
-  ok(nodes.join(1, token, nodes.node(0)));
-  ok(nodes.join(2, token, nodes.node(0)));
-  ids = [0, 1, 2].map((i) => info(nodes.node(i)).nodeId);
+  ids = startCluster(nodes, ['manager', 'manager']);
 }, 120_000);
 
-afterAll(() => {
-  nodes?.teardown();
-  for (const id of ids) {
-    const left = docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`)
-      .split('\n')
-      .filter(Boolean);
-    if (left.length > 0) docker('rm', '-f', ...left);
-  }
-});
+afterAll(() => stopCluster(nodes, ids));
 
 describe('rolling update across a leader failure', () => {
   it('the new leader finishes the update: 4 replicas on v2, never two running in a slot', async () => {
     const n0 = nodes.node(0);
-    await waitFor(
-      () => {
-        const ready = ok(n0.cli('node', 'ls'))
-          .split('\n')
-          .filter((l) => /\bReady\b/.test(l)).length;
-        return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
-      },
-      { timeoutMs: 30_000, intervalMs: 200, what: 'three ready managers' },
-    );
-    const leaderId = info(n0).leader;
+    await waitForReady(n0, 3);
+    const leaderId = nodeInfo(n0)?.cluster?.leader;
     expect(leaderId).toBe(ids[0]);
     ok(n0.cli('node', 'update', '--availability', 'drain', ids[0]!));
     ok(
@@ -148,7 +114,7 @@ describe('rolling update across a leader failure', () => {
     );
     const beforeKill = images(observe()).filter((i) => i.endsWith(':v2')).length;
     const killedAt = Date.now();
-    execFileSync('kill', ['-KILL', String(nodes.pid(n0))]);
+    process.kill(nodes.pid(n0)!, 'SIGKILL');
     const survivor = nodes.node(1);
     await waitFor(
       () => {
@@ -164,7 +130,7 @@ describe('rolling update across a leader failure', () => {
     console.log(
       `update: ${beforeKill}/4 slots on v2 when the leader was killed; completed ${Date.now() - killedAt} ms later (${Date.now() - started} ms in all), ${samples.length} samples`,
     );
-    const newLeader = info(survivor).leader;
+    const newLeader = nodeInfo(survivor)?.cluster?.leader;
     expect(newLeader).not.toBe(ids[0]);
     expect(maxPerSlot).toBe(1);
     const final = observe();
