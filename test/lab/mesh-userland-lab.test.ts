@@ -1,0 +1,368 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/common/index.js';
+import { Lab } from '../harness/lab.js';
+import { runCommand } from '../harness/run-command.js';
+import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+
+/**
+ * The userland fallback data plane on a 3-host swarmctl cluster (issue 7, points 6 and 7): every
+ * node started with `--data-plane userland`, the way an operator forces it (auto picks it where
+ * nftables or VXLAN is missing). Clients run in the lab's root namespace (the lab bridge's
+ * address, not a node). The test images report neither UDP nor the peer's address, so the `peer`
+ * service's tasks get a small node server in their network namespace (as in mesh-dns-lab):
+ * TCP 9000 and UDP 9053 answer with the host's label and the address the server sees.
+ */
+const PREFIX = 'swlf';
+const SUBNET = '10.213.11';
+const IMAGE = 'swarmctl-test/web:v1';
+const HOSTS = [1, 2, 3] as const;
+const CLIENT_ADDR = `${SUBNET}.1`;
+
+let lab: Lab;
+const ids: string[] = [];
+const servers: ChildProcess[] = [];
+
+async function cli(n: number, ...args: string[]): Promise<string> {
+  const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
+    timeoutMs: 60_000,
+  });
+  return r.stdout;
+}
+
+async function startNode(n: number, argv: string[]): Promise<void> {
+  const h = lab.host(n);
+  const addr = `${h.address}:2377`;
+  lab.startProcess(
+    n,
+    [
+      SWARMCTL,
+      ...argv,
+      '--data-plane',
+      'userland',
+      '--state-dir',
+      h.swarmctlStateDir,
+      '--control-socket',
+      h.swarmctlSocket,
+      '--docker-host',
+      h.dockerHost,
+      '--listen-addr',
+      addr,
+      '--advertise-addr',
+      addr,
+      '--foreground',
+    ],
+    { name: 'swarmctl' },
+  );
+  ids[n] = await waitFor(
+    async () => {
+      const r = await runCommand([SWARMCTL, '-H', `unix://${h.swarmctlSocket}`, 'info', '--format', 'json'], {
+        allowFailure: true,
+        timeoutMs: 10_000,
+      });
+      return r.code === 0
+        ? { done: true, value: (JSON.parse(r.stdout) as { node: { nodeId: string } }).node.nodeId }
+        : { done: false, state: r.stderr.trim() };
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
+  );
+}
+
+/** `count` HTTP bodies through host `n`'s port 8080, from the root namespace ("error …" on failure). */
+async function bodies(n: number, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = await runCommand(['curl', '-sS', '--max-time', '3', `http://${lab.host(n).address}:8080/`], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    out.push(r.code === 0 ? r.stdout.trim() : `error ${r.stderr.trim()}`);
+  }
+  return out;
+}
+
+async function runningContainers(service: string): Promise<{ host: number; id: string }[]> {
+  const out: { host: number; id: string }[] = [];
+  for (const host of HOSTS) {
+    const r = await lab.dockerCli(host, [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.swarm.service.name=${service}`,
+    ]);
+    for (const id of r.stdout.trim().split('\n').filter(Boolean)) out.push({ host, id });
+  }
+  return out;
+}
+
+/** The node's log lines saying a published port's backends changed, with their time. */
+function backendChanges(n: number, port: number): { at: number; backends: string }[] {
+  const text = readFileSync(join(lab.host(n).logDir, 'swarmctl.log'), 'utf8');
+  const out: { at: number; backends: string }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"published port backends"')) continue;
+    const r = JSON.parse(line) as { time: string; port: number; backends: string };
+    if (r.port === port) out.push({ at: Date.parse(r.time), backends: r.backends });
+  }
+  return out;
+}
+
+const PEER_SERVER = `
+const net = require('node:net'); const dgram = require('node:dgram'); const label = process.argv[1];
+net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(9000, '0.0.0.0');
+const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + ' ' + r.address + ' ' + m, r.port, r.address)); u.bind(9053);
+`;
+
+/** `count` requests from the root namespace; one reply per line. */
+const CLIENT = `
+const net = require('node:net'); const dgram = require('node:dgram');
+const [proto, host, port, count] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(3000, () => { s.destroy(); res('error timeout'); }); // hygiene-ok: a per-request deadline of the client, not a wait
+  s.on('data', (x) => { d += x; }); s.on('end', () => res(d.trim())); s.on('error', (e) => res('error ' + e.code)); }); }
+function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, 3000); // hygiene-ok: a UDP reply deadline of the client, not a wait
+  u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.send('ping', port, host); }); }
+(async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
+`;
+
+async function fromRoot(proto: 'tcp' | 'udp', n: number, port: number, count: number): Promise<string[]> {
+  const r = await runCommand(
+    [process.execPath, '-e', CLIENT, proto, lab.host(n).address, String(port), String(count)],
+    { timeoutMs: 60_000 },
+  );
+  return r.stdout.trim().split('\n');
+}
+
+/** Our listeners in host n's namespace (any of the test's published ports). */
+async function listeners(n: number): Promise<string[]> {
+  const r = await lab.exec(n, ['ss', '-Hltun'], {});
+  return r.stdout.split('\n').filter((l) => /:(8080|8090|9053)\s/.test(l));
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE] });
+  await startNode(1, ['init']);
+  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
+  for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+}, 240_000);
+
+afterAll(async () => {
+  for (const s of servers) s.kill('SIGKILL');
+  await lab?.teardown();
+}, 120_000);
+
+describe('the userland data plane on a 3-host swarmctl cluster', () => {
+  it('info reports the userland data plane, why, and what it covers', async () => {
+    for (const n of HOSTS) {
+      const json = JSON.parse(await cli(n, 'info', '--format', 'json')) as {
+        node: { dataPlane?: { kind: string; reason?: string } };
+      };
+      expect(json.node.dataPlane, `host ${n}`).toEqual({
+        kind: 'userland',
+        reason: 'chosen by --data-plane userland',
+      });
+      expect(await cli(n, 'info')).toContain(
+        'Data Plane: userland (chosen by --data-plane userland; published ports only, relayed between nodes;',
+      );
+    }
+  });
+
+  it('2 replicas on host 1 published on 8080 answer from every node, both of them', async () => {
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'web',
+      '--replicas',
+      '2',
+      '--constraint',
+      `node.id==${ids[1]}`,
+      '-p',
+      '8080:80',
+      IMAGE,
+    );
+    for (const n of HOSTS) {
+      const seen = await waitFor(
+        async () => {
+          const got = new Set((await bodies(n, 10)).filter((b) => b.startsWith('v1 ')));
+          return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+        },
+        { timeoutMs: 90_000, intervalMs: 200, what: `both replicas through host ${n}` },
+      );
+      // Once both serve, no request fails.
+      const again = await bodies(n, 20);
+      expect(
+        again.every((b) => b.startsWith('v1 ')),
+        `through host ${n}: ${again.join('; ')}`,
+      ).toBe(true);
+      console.log(`host ${n}:8080 answered by ${[...seen].join(', ')}`);
+    }
+  });
+
+  describe('the peer service: UDP and the client address', () => {
+    beforeAll(async () => {
+      await cli(
+        1,
+        'service',
+        'create',
+        '--detach',
+        '--name',
+        'peer',
+        '--replicas',
+        '2',
+        '--replicas-max-per-node',
+        '1',
+        '--constraint',
+        `node.id!=${ids[3]}`,
+        '-p',
+        'published=8090,target=9000',
+        '-p',
+        'published=9053,target=9053,protocol=udp',
+        IMAGE,
+      );
+      const peers = await waitFor(
+        async () => {
+          const cs = await runningContainers('peer');
+          return cs.length === 2 ? { done: true, value: cs } : { done: false, state: JSON.stringify(cs) };
+        },
+        { timeoutMs: 90_000, intervalMs: 300, what: 'two peer tasks on hosts 1 and 2' },
+      );
+      for (const p of peers) {
+        const pid = (await lab.dockerCli(p.host, ['inspect', '-f', '{{.State.Pid}}', p.id])).stdout.trim();
+        servers.push(
+          spawn(
+            'nsenter',
+            [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', PEER_SERVER, `h${p.host}`],
+            { stdio: 'ignore', env: { ...process.env, SWARMCTL_LAB: PREFIX } },
+          ),
+        );
+      }
+      await waitFor(
+        async () => {
+          const seen = new Set((await fromRoot('tcp', 3, 8090, 12)).map((r) => r.split(' ')[0]));
+          return seen.has('h1') && seen.has('h2')
+            ? { done: true, value: 0 }
+            : { done: false, state: [...seen].join(', ') };
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: 'both peer servers through host 3' },
+      );
+    }, 180_000);
+
+    it('a UDP echo answers through every node, from both tasks', async () => {
+      for (const n of HOSTS) {
+        const replies = await fromRoot('udp', n, 9053, 16);
+        expect(
+          replies.every((r) => /^h\d \S+ ping$/.test(r)),
+          `through host ${n}: ${replies.join('; ')}`,
+        ).toBe(true);
+        const by = new Set(replies.map((r) => r.split(' ')[0]));
+        console.log(`UDP through host ${n}: answered by ${[...by].sort().join(',')}`);
+        expect([...by].sort(), `through host ${n}`).toEqual(['h1', 'h2']);
+      }
+    });
+
+    it('inspect says the client address is not kept, and the tasks indeed see a node address', async () => {
+      const [svc] = JSON.parse(await cli(1, 'service', 'inspect', 'peer')) as {
+        clientAddress?: { kept: string; userlandNodes?: string[] };
+      }[];
+      expect(svc?.clientAddress?.kept).toBe('no');
+      expect(svc?.clientAddress?.userlandNodes?.length).toBe(3);
+      expect(await cli(1, 'service', 'inspect', '--pretty', 'peer')).toContain(
+        'Client Address:\tnot kept: every node runs the userland proxy',
+      );
+      for (const n of HOSTS) {
+        const replies = await fromRoot('tcp', n, 8090, 8);
+        expect(
+          replies.every((r) => /^h\d \S+$/.test(r)),
+          `through host ${n}: ${replies.join('; ')}`,
+        ).toBe(true);
+        const seen = new Set(replies.map((r) => r.split(' ')[1]));
+        console.log(`through host ${n} the tasks saw ${[...seen].sort().join(', ')} (client ${CLIENT_ADDR})`);
+        expect(seen.has(CLIENT_ADDR)).toBe(false);
+      }
+    });
+  });
+
+  it("a killed replica leaves every node's rotation within 1 s, and its replacement serves", async () => {
+    const running = await runningContainers('web');
+    expect(running.map((c) => c.host)).toEqual([1, 1]);
+    const victim = running[0]?.id as string;
+    const before = HOSTS.map((n) => backendChanges(n, 8080).at(-1)?.backends ?? '');
+    const killed = Date.now();
+    await lab.dockerCli(1, ['kill', victim]);
+    // Host 1 lists both containers' bridge addresses, hosts 2 and 3 host 1's listener twice
+    // (one entry per remote task): each list loses one entry.
+    const delays = await waitFor(
+      () => {
+        const ms: number[] = [];
+        const state: string[] = [];
+        for (const [i, n] of HOSTS.entries()) {
+          const want = (before[i] ?? '').split(',').length - 1;
+          const change = backendChanges(n, 8080).find(
+            (c) => c.at >= killed - 50 && c.backends.split(',').filter(Boolean).length === want,
+          );
+          if (change) ms.push(change.at - killed);
+          else state.push(`host ${n} still ${backendChanges(n, 8080).at(-1)?.backends}`);
+        }
+        return state.length === 0 ? { done: true, value: ms } : { done: false, state: state.join('; ') };
+      },
+      { timeoutMs: 15_000, intervalMs: 20, what: 'the killed replica out of every rotation' },
+    );
+    console.log(
+      `killed replica out of the rotation on hosts 1-3 ${delays.map((d) => Math.round(d)).join(', ')} ms after docker kill`,
+    );
+    expect(Math.max(...delays)).toBeLessThan(1_000);
+    const seen = await waitFor(
+      async () => {
+        const got = new Set((await bodies(2, 10)).filter((b) => b.startsWith('v1 ')));
+        return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: 'two replicas again through host 2 (the replacement serves)',
+      },
+    );
+    expect(seen.has(`v1 ${victim.slice(0, 12)}`)).toBe(false);
+  });
+
+  it('service rm and leave leave no listener and no Docker network of ours', async () => {
+    await cli(1, 'service', 'rm', 'web', 'peer');
+    await waitFor(
+      async () => {
+        const left = (await Promise.all(HOSTS.map(async (n) => (await listeners(n)).length))).join(',');
+        return left === '0,0,0'
+          ? { done: true, value: 0 }
+          : { done: false, state: `listeners per host ${left}` };
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'the published ports closed on every node' },
+    );
+    for (const n of [3, 2, 1]) {
+      await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'leave', '--force'], {
+        timeoutMs: 60_000,
+        allowFailure: true,
+      });
+      await waitFor(
+        async () => {
+          const nets = (await lab.dockerCli(n, ['network', 'ls', '--format', '{{.Name}}'])).stdout
+            .trim()
+            .split('\n')
+            .filter((x) => !['bridge', 'host', 'none'].includes(x));
+          const ls = await listeners(n);
+          const ps = (await lab.dockerCli(n, ['ps', '-q'])).stdout.trim();
+          const left = [
+            nets.length > 0 && `docker networks ${nets.join(' ')}`,
+            ls.length > 0 && `listeners ${ls.join(' | ')}`,
+            ps !== '' && 'containers',
+          ].filter(Boolean);
+          return left.length === 0 ? { done: true, value: 0 } : { done: false, state: left.join(', ') };
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: `nothing of ours left on host ${n}` },
+      );
+    }
+  });
+});
