@@ -16,6 +16,8 @@
  * the new one's start (Swarm ~1.0 s) but only ~0.2 s before the next batch (Swarm ~0.46 s); both
  * CLIs wait the 5 s monitor after the last start.
  */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../src/common/index.js';
 import { Lab } from '../test/harness/lab.js';
@@ -31,6 +33,11 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Leave the lab up afterwards (remove it with the lab CLI or the next run). */
     keep: { type: 'boolean', default: false },
+    /**
+     * Trace: the swarmctl node at this log level, and every container event of each side's engine
+     * written to .bench/update-events-<host>.jsonl (for the per-batch breakdown in docs/bench.md).
+     */
+    'log-level': { type: 'string' },
   },
 });
 const replicas = Number(values.replicas);
@@ -94,6 +101,7 @@ async function measure(side: Side): Promise<Figures> {
     V1,
   ]);
   const watch = await SlotWatch.start(lab, [side.host], SERVICE, replicas);
+  const trace = values['log-level'] === undefined ? undefined : traceEvents(side.host);
   try {
     await watch.settled(V1, TIMEOUT_MS);
     const started = Date.now();
@@ -109,7 +117,19 @@ async function measure(side: Side): Promise<Figures> {
     };
   } finally {
     watch.stop();
+    trace?.kill('SIGTERM');
   }
+}
+
+/** Every container event of a host's engine, one JSON line each, into .bench/. */
+function traceEvents(host: number): ReturnType<typeof spawn> {
+  mkdirSync('.bench', { recursive: true });
+  const out = createWriteStream(`.bench/update-events-${host}.jsonl`);
+  const args = ['-H', lab.docker(host).host, 'events', '--format', '{{json .}}'];
+  args.push('--filter', 'type=container', '--filter', `label=com.docker.swarm.service.name=${SERVICE}`);
+  const p = spawn('docker', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  p.stdout?.pipe(out);
+  return p;
 }
 
 /** Docker Swarm mode: `docker swarm init` on host 1's own engine. */
@@ -129,6 +149,7 @@ async function swarmctlSide(): Promise<Side> {
   const addr = `${h.address}:2377`;
   const flags = ['--state-dir', h.swarmctlStateDir, '--control-socket', h.swarmctlSocket];
   flags.push('--docker-host', h.dockerHost, '--listen-addr', addr, '--advertise-addr', addr);
+  if (values['log-level'] !== undefined) flags.push('--log-level', values['log-level']);
   lab.startProcess(SWARMCTL_HOST, [SWARMCTL, 'init', ...flags, '--foreground'], { name: 'swarmctl' });
   await waitFor(
     async () => {

@@ -56,4 +56,10 @@ export interface Task {
   readonly endpoint?: Endpoint;
   /** Service name, denormalised for logs and container names (`<service>.<slot>.<task id>`). */
   readonly serviceName: string;
+  /**
+   * A stop-first replacement held at desired `ready`: the tasks of its slot that may still run.
+   * The agent of a node that ran all of them may start the prepared task as soon as their
+   * containers have exited there, ahead of the manager raising the desired state to `running`.
+   */
+  readonly startAfter?: readonly TaskId[];
 }

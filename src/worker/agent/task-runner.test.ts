@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId, ServiceId, Task, TaskId, TaskState, TaskStatus } from '../../api/index.js';
 import { Emitter, ManualClock, noopLogger, waitFor } from '../../common/index.js';
-import type { Controller, Executor } from '../executor/index.js';
+import {
+  type ContainerEvent,
+  type Controller,
+  type Executor,
+  ExitLog,
+  type ManagedContainer,
+} from '../executor/index.js';
 import { TaskRunner } from './task-runner.js';
 
 /** A controller over an imaginary container: records the steps the runner asks for. */
@@ -140,5 +146,91 @@ describe('TaskRunner', () => {
     await r.remove(signal);
     expect(controller().steps).toEqual(['prepare', 'start', 'remove', 'dispose']);
     expect(reports).toEqual(['preparing', 'ready', 'running']);
+  });
+
+  describe('stop-first handover (Task.startAfter)', () => {
+    const old = 'old1' as TaskId;
+    const held = (): Task => ({ ...task('assigned', 'ready'), startAfter: [old] });
+
+    /** The runner's fake executor plus the node's other containers and their engine events. */
+    function withEngine(others: Map<TaskId, ManagedContainer['state']>) {
+      const events = new Emitter<ContainerEvent>();
+      const exits = new ExitLog(events.event, async () =>
+        [...others].map(([taskId, state]) => ({ taskId, state }) as ManagedContainer),
+      );
+      let controller: RecordingController | undefined;
+      const executor = {
+        controller: (t: Task) => {
+          controller = new RecordingController(t, undefined);
+          return controller;
+        },
+        waitExited: (ids: readonly TaskId[], s: AbortSignal) => exits.waitExited(ids, s),
+      } as Pick<Executor, 'controller' | 'waitExited'> as Executor;
+      const reports: TaskState[] = [];
+      const runner = new TaskRunner(
+        held(),
+        executor,
+        (_t, s) => reports.push(s.state),
+        noopLogger,
+        new ManualClock(5),
+      );
+      return { runner, reports, events, controller: () => controller! };
+    }
+    const reached = (reports: TaskState[], state: TaskState) => () =>
+      reports.includes(state)
+        ? { done: true as const, value: 0 }
+        : { done: false as const, state: reports.join() };
+
+    it('starts the prepared task once its predecessor died on this node, before the manager says so', async () => {
+      const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
+      runner.update(held(), signal);
+      await waitFor(reached(reports, 'ready'), { timeoutMs: 1_000 });
+      expect(controller().steps).toEqual(['prepare']);
+      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      await waitFor(reached(reports, 'running'), { timeoutMs: 1_000 });
+      expect(controller().steps).toEqual(['prepare', 'start']);
+      // The manager's promotion afterwards changes nothing.
+      runner.update({ ...held(), desiredState: 'running' }, signal);
+      await runner.remove(signal);
+      expect(controller().steps).toEqual(['prepare', 'start', 'remove', 'dispose']);
+    });
+
+    it('starts at once when the predecessor died before, though the engine still lists it running', async () => {
+      const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
+      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      runner.update(held(), signal);
+      await waitFor(reached(reports, 'running'), { timeoutMs: 1_000 });
+      expect(controller().steps).toEqual(['prepare', 'start']);
+      runner.dispose();
+    });
+
+    it('starts at once when the predecessor has already exited here', async () => {
+      const { runner, reports, controller } = withEngine(new Map([[old, 'exited']]));
+      runner.update(held(), signal);
+      await waitFor(reached(reports, 'running'), { timeoutMs: 1_000 });
+      expect(controller().steps).toEqual(['prepare', 'start']);
+      runner.dispose();
+    });
+
+    it('waits for the manager when the predecessor ran on another node', async () => {
+      const { runner, reports, controller } = withEngine(new Map());
+      runner.update(held(), signal);
+      await waitFor(reached(reports, 'ready'), { timeoutMs: 1_000 });
+      runner.update({ ...held(), desiredState: 'running' }, signal);
+      await runner.remove(signal);
+      expect(controller().steps).toEqual(['prepare', 'start', 'remove', 'dispose']);
+    });
+
+    it('never starts a held task shut down while it waited, even if the predecessor dies then', async () => {
+      const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
+      runner.update(held(), signal);
+      await waitFor(reached(reports, 'ready'), { timeoutMs: 1_000 });
+      runner.update({ ...held(), desiredState: 'shutdown' }, signal);
+      await waitFor(reached(reports, 'shutdown'), { timeoutMs: 1_000 });
+      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      await runner.remove(signal);
+      expect(controller().steps).toEqual(['prepare', 'shutdown', 'remove', 'dispose']);
+      expect(reports).not.toContain('running');
+    });
   });
 });

@@ -15,10 +15,12 @@ export class TaskRunner {
   private readonly sub: Disposable;
   private chain: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** Aborted by the next update: a step waiting for a handover gives way to the newer view. */
+  private superseded = new AbortController();
 
   constructor(
     task: Task,
-    executor: Executor,
+    private readonly executor: Executor,
     private readonly report: (task: Task, status: TaskStatus) => void,
     private readonly log: Logger,
     private readonly clock: Clock,
@@ -31,11 +33,14 @@ export class TaskRunner {
   /** Takes the manager's newest view of the task and converges on it. */
   update(task: Task, signal: AbortSignal): void {
     this.task = task;
-    this.enqueue(() => this.converge(signal));
+    this.supersede();
+    const step = this.superseded.signal;
+    this.enqueue(() => this.converge(signal, step));
   }
 
   /** The task is no longer ours: stop and delete its container. */
   remove(signal: AbortSignal): Promise<void> {
+    this.supersede();
     this.enqueue(async () => {
       await this.controller.remove(signal);
     });
@@ -56,8 +61,14 @@ export class TaskRunner {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.superseded.abort();
     this.sub.dispose();
     this.controller.dispose();
+  }
+
+  private supersede(): void {
+    this.superseded.abort();
+    this.superseded = new AbortController();
   }
 
   private enqueue(step: () => Promise<void>): void {
@@ -66,7 +77,7 @@ export class TaskRunner {
     });
   }
 
-  private async converge(signal: AbortSignal): Promise<void> {
+  private async converge(signal: AbortSignal, step: AbortSignal): Promise<void> {
     if (this.disposed) return;
     const task = this.task;
     const desired = TASK_STATE_RANK[task.desiredState];
@@ -84,12 +95,25 @@ export class TaskRunner {
       this.send(task, { state: 'preparing', timestamp: this.clock.now(), message: 'preparing' });
       status = await this.controller.prepare(signal);
       this.send(task, status);
-      if (status.state !== 'ready' || desired < RUNNING) return;
+      if (status.state !== 'ready') return;
+      if (desired < RUNNING && !(await this.handedOver(task, signal, step))) return;
     } else if (desired < RUNNING) {
-      return this.send(task, status);
+      this.send(task, status);
+      if (status.state !== 'ready' || !(await this.handedOver(task, signal, step))) return;
     }
     if (TASK_STATE_RANK[status.state] < TASK_STATE_RANK.starting)
       status = await this.controller.start(signal);
     this.send(task, status);
+  }
+
+  /** A held task whose predecessors exited on this node may start before the manager says so. */
+  private async handedOver(task: Task, signal: AbortSignal, step: AbortSignal): Promise<boolean> {
+    if (!task.startAfter?.length || TASK_STATE_RANK[task.desiredState] !== TASK_STATE_RANK.ready)
+      return false;
+    const both = AbortSignal.any([signal, step]);
+    const exited = (await this.executor.waitExited?.(task.startAfter, both)) ?? false;
+    if (!exited || both.aborted || this.disposed) return false;
+    this.log.debug('handover: predecessors exited, starting', { 'task.id': task.id });
+    return true;
   }
 }

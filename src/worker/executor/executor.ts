@@ -105,6 +105,12 @@ export interface Executor {
   removeUnownedContainers(owned: ReadonlySet<TaskId>, signal?: AbortSignal): Promise<ManagedContainer[]>;
   /** The task's container output, demultiplexed into lines. */
   logs(taskId: TaskId, options?: LogOptions): AsyncIterable<LogLine>;
+  /**
+   * True once the containers of all these tasks have exited on this node (the stop-first
+   * handover, Task.startAfter); false when one has no container here, or on abort. Optional: an
+   * executor without it leaves held tasks to the manager.
+   */
+  waitExited?(taskIds: readonly TaskId[], signal: AbortSignal): Promise<boolean>;
   /** Engine events for our containers, and `resync` after each (re)connection of the stream. */
   readonly onDidContainerEvent: Event<ContainerEvent>;
 }

@@ -17,6 +17,8 @@ export interface NewTaskParams {
   readonly desiredState: TaskState;
   readonly initialState: 'new' | 'pending';
   readonly jobIteration?: number;
+  /** For a held stop-first replacement: the slot's tasks that may still run (Task.startAfter). */
+  readonly startAfter?: readonly TaskId[];
   /** The manager's clock, for the status timestamp. */
   readonly now: number;
   readonly randomBytes: RandomBytes;
@@ -44,5 +46,6 @@ export function newTask(p: NewTaskParams): CreateInput<'task'> {
       message: p.initialState === 'pending' ? 'pending task scheduling' : 'created',
     },
     ...(service.status.endpoint ? { endpoint: service.status.endpoint } : {}),
+    ...(p.startAfter?.length ? { startAfter: p.startAfter } : {}),
   };
 }

@@ -41,6 +41,14 @@ describe('Updater', () => {
     expect(rig.seen.maxDown).toBeLessThanOrEqual(2);
     expect(rig.seen.maxDown).toBeGreaterThan(0);
     expect(rig.seen.maxPerSlot).toBe(1);
+    // Each held replacement names the old task its node's agent may hand the slot over from.
+    const all = rig.h.tasks(rig.serviceId);
+    for (const t of all.filter((x) => x.spec.container.image === 'web:v2')) {
+      const old = all
+        .filter((x) => x.slot === t.slot && x.spec.container.image === 'web:v1')
+        .map((x) => x.id);
+      expect(t.startAfter).toEqual(old);
+    }
     const times = batchTimes('web:v2');
     expect(times).toHaveLength(3);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1_000);

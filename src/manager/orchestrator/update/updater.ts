@@ -346,8 +346,8 @@ export class Updater extends LoopComponent {
     const node = nodeOf(first);
     // A global task on a node that no longer fits: the global orchestrator stops it, nothing new.
     if (global && !(node && nodeMatchesService(node, serviceConstraints(service)))) return;
-    const running = inst.dirtyLive.some((t) => mayBeRunning(t, nodeOf));
-    const hold = order === 'stop-first' && running;
+    const running = inst.dirtyLive.filter((t) => mayBeRunning(t, nodeOf));
+    const hold = order === 'stop-first' && running.length > 0;
     if (order === 'stop-first') for (const t of inst.dirtyLive) setDesiredState(tx, t, 'shutdown');
     const created = tx.create(
       'task',
@@ -356,6 +356,8 @@ export class Updater extends LoopComponent {
         slot: global ? 0 : first.slot,
         ...(global && first.nodeId ? { nodeId: first.nodeId } : {}),
         desiredState: hold ? 'ready' : 'running',
+        // The agent that ran the old tasks starts the prepared one once they exited there.
+        ...(hold ? { startAfter: running.map((t) => t.id) } : {}),
         initialState: this.options.initialTaskState,
         now: this.clock.now(),
         randomBytes: this.deps.randomBytes,

@@ -23,6 +23,7 @@ import type {
 import { DockerController } from './controller.js';
 import { callEngine, mustCallEngine } from './docker-errors.js';
 import { EngineEvents } from './engine-events.js';
+import { ExitLog } from './exit-log.js';
 import {
   LABEL_NODE_ID,
   LABEL_SERVICE_ID,
@@ -60,6 +61,7 @@ export class DockerExecutor implements Executor, Component {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly networks: OverlayNetworks | undefined;
+  private readonly exits: ExitLog;
 
   /** Loads dockerode only now, so that CLI verbs that never touch an engine do not pay for it. */
   static async create(options: DockerExecutorOptions): Promise<DockerExecutor> {
@@ -84,6 +86,7 @@ export class DockerExecutor implements Executor, Component {
     });
     this.onDidContainerEvent = this.engineEvents.onDidEvent;
     this.onDidChangeConnection = this.engineEvents.onDidChangeConnection;
+    this.exits = new ExitLog(this.onDidContainerEvent, (signal) => this.listManagedContainers(signal));
   }
 
   get eventsConnected(): boolean {
@@ -95,7 +98,12 @@ export class DockerExecutor implements Executor, Component {
   }
 
   dispose(): void {
+    this.exits.dispose();
     this.engineEvents.dispose();
+  }
+
+  waitExited(taskIds: readonly TaskId[], signal: AbortSignal): Promise<boolean> {
+    return this.exits.waitExited(taskIds, signal);
   }
 
   async describe(signal?: AbortSignal): Promise<NodeDescription> {

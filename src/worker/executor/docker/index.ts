@@ -1,4 +1,5 @@
 export { DockerExecutor, type DockerExecutorOptions, dockerOptions } from './docker-executor.js';
+export { ExitLog } from './exit-log.js';
 export {
   LABEL_NODE_ID,
   LABEL_SERVICE_ID,
