@@ -122,6 +122,7 @@ describe('planMesh', () => {
       'return-mark': [],
       'to-overlay': [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
+        'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
       ],
     });
   });
@@ -154,6 +155,7 @@ describe('planMesh keeping the client address', () => {
     expect(p.networks[0]?.mac).toBe('02:53:0a:00:00:02');
     expect(p.rules?.chains.get('to-overlay')).toEqual([
       'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip saddr { 192.168.1.11, 192.168.1.12, 192.168.1.13 } masquerade',
+      'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
     ]);
     expect(p.rules?.chains.get('return-mark')).toEqual([
       'iifname "swmb4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
@@ -234,7 +236,7 @@ describe('KernelDataPlane', () => {
     expect(change[0]).not.toContain('to-overlay');
     expect(change[0]).not.toContain('published');
 
-    // Node 3 goes down: only its fdb entry goes.
+    // Node 3 goes down: its fdb entry goes, and the client-port shares are split over two nodes.
     await apply(
       dp,
       state(
@@ -246,7 +248,12 @@ describe('KernelDataPlane', () => {
         [N1, N2],
       ),
     );
-    expect(rec.take()).toEqual(['bridge fdb del 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13']);
+    expect(rec.take()).toEqual([
+      'bridge fdb del 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13',
+      'nft -f - <<flush chain ip swarmctl-mesh to-overlay\n' +
+        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade\n' +
+        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-33279\n',
+    ]);
 
     await stop();
     const down = rec.take();

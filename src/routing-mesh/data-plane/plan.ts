@@ -134,6 +134,10 @@ export function planMesh(
       state.services,
       options.keepSourceIp ? returnRoutes : undefined,
       state.nodes.map((n) => n.addr),
+      clientPortRange(
+        nodeId,
+        state.nodes.map((n) => n.nodeId),
+      ),
     ),
     returnRoutes: ingress ? returnRoutes : [],
   };
@@ -146,6 +150,7 @@ function planRules(
   services: readonly MeshService[],
   returnRoutes: readonly ReturnRoute[] | undefined,
   nodeAddrs: readonly string[],
+  ports: PortRange,
 ): RulesPlan | undefined {
   const chains = new Map<string, string[]>();
   // VIPs first: a VIP is a local address, and a published port's rule would match it too.
@@ -184,6 +189,11 @@ function planRules(
   if (dispatch.length === 0) return undefined;
   chains.set('published', dispatch);
   const mark = MARK_MATCH;
+  // The client's address is kept, so a backend sees the client's own port: a client reusing a
+  // port towards another node (other TCP timestamps: Linux bases them per address pair) would
+  // meet that backend's TIME_WAIT of the same 4-tuple and be refused (PAWS) until its SYN is
+  // retransmitted. Each node maps client ports into a range of its own, keeping the address.
+  const portMap = `${mark} oifname "${ingress.bridge}" meta l4proto tcp snat to ip saddr : ${ports.first}-${ports.last}`;
   if (returnRoutes) {
     // The client's address is kept: a backend's node sends replies back through the node that
     // DNATed them (it knows that node by the bridge MAC the connection arrived with).
@@ -192,6 +202,7 @@ function planRules(
     const nodes = [...new Set(nodeAddrs)].sort(compareAddr).join(', ');
     chains.set('to-overlay', [
       `${mark} oifname "${ingress.bridge}"${notLocalOf(local)} ip saddr { ${nodes} } masquerade`,
+      portMap,
       ...overlays,
     ]);
     const back: string[] = [];
@@ -206,11 +217,34 @@ function planRules(
     // address. A local backend answers through this node anyway and sees the client's address.
     chains.set('to-overlay', [
       `${mark} oifname "${ingress.bridge}"${notLocalOf(local)} masquerade`,
+      portMap,
       ...overlays,
     ]);
     chains.set('return-mark', []);
   }
   return { chains };
+}
+
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** Client ports the nodes map mesh connections into: above the well-known ones. */
+const CLIENT_PORTS = { first: 1024, last: 65535 } as const;
+
+/**
+ * This node's share of the client ports: the nodes, sorted by id, split CLIENT_PORTS evenly, so
+ * that two nodes never hand a backend the same client address and port. Every node computes it
+ * from the same MeshState; a node joining or leaving shifts the shares, which only matters for a
+ * port reused within TIME_WAIT across that change.
+ */
+export function clientPortRange(nodeId: NodeId, nodeIds: readonly NodeId[]): PortRange {
+  const sorted = [...new Set(nodeIds)].sort();
+  const i = Math.max(0, sorted.indexOf(nodeId));
+  const size = Math.floor((CLIENT_PORTS.last - CLIENT_PORTS.first + 1) / Math.max(1, sorted.length));
+  const first = CLIENT_PORTS.first + i * size;
+  return { first, last: first + size - 1 };
 }
 
 const MARK_MATCH = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
