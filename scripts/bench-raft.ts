@@ -4,7 +4,10 @@
  * Three swarmctl Raft members (real WAL with fsync, gRPC transport) and three etcd members
  * (Debian's etcd-server), all on loopback, driven in the same run by the same closed-loop load
  * generator through the same gRPC client stack: writes/s and p50/p99 latency per concurrency, and
- * the ratios. Each write goes to member (worker mod 3), so followers forward on both sides.
+ * the ratios. Each write goes to member (worker mod 3), so followers forward on both sides. Before
+ * each level both sides get the same topology: member 0 (n1, e1) leads, so at concurrency 1 every
+ * write goes straight to the leader on both. The load generator's own CPU per write is printed too:
+ * both sides share the 2 cores with it.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +53,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-raft-'));
 const results: LevelResult[] = [];
 /** Who led each side (member index), since at concurrency 1 every write goes to member 0. */
 const leaders = { swarmctl: '?', etcd: '?' };
-const etcd = runEtcd ? await startEtcd(join(dir, 'etcd'), await freePortRun(23790, 6)) : null;
+const etcd = runEtcd ? await startEtcd(join(dir, 'etcd'), await freePortRun(24600, 6)) : null;
 mkdirSync(join(dir, 'swarmctl'));
 const profDir = values['cpu-prof'];
 const ours = new RaftKvCluster({
@@ -67,6 +70,8 @@ try {
   }
   for (const concurrency of levels) {
     const r: LevelResult = { concurrency };
+    if (etcd) await etcd.moveLeader(0);
+    if (runOurs) await ours.transferLeader(ours.members[0]!);
     if (etcd) {
       r.etcd = await runLoad({
         concurrency,
@@ -121,7 +126,7 @@ for (const { concurrency, swarmctl: o, etcd: e } of results) {
   );
   if (o?.cpuMsPer1k !== undefined || e?.cpuMsPer1k !== undefined) {
     lines.push(
-      `${''.padStart(11)}   member CPU per 1000 writes: swarmctl ${f(o?.cpuMsPer1k, 0)} ms, etcd ${f(e?.cpuMsPer1k, 0)} ms`,
+      `${''.padStart(11)}   member CPU per 1000 writes: swarmctl ${f(o?.cpuMsPer1k, 0)} ms, etcd ${f(e?.cpuMsPer1k, 0)} ms; load generator ${f(o?.clientCpuMsPer1k, 0)} ms, ${f(e?.clientCpuMsPer1k, 0)} ms`,
     );
   }
   const errors = (o?.errors ?? 0) + (e?.errors ?? 0);
@@ -129,7 +134,7 @@ for (const { concurrency, swarmctl: o, etcd: e } of results) {
     lines.push(`${''.padStart(11)}   errors: swarmctl ${o?.errors ?? '-'}, etcd ${e?.errors ?? '-'}`);
 }
 lines.push(
-  `leaders at the end: swarmctl ${leaders.swarmctl}, etcd ${leaders.etcd} (writes of worker w go to member w mod 3; at concurrency 1 all go to n1/e1)`,
+  `leaders at the end: swarmctl ${leaders.swarmctl}, etcd ${leaders.etcd} (each level starts with n1/e1 leading; writes of worker w go to member w mod 3, at concurrency 1 all to n1/e1)`,
 );
 const top = results.find((r) => r.concurrency === 1024);
 const one = results.find((r) => r.concurrency === 1);

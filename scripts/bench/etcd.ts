@@ -47,6 +47,8 @@ export interface EtcdCluster {
   /** Index of the member that leads (via etcdctl), or -1 if unknown. */
   leader(): number;
   put(endpoint: number, key: Buffer, value: Buffer): Promise<void>;
+  /** Makes member `index` the leader (etcdctl move-leader) and waits until it leads. */
+  moveLeader(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,25 +104,49 @@ export async function startEtcd(
     },
     { timeoutMs: 30_000, intervalMs: 200, what: 'etcd cluster to accept writes' },
   );
+  function leaderIndex(): number {
+    const r = spawnSync(
+      'etcdctl',
+      [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    try {
+      const rows = JSON.parse(r.stdout) as { Status: { header: { member_id: number }; leader: number } }[];
+      return rows.findIndex((row) => row.Status.header.member_id === row.Status.leader);
+    } catch {
+      return -1;
+    }
+  }
   return {
     endpoints,
     pids: () => procs.flatMap((p) => (p.pid === undefined ? [] : [p.pid])),
-    leader: () => {
-      const r = spawnSync(
-        'etcdctl',
-        [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'],
-        {
-          encoding: 'utf8',
-        },
-      );
-      try {
-        const rows = JSON.parse(r.stdout) as { Status: { header: { member_id: number }; leader: number } }[];
-        return rows.findIndex((row) => row.Status.header.member_id === row.Status.leader);
-      } catch {
-        return -1;
-      }
-    },
+    leader: leaderIndex,
     put,
+    async moveLeader(index) {
+      const members = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, 'member', 'list'], {
+        encoding: 'utf8',
+      });
+      // Rows: `<hex id>, started, <name>, <peer urls>, <client urls>, <is learner>`.
+      const id = members.stdout
+        .split('\n')
+        .map((l) => l.split(', '))
+        .find((cols) => cols[2] === names[index])?.[0];
+      if (!id) throw new Error(`etcd member ${names[index]} not found: ${members.stdout}${members.stderr}`);
+      await waitFor(
+        () => {
+          const current = leaderIndex();
+          if (current === index) return { done: true, value: 0 };
+          if (current >= 0)
+            spawnSync('etcdctl', [`--endpoints=${endpoints[current]}`, 'move-leader', id], {
+              encoding: 'utf8',
+            });
+          return { done: false, state: `leader e${current + 1}` };
+        },
+        { timeoutMs: 20_000, intervalMs: 200, what: `etcd leader ${names[index]}` },
+      );
+    },
     async stop() {
       for (const pool of clients) for (const c of pool) c.close();
       await Promise.all(

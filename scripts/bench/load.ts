@@ -12,6 +12,8 @@ export interface LoadResult {
   p99Ms: number;
   /** CPU milliseconds the measured system's processes used per 1000 writes (if measured). */
   cpuMsPer1k?: number;
+  /** CPU milliseconds this process (the load generator) used per 1000 writes. */
+  clientCpuMsPer1k: number;
 }
 
 export interface LoadOptions {
@@ -38,8 +40,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let firstError: unknown;
   let cpuAtStart = 0;
+  let clientAtStart = process.cpuUsage();
+  let clientUsed: NodeJS.CpuUsage | undefined;
   const cpuTimer = setTimeout(() => {
     cpuAtStart = o.cpu?.() ?? 0;
+    clientAtStart = process.cpuUsage();
   }, o.warmupMs ?? 1000);
   const worker = async (w: number): Promise<void> => {
     for (let seq = 0; ; seq++) {
@@ -59,6 +64,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const endTimer = setTimeout(
     () => {
       cpuAtEnd = o.cpu?.() ?? 0;
+      clientUsed = process.cpuUsage(clientAtStart);
     },
     (o.warmupMs ?? 1000) + o.durationMs,
   );
@@ -67,6 +73,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   clearTimeout(endTimer);
   // The end timer can lose the race with the last worker: read the counters now then.
   if (cpuAtEnd === 0) cpuAtEnd = o.cpu?.() ?? 0;
+  clientUsed ??= process.cpuUsage(clientAtStart);
   if (latencies.length === 0) throw new Error(`no write completed: ${String(firstError)}`);
   const sorted = Float64Array.from(latencies).sort();
   const seconds = o.durationMs / 1000;
@@ -79,6 +86,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     ...(o.cpu && cpuAtEnd > 0 ? { cpuMsPer1k: ((cpuAtEnd - cpuAtStart) * 1000) / latencies.length } : {}),
+    clientCpuMsPer1k: (clientUsed.user + clientUsed.system) / latencies.length,
   };
 }
 

@@ -117,6 +117,8 @@ export function createClient<M extends MethodMap>(
   const client = new Client(target, credentials, {
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': max,
+    // Unused per-call bookkeeping (see RpcServer).
+    'grpc.enable_channelz': 0,
     ...channelOptions,
   });
   const call: Record<string, unknown> = {};

@@ -130,6 +130,21 @@ export class RaftKvCluster {
     );
   }
 
+  /** Hands leadership to `to` and waits until every live member follows it. */
+  async transferLeader(to: Member, timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const leader = await this.waitForLeader(timeoutMs);
+        if (leader === to) return { done: true, value: 0 };
+        await this.client(leader)
+          .TransferLeader({ to: to.id }, { timeoutMs: 1000 })
+          .catch(() => undefined);
+        return { done: false, state: `leader ${leader.id}` };
+      },
+      { timeoutMs, intervalMs: 100, what: `leadership moved to ${to.id}` },
+    );
+  }
+
   async stop(): Promise<void> {
     for (const m of this.members) for (const c of m.clients) c.close();
     await Promise.all(this.members.map((m) => this.kill(m, 'SIGTERM')));
