@@ -164,7 +164,7 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
         reason: 'chosen by --data-plane userland',
       });
       expect(await cli(n, 'info')).toContain(
-        'Data Plane: userland (chosen by --data-plane userland; published ports only, relayed between nodes;',
+        'Data Plane: userland (chosen by --data-plane userland; published ports on every node, relayed between nodes;',
       );
     }
   });

@@ -5,7 +5,7 @@ describe('info: the data plane line', () => {
   it('names the kernel data plane, the fallback with its reason, or none yet', () => {
     expect(dataPlaneText({ kind: 'nftables+vxlan' })).toBe('nftables+vxlan');
     expect(dataPlaneText({ kind: 'userland', reason: 'not running as root' })).toBe(
-      'userland (not running as root; published ports only, relayed between nodes; no overlays, service VIPs or service DNS; client address not kept)',
+      'userland (not running as root; published ports on every node, relayed between nodes; user overlays local to each node (VIPs on declared ports, DNS of local tasks), no container traffic between nodes; client address not kept)',
     );
     expect(dataPlaneText(undefined)).toBe('not started');
   });

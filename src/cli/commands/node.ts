@@ -210,7 +210,7 @@ export function registerInfo(program: Command, output: CliOutput): void {
 
 /** What the userland fallback covers, said wherever it is named. */
 export const USERLAND_SCOPE =
-  'published ports only, relayed between nodes; no overlays, service VIPs or service DNS; client address not kept';
+  'published ports on every node, relayed between nodes; user overlays local to each node (VIPs on declared ports, DNS of local tasks), no container traffic between nodes; client address not kept';
 
 /** `nftables+vxlan`, `userland (<why>; <what it covers>)`, or `not started` before the agent runs. */
 export function dataPlaneText(dp: DaemonStatus['dataPlane']): string {

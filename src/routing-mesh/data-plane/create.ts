@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import type { Clock, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
-import { dockerTaskAddress, USERLAND_COVERS, UserlandDataPlane } from '../proxy/index.js';
+import { dockerTaskAddress, USERLAND_COVERS, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
 import { type CommandRunner, systemCommandRunner } from './command-runner.js';
 import { KernelDataPlane, type MeshDataPlane } from './data-plane.js';
 import { type DataPlaneKind, detectDataPlane } from './detect.js';
@@ -57,13 +57,23 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
   }
   log.warn(`data plane: userland proxy (${USERLAND_COVERS})`, { reason: detected.reason });
   const { default: Dockerode } = await import('dockerode');
+  const docker = new Dockerode(o.docker);
   const userland: MeshDataPlane = new UserlandDataPlane(
     {
       nodeId: o.nodeId,
       logger: o.logger,
       clock: o.clock,
       random: o.random,
-      lookup: dockerTaskAddress(new Dockerode(o.docker)),
+      lookup: dockerTaskAddress(docker),
+      overlays: new UserlandOverlays({
+        nodeId: o.nodeId,
+        engine: dockerNetworkEngine(docker),
+        run,
+        logger: log,
+        clock: o.clock,
+        removeAllOnStop: o.removeAllOnStop,
+      }),
+      dns: new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
     },
     detected.reason,
   );

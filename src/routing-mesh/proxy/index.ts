@@ -18,9 +18,12 @@ export {
 } from './userland-data-plane.js';
 export {
   createUserlandMesh,
+  type PlannedPort,
   type PlanOptions,
   type PublishedPortStatus,
   planPublishedPorts,
   UserlandMesh,
   type UserlandMeshDeps,
 } from './userland-mesh.js';
+export { UserlandOverlays, type UserlandOverlaysDeps } from './userland-overlays.js';
+export { planVipPorts } from './vip-plan.js';

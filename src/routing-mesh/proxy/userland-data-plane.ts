@@ -10,8 +10,10 @@ import {
   SwarmError,
   withTimeout,
 } from '../../common/index.js';
+import type { DnsServer } from '../dns/index.js';
 import type { UserlandMeshOptions } from './proxy-options.js';
 import { UserlandMesh } from './userland-mesh.js';
+import type { UserlandOverlays } from './userland-overlays.js';
 
 /** Finds where a local task's container answers from this node (its Docker bridge address). */
 export type TaskAddressLookup = (taskId: TaskId) => Promise<string | undefined>;
@@ -22,17 +24,23 @@ export interface UserlandDataPlaneDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly lookup: TaskAddressLookup;
+  /** User overlays as per-node bridges with VIPs; absent: tasks on user overlays are refused. */
+  readonly overlays?: UserlandOverlays;
+  /** The service resolver for containers on those overlays. */
+  readonly dns?: Pick<DnsServer, 'updateState' | 'withdraw' | 'run'>;
 }
 
-/** What the userland data plane covers, for `swarmctl info` and the logs. */
-export const USERLAND_COVERS = 'published ports only: no overlay networks, service VIPs or service DNS';
+/** What the userland data plane covers, for the logs. */
+export const USERLAND_COVERS =
+  'published ports on every node; user overlays local to each node (service VIPs on declared ports, service DNS), no container traffic between nodes';
 
 /**
- * The userland proxy as the node's data plane, for nodes without nftables or VXLAN. It covers the
- * ingress mesh only: every node listens on every published port and relays to healthy tasks,
- * its own at their Docker bridge address, other nodes' through those nodes' listeners. Tasks
- * are not attached to the ingress overlay (there is none here); a task on a user overlay is
- * refused with the reason, since no container could reach it across nodes.
+ * The userland proxy as the node's data plane, for nodes without nftables or VXLAN. Every node
+ * listens on every published port and relays to healthy tasks: its own at their Docker bridge
+ * address, other nodes' through those nodes' listeners. Tasks are not attached to the ingress
+ * (there is none here). With `overlays`, a user overlay is a bridge per node (nothing joins the
+ * nodes' bridges) holding the service VIPs, where the proxy listens on the declared ports; the
+ * resolver answers for the node's own tasks. Without it, tasks on user overlays are refused.
  */
 export class UserlandDataPlane {
   readonly name = 'mesh-data-plane';
@@ -55,6 +63,7 @@ export class UserlandDataPlane {
         clock: deps.clock,
         random: deps.random,
         localAddress: (taskId) => this.addresses.get(taskId),
+        ...(deps.overlays && { vips: () => deps.overlays?.vips() ?? new Set<string>() }),
       },
       { ...options, nodeId: deps.nodeId },
     );
@@ -64,22 +73,25 @@ export class UserlandDataPlane {
     if (this.latest && state.revision < this.latest.revision) return;
     this.latest = state;
     void this.mesh.update(state);
+    void this.deps.overlays?.update(state);
+    this.deps.dns?.updateState(localView(state, this.deps.nodeId));
     this.findAddresses(state);
     this.changed.fire();
   }
 
   withdraw(taskId: TaskId): Promise<void> {
+    this.deps.dns?.withdraw(taskId);
     return this.mesh.withdraw(taskId);
   }
 
-  resolverFor(): string | undefined {
-    return undefined;
+  resolverFor(ids: readonly NetworkId[] = []): string | undefined {
+    return this.deps.overlays?.resolverFor(ids);
   }
 
   /**
    * The ingress needs no Docker network here (the proxy reaches tasks on their default bridge),
-   * so it is left out of the answer and the task is not attached to it. Any other overlay is
-   * refused: without VXLAN nothing carries it between nodes.
+   * so it is left out of the answer and the task is not attached to it. A user overlay is this
+   * node's bridge for it (with `overlays`), else refused.
    */
   async networkNames(
     ids: readonly NetworkId[],
@@ -98,7 +110,16 @@ export class UserlandDataPlane {
         if (!(e instanceof SwarmError && e.code === 'DEADLINE_EXCEEDED')) throw e;
       });
     }
+    const unknown = ids.filter((id) => !this.latest?.networks.some((n) => n.id === id));
+    if (unknown.length > 0) {
+      throw new FailedPreconditionError(
+        `network(s) ${unknown.join(', ')} not in this node's mesh state after ${timeoutMs} ms`,
+      );
+    }
     const overlays = ids.filter((id) => !this.latest?.networks.some((n) => n.id === id && n.ingress));
+    if (overlays.length > 0 && this.deps.overlays) {
+      return this.deps.overlays.networkNames(overlays, timeoutMs, signal);
+    }
     if (overlays.length > 0) {
       const names = overlays.map((id) => this.latest?.networks.find((n) => n.id === id)?.name ?? id);
       throw new FailedPreconditionError(
@@ -112,7 +133,17 @@ export class UserlandDataPlane {
     this.running = true;
     try {
       if (this.latest) this.findAddresses(this.latest);
-      await this.mesh.run(signal);
+      // A VIP that just appeared on a bridge can be listened on now.
+      const sub = this.deps.overlays?.onDidConverge(() => void this.mesh.refresh());
+      try {
+        await Promise.all([
+          this.mesh.run(signal),
+          this.deps.overlays?.run(signal),
+          this.deps.dns?.run(signal),
+        ]);
+      } finally {
+        sub?.dispose();
+      }
     } finally {
       this.running = false;
       this.changed.dispose();
@@ -147,4 +178,15 @@ export class UserlandDataPlane {
         .finally(() => this.looking.delete(t));
     }
   }
+}
+
+/**
+ * The state as this node's containers can use it: other nodes' tasks are unreachable without an
+ * overlay between nodes, so `tasks.<service>` and dnsrr answers list this node's tasks only.
+ */
+function localView(state: MeshState, nodeId: NodeId): MeshState {
+  return {
+    ...state,
+    services: state.services.map((s) => ({ ...s, backends: s.backends.filter((b) => b.nodeId === nodeId) })),
+  };
 }

@@ -7,6 +7,7 @@ import {
   resolveUserlandMeshOptions,
   type UserlandMeshOptions,
 } from './proxy-options.js';
+import { planVipPorts } from './vip-plan.js';
 
 export interface UserlandMeshDeps {
   readonly logger: Logger;
@@ -18,16 +19,30 @@ export interface UserlandMeshDeps {
    * Call `refresh()` when it changes.
    */
   readonly localAddress?: (taskId: TaskId) => string | undefined;
+  /** The VIPs this node's bridges hold now (userland overlays); absent: no VIP listeners. */
+  readonly vips?: () => ReadonlySet<string>;
 }
 
 export interface PlanOptions {
   readonly remote: ResolvedUserlandMeshOptions['remote'];
   readonly withdrawn?: ReadonlySet<TaskId>;
   readonly localAddress?: (taskId: TaskId) => string | undefined;
+  /** Service VIPs held by this node's bridges: the proxy listens on them too (userland overlays). */
+  readonly vips?: ReadonlySet<string>;
+}
+
+/** One listener: on `host` (a VIP) or, without it, on every address of the node. */
+export interface PlannedPort {
+  readonly protocol: PortProtocol;
+  readonly port: number;
+  readonly host?: string;
+  readonly backends: ProxyBackend[];
 }
 
 export interface PublishedPortStatus {
   readonly protocol: PortProtocol;
+  /** Set for a VIP listener. */
+  readonly host?: string;
   readonly port: number;
   readonly state: 'listening' | 'failed';
   readonly backends: number;
@@ -39,11 +54,11 @@ export function planPublishedPorts(
   mesh: MeshState,
   nodeId: NodeId,
   { remote, withdrawn = new Set(), localAddress }: PlanOptions,
-): Map<string, { protocol: PortProtocol; port: number; backends: ProxyBackend[] }> {
+): Map<string, PlannedPort> {
   const ingress = mesh.networks.find((n) => n.ingress)?.id;
   const nodeAddr = new Map(mesh.nodes.map((n) => [n.nodeId, n.addr]));
   const own = nodeAddr.get(nodeId);
-  const out = new Map<string, { protocol: PortProtocol; port: number; backends: ProxyBackend[] }>();
+  const out = new Map<string, PlannedPort>();
   for (const svc of mesh.services) {
     for (const p of svc.ports) {
       if (p.publishMode !== 'ingress') continue;
@@ -90,6 +105,7 @@ function backendsKey(backends: readonly ProxyBackend[]): string {
 
 interface Entry {
   readonly protocol: PortProtocol;
+  readonly host?: string;
   readonly port: number;
   proxy?: PortProxy;
   backends: ProxyBackend[];
@@ -146,6 +162,7 @@ export class UserlandMesh implements Component {
   ports(): PublishedPortStatus[] {
     return [...this.entries.values()].map((e) => ({
       protocol: e.protocol,
+      ...(e.host === undefined ? {} : { host: e.host }),
       port: e.proxy?.localPort ?? e.port,
       state: e.proxy ? 'listening' : 'failed',
       backends: e.backends.length,
@@ -181,11 +198,16 @@ export class UserlandMesh implements Component {
 
   private async reconcile(): Promise<void> {
     if (!this.running || !this.latest) return;
-    const want = planPublishedPorts(this.latest, this.options.nodeId, {
+    const plan: PlanOptions = {
       remote: this.options.remote,
       withdrawn: this.withdrawn,
       ...(this.deps.localAddress && { localAddress: this.deps.localAddress }),
-    });
+      ...(this.deps.vips && { vips: this.deps.vips() }),
+    };
+    const want = new Map([
+      ...planPublishedPorts(this.latest, this.options.nodeId, plan),
+      ...planVipPorts(this.latest, this.options.nodeId, plan),
+    ]);
     for (const [key, entry] of this.entries) {
       if (want.has(key)) continue;
       entry.proxy?.close();
@@ -193,12 +215,18 @@ export class UserlandMesh implements Component {
       this.deps.logger.info('published port closed', { protocol: entry.protocol, port: entry.port });
     }
     for (const [key, w] of want) {
-      const entry = this.entries.get(key) ?? { protocol: w.protocol, port: w.port, backends: [] };
+      const entry = this.entries.get(key) ?? {
+        protocol: w.protocol,
+        port: w.port,
+        backends: [],
+        ...(w.host === undefined ? {} : { host: w.host }),
+      };
       this.entries.set(key, entry);
       if (backendsKey(entry.backends) !== backendsKey(w.backends)) {
         // Info level: when a task entered or left the rotation is what one asks of a mesh.
         this.deps.logger.info('published port backends', {
           protocol: w.protocol,
+          ...(w.host === undefined ? {} : { host: w.host }),
           port: w.port,
           backends: backendsKey(w.backends),
         });
@@ -219,7 +247,7 @@ export class UserlandMesh implements Component {
   private async open(entry: Entry): Promise<void> {
     const proxy = new PortProxy(
       entry.protocol,
-      this.options.host,
+      entry.host ?? this.options.host,
       entry.port,
       { ...this.deps, isPeer: (addr) => this.peers.has(unmapped(addr)) },
       {
