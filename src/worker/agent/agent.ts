@@ -9,7 +9,14 @@ import {
   type TaskId,
   type TaskStatus,
 } from '../../api/index.js';
-import { type Clock, type Component, errorMessage, isSwarmError, type Logger } from '../../common/index.js';
+import {
+  type Clock,
+  type Component,
+  type Disposable,
+  errorMessage,
+  isSwarmError,
+  type Logger,
+} from '../../common/index.js';
 import type { RpcClient } from '../../rpc/index.js';
 import type { Executor } from '../executor/index.js';
 import { LogPublisher } from './logs/index.js';
@@ -32,8 +39,12 @@ export interface AgentDeps {
   readonly advertiseAddr?: string;
 }
 
-/** Status reports are batched this long before one UpdateTaskStatus call. */
-export const REPORT_BATCH_MS = 50;
+/**
+ * Status reports wait this long before one UpdateTaskStatus call when none is on its way (those of
+ * one moment go together); while a call is on its way the next ones gather behind it. A rollout's
+ * next batch waits for the running report, so no fixed batching delay.
+ */
+export const REPORT_BATCH_MS = 0;
 /** Wait before resending status reports after a failed delivery. */
 const REPORT_RETRY_MS = 500;
 /** Pause before trying the next manager after a session ends. */
@@ -52,6 +63,7 @@ export class Agent implements Component {
   private leaderHint: string | undefined;
   private client: RpcClient<DispatcherServiceMethods> | undefined;
   private flushTimer: (() => void) | undefined;
+  private flushing = false;
   private readonly log: Logger;
   private readonly logs: LogPublisher | undefined;
   private readonly meshLink: MeshLink;
@@ -72,6 +84,7 @@ export class Agent implements Component {
 
   async run(signal: AbortSignal): Promise<void> {
     let attempt = 0;
+    const applied = this.meshLink.attach();
     try {
       while (!signal.aborted) {
         const addr = this.nextManager(attempt++);
@@ -91,6 +104,7 @@ export class Agent implements Component {
         await delay(this.deps.clock, this.leaderHint ? 0 : RECONNECT_DELAY_MS, signal);
       }
     } finally {
+      applied.dispose();
       this.flushTimer?.();
       for (const r of this.runners.values()) r.dispose();
       this.runners.clear();
@@ -114,6 +128,7 @@ export class Agent implements Component {
     let beating: Promise<void> | undefined;
     let publishing: Promise<void> | undefined;
     let heartbeatFailure: unknown;
+    let meshAcks: Disposable | undefined;
     try {
       const kind = this.deps.mesh?.kind;
       const description: NodeDescription = {
@@ -145,12 +160,18 @@ export class Agent implements Component {
           periodMs = msg.heartbeatPeriodMs;
           this.known = [...msg.managers];
           this.apply(msg, signal);
+          // After the first message: the leader counts this node's reports from its session on.
+          meshAcks ??= this.meshLink.bindSession(
+            (revision) => client.call.MeshApplied({ revision }, { signal, timeoutMs: 5_000 }),
+            this.log,
+          );
         }
       } catch (e) {
         throw heartbeatFailure ?? e;
       }
       if (heartbeatFailure) throw heartbeatFailure;
     } finally {
+      meshAcks?.dispose();
       stop.abort();
       await beating;
       await publishing;
@@ -228,7 +249,7 @@ export class Agent implements Component {
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer || this.pending.size === 0) return;
+    if (this.flushTimer || this.flushing || this.pending.size === 0) return;
     this.flushTimer = this.deps.clock.setTimer(REPORT_BATCH_MS, () => {
       this.flushTimer = undefined;
       void this.flush();
@@ -240,9 +261,11 @@ export class Agent implements Component {
     if (!client || this.pending.size === 0) return;
     const batch = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
     this.pending.clear();
+    this.flushing = true;
     try {
       await client.call.UpdateTaskStatus({ updates: batch }, { timeoutMs: 10_000 });
     } catch (e) {
+      this.flushing = false;
       // Keep what was not delivered unless something newer arrived meanwhile; the next session resends.
       for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
       this.log.info('status report failed', { error: errorMessage(e) });
@@ -256,6 +279,7 @@ export class Agent implements Component {
       }
       return;
     }
+    this.flushing = false;
     this.scheduleFlush();
   }
 }

@@ -111,11 +111,15 @@ export class DockerController implements Controller {
   }
 
   async start(signal?: AbortSignal): Promise<TaskStatus> {
-    const before = await this.inspect(signal);
-    if (!before) return this.fail('failed', `No such container: ${this.name}`);
-    if (before.state === 'created' && !before.error) {
+    // Prepared here and nothing heard of it since (engine events would have moved `last` on): start
+    // without inspecting first, one engine call less while the slot waits.
+    const prepared = this.last?.state === 'ready' ? this.containerId : undefined;
+    const before = prepared ? undefined : await this.inspect(signal);
+    if (!prepared && !before) return this.fail('failed', `No such container: ${this.name}`);
+    const id = prepared ?? before?.id;
+    if (id && (prepared || (before?.state === 'created' && !before.error))) {
       const r = await callEngine('start container', () =>
-        this.deps.docker.getContainer(before.id).start({ abortSignal: signal }),
+        this.deps.docker.getContainer(id).start({ abortSignal: signal }),
       );
       // 304: already started by an earlier attempt.
       if (!r.ok && r.reply.statusCode !== 304) return this.startFailed(r.reply, signal);

@@ -207,6 +207,19 @@ describe('DockerExecutor', () => {
     expect(n).toEqual([n[0], n[0]! + 1, n[0]! + 2, n[0]! + 3, n[0]! + 4]);
   });
 
+  it('waitExited: true on the die of a running task here, at once for one that exited, false for one never here', async () => {
+    const a = await startTask('handover', { image: 'swarmctl-test/web:v1' });
+    const b = await startTask('handover', { image: 'swarmctl-test/fail' });
+    await b.wait(AbortSignal.timeout(10_000));
+    const waiting = executor.waitExited([a.task.id, b.task.id], AbortSignal.timeout(15_000));
+    // Still running: not handed over until it stops.
+    expect(await Promise.race([waiting, (await a.status())?.state])).toBe('running');
+    await a.shutdown();
+    expect(await waiting).toBe(true);
+    const elsewhere = run.task('handover', { image: 'swarmctl-test/web:v1' }).id;
+    expect(await executor.waitExited([a.task.id, elsewhere], AbortSignal.timeout(10_000))).toBe(false);
+  });
+
   it('logs of an unknown task is NOT_FOUND', async () => {
     const e = await collect(executor.logs(run.task('x', {}).id)).then(
       () => undefined,
