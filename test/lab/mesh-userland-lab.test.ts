@@ -97,6 +97,16 @@ async function runningContainers(service: string): Promise<{ host: number; id: s
   return out;
 }
 
+function findKey(v: unknown, key: string): unknown {
+  if (v === null || typeof v !== 'object') return undefined;
+  if (key in v) return (v as Record<string, unknown>)[key];
+  for (const x of Object.values(v)) {
+    const found = findKey(x, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** The node's log lines saying a published port's backends changed, with their time. */
 function backendChanges(n: number, port: number): { at: number; backends: string }[] {
   const text = readFileSync(join(lab.host(n).logDir, 'swarmctl.log'), 'utf8');
@@ -287,6 +297,116 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
     });
   });
 
+  describe('a user overlay: VIP and name from a container on another host', () => {
+    let client: { host: number; id: string };
+    let vip: string;
+
+    beforeAll(async () => {
+      await cli(1, 'network', 'create', '-d', 'overlay', 'appnet');
+      const common = ['--detach', '--network', 'appnet'];
+      await cli(
+        1,
+        'service',
+        'create',
+        ...common,
+        '--name',
+        'api',
+        '--replicas',
+        '2',
+        '--constraint',
+        `node.id==${ids[1]}`,
+        '-p',
+        'published=8085,target=80',
+        IMAGE,
+      );
+      await cli(
+        1,
+        'service',
+        'create',
+        ...common,
+        '--name',
+        'client',
+        '--constraint',
+        `node.id==${ids[2]}`,
+        IMAGE,
+      );
+      client = await waitFor(
+        async () => {
+          const cs = await runningContainers('client');
+          return cs[0] ? { done: true, value: cs[0] } : { done: false, state: 'no client container' };
+        },
+        { timeoutMs: 90_000, intervalMs: 300, what: 'the client container on host 2' },
+      );
+      const vips = findKey(JSON.parse(await cli(1, 'service', 'inspect', 'api')), 'virtualIps') as
+        | { networkId: string; addr: string }[]
+        | undefined;
+      const netId = String(findKey(JSON.parse(await cli(1, 'network', 'inspect', 'appnet')), 'id'));
+      vip = vips?.find((v) => v.networkId === netId)?.addr.split('/')[0] ?? JSON.stringify(vips);
+      expect(vip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    }, 180_000);
+
+    /** HTTP bodies from the client container to `target`:80 (busybox nc). */
+    async function fromClient(target: string, count: number): Promise<string[]> {
+      const out: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const r = await lab.dockerCli(
+          client.host,
+          ['exec', client.id, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${target} 80`],
+          { allowFailure: true, timeoutMs: 15_000 },
+        );
+        out.push(r.stdout.trim().split('\n').at(-1)?.trim() || `error ${r.stderr.trim()}`);
+      }
+      return out;
+    }
+
+    it('the name resolves to the VIP, and the VIP answers from both tasks on host 1', async () => {
+      await waitFor(
+        async () => {
+          const r = await lab.dockerCli(client.host, ['exec', client.id, 'nslookup', 'api'], {
+            allowFailure: true,
+          });
+          return r.stdout.includes(`Address: ${vip}`) || r.stdout.includes(`Address 1: ${vip}`)
+            ? { done: true, value: 0 }
+            : { done: false, state: r.stdout.trim() || r.stderr.trim() };
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: `api -> ${vip} from the client container` },
+      );
+      for (const target of [vip, 'api']) {
+        const seen = await waitFor(
+          async () => {
+            const got = new Set((await fromClient(target, 10)).filter((b) => b.startsWith('v1 ')));
+            return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+          },
+          { timeoutMs: 30_000, intervalMs: 200, what: `both api tasks through ${target}` },
+        );
+        console.log(`${target}:80 from a container on host 2 answered by ${[...seen].join(', ')}`);
+      }
+    });
+
+    it('a scaled-down task leaves the VIP rotation of the other host within 1 s', async () => {
+      const before = backendChanges(2, 80).at(-1)?.backends ?? '';
+      expect(before.split(',').length).toBe(2);
+      const started = Date.now();
+      await cli(1, 'service', 'scale', '--detach', 'api=1');
+      const change = await waitFor(
+        () => {
+          const c = backendChanges(2, 80).find((x) => x.at >= started && x.backends.split(',').length === 1);
+          return c
+            ? { done: true, value: c }
+            : { done: false, state: String(backendChanges(2, 80).at(-1)?.backends) };
+        },
+        { timeoutMs: 10_000, intervalMs: 20, what: "host 2's VIP listener with one backend" },
+      );
+      console.log(
+        `the VIP on host 2 dropped the task ${change.at - started} ms after the scale command started`,
+      );
+      expect(change.at - started).toBeLessThan(1_000);
+      const bodies = await fromClient(vip, 6);
+      expect(new Set(bodies).size, bodies.join('; ')).toBe(1);
+      await cli(1, 'service', 'rm', 'api', 'client');
+    });
+  });
+
   it("a killed replica leaves every node's rotation within 1 s, and its replacement serves", async () => {
     const running = await runningContainers('web');
     expect(running.map((c) => c.host)).toEqual([1, 1]);
@@ -331,7 +451,8 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
   });
 
   it('service rm and leave leave no listener and no Docker network of ours', async () => {
-    await cli(1, 'service', 'rm', 'web', 'peer');
+    const left = (await cli(1, 'service', 'ls', '-q')).trim().split('\n').filter(Boolean);
+    if (left.length > 0) await cli(1, 'service', 'rm', ...left);
     await waitFor(
       async () => {
         const left = (await Promise.all(HOSTS.map(async (n) => (await listeners(n)).length))).join(',');
