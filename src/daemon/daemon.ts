@@ -26,6 +26,7 @@ import {
   type Logger,
   type Random,
   SwarmError,
+  withTimeout,
 } from '../common/index.js';
 import { by, type Manager } from '../manager/index.js';
 import { createDataPlane } from '../routing-mesh/index.js';
@@ -40,6 +41,7 @@ import {
   serverNameOverride,
 } from '../rpc/index.js';
 import { Agent, DockerExecutor, dockerOptions } from '../worker/index.js';
+import { LEAVE_TIMEOUT_MS, runAgentParts } from './agent-parts.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
@@ -78,6 +80,8 @@ export class Daemon implements Component {
   private roles: RoleSwitch | undefined;
   private readonly stop = new AbortController();
   private leaving: { force: boolean } | undefined;
+  /** Resolved once the node has stopped: its agent, its containers (on leave), its data plane and state. */
+  private readonly left = deferred<void>();
 
   constructor(
     private readonly deps: DaemonDeps,
@@ -115,7 +119,10 @@ export class Daemon implements Component {
     await local.bind(`unix://${this.config.controlSocket}`, ServerCredentials.createInsecure());
     await chmod(this.config.controlSocket, 0o600);
     const socketInode = (await stat(this.config.controlSocket)).ino;
-    const localDone = local.run(stop);
+    // The local socket outlives the rest: a `leave` in flight answers once the node has left.
+    const localStop = new AbortController();
+    const localDone = local.run(localStop.signal);
+    let agentDone: Promise<void> | undefined;
 
     try {
       let key: NodeKeyFile;
@@ -146,7 +153,7 @@ export class Daemon implements Component {
         identity: parseNodeCertificate(key.certChainPem),
       };
       const serverCreds = new NodeServerCredentials(material);
-      const running: Promise<unknown>[] = [localDone, fatal.promise];
+      const running: Promise<unknown>[] = [fatal.promise];
       const roleDeps = {
         clock: this.deps.clock,
         random: this.deps.random,
@@ -239,24 +246,27 @@ export class Daemon implements Component {
           stop,
         ),
       );
-      running.push(
-        this.runAgent(
-          record,
-          () => clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
-          stop,
-        ),
+      agentDone = this.runAgent(
+        record,
+        () => clientCredentials({ ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem }),
+        stop,
       );
+      running.push(agentDone);
       this.ready = true;
       log.info('node ready', { 'node.id': record.nodeId, role: record.role });
       await Promise.all(running);
     } finally {
       this.stop.abort();
       await this.roles?.current?.stop();
+      // Whatever ended the node, the data plane's teardown ends before the process does.
+      await agentDone;
+      if (this.leaving) await this.dir.wipe();
+      this.left.resolve();
+      localStop.abort();
       await localDone;
       // Only our own socket: a successor node process may already have bound the same path.
       const now = await stat(this.config.controlSocket).catch(() => undefined);
       if (now?.ino === socketInode) await rm(this.config.controlSocket, { force: true });
-      if (this.leaving) await this.dir.wipe();
     }
   }
 
@@ -297,7 +307,10 @@ export class Daemon implements Component {
         mesh,
         advertiseAddr: record.advertiseAddr,
       });
-      await Promise.all([executor.run(signal), agent.run(signal), mesh.run(signal)]);
+      await runAgentParts(
+        { agent, executor, mesh, logger, leaving: () => this.leaving !== undefined },
+        signal,
+      );
     } catch (e) {
       if (!signal.aborted)
         logger.error('the agent stopped: this node runs no tasks', { error: errorMessage(e) });
@@ -363,6 +376,9 @@ export class Daemon implements Component {
         if (this.record?.role === 'manager' && !req.force) throw this.managerLeaveRefusal();
         this.leaving = { force: req.force ?? false };
         setImmediate(() => this.stop.abort());
+        // As docker's, the call returns once the node has left: its task containers and every
+        // rule, device and network of its data plane gone.
+        await withTimeout(this.left.promise, LEAVE_TIMEOUT_MS, 'leaving the swarm');
         return {};
       },
     };

@@ -379,6 +379,45 @@ describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
     return out;
   }
 
+  /** Our links, Docker networks (with their containers), containers and the node's last warnings. */
+  async function leftovers(n: number): Promise<string> {
+    const links = (await lab.exec(n, ['ip', '-o', 'link', 'show'], { allowFailure: true })).stdout
+      .split('\n')
+      .filter((l) => /swm[bv]\d/.test(l));
+    const ids = (
+      await lab.dockerCli(n, ['network', 'ls', '--filter', 'label=swarmctl.mesh', '-q'], {
+        allowFailure: true,
+      })
+    ).stdout.trim();
+    const nets = ids
+      ? (
+          await lab.dockerCli(
+            n,
+            ['network', 'inspect', '-f', '{{.Name}} {{json .Containers}}', ...ids.split('\n')],
+            {
+              allowFailure: true,
+            },
+          )
+        ).stdout
+      : '';
+    const ps = (
+      await lab.dockerCli(n, ['ps', '-a', '--format', '{{.ID}} {{.Status}} {{.Names}}'], {
+        allowFailure: true,
+      })
+    ).stdout;
+    let log = '';
+    try {
+      log = readFileSync(join(lab.host(n).logDir, 'swarmctl.log'), 'utf8')
+        .split('\n')
+        .filter((l) => /"level":"(warn|error)"|mesh|leav|overlay/.test(l))
+        .slice(-40)
+        .join('\n');
+    } catch {
+      log = '(no log)';
+    }
+    return `links:\n${links.join('\n')}\nnetworks:\n${nets}\ncontainers:\n${ps}\nlog:\n${log}`;
+  }
+
   async function meshAddrs(n: number): Promise<string> {
     return (await lab.exec(n, ['nft', 'list', 'table', 'ip', 'swarmctl-mesh'], { allowFailure: true }))
       .stdout;
@@ -470,6 +509,127 @@ describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
     expect(seen.has(`v1 ${victim.slice(0, 12)}`)).toBe(false);
   });
 
+  /** Our Docker networks and links on host `n`. */
+  async function ours(n: number): Promise<{ networks: string[]; links: string[] }> {
+    const nets = await lab.dockerCli(n, [
+      'network',
+      'ls',
+      '--filter',
+      'label=swarmctl.mesh',
+      '--format',
+      '{{.Name}}',
+    ]);
+    const links = (await lab.exec(n, ['ip', '-o', 'link', 'show'])).stdout.match(/swm[bv]\d+/g) ?? [];
+    return {
+      networks: nets.stdout.trim().split('\n').filter(Boolean).sort(),
+      links: [...new Set(links)].sort(),
+    };
+  }
+
+  /** The id of the running container of `service` on host `n`, once there is one. */
+  async function taskContainer(n: number, service: string): Promise<string> {
+    return waitFor(
+      async () => {
+        const filter = `label=com.docker.swarm.service.name=${service}`;
+        const id = (await lab.dockerCli(n, ['ps', '-q', '--filter', filter])).stdout.trim();
+        return id
+          ? { done: true, value: id }
+          : { done: false, state: `no ${service} container on host ${n}` };
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: `the ${service} container on host ${n}` },
+    );
+  }
+
+  it('a node sets up a user overlay only while it has a task on it; the ingress stays on every node', async () => {
+    await cli(1, 'network', 'create', '-d', 'overlay', 'solo');
+    const on = (n: number, ...more: string[]) =>
+      cli(
+        1,
+        'service',
+        'create',
+        '--detach',
+        '--network',
+        'solo',
+        '--constraint',
+        `node.id==${ids[n]}`,
+        ...more,
+      );
+    await on(2, '--name', 'lone2', 'swarmctl-test/web:v1');
+    const lone2 = await taskContainer(2, 'lone2');
+    const bridge = (
+      await lab.dockerCli(2, [
+        'network',
+        'inspect',
+        '-f',
+        '{{index .Options "com.docker.network.bridge.name"}}',
+        'swarmctl-solo',
+      ])
+    ).stdout.trim();
+    const solo = [bridge, bridge.replace('swmb', 'swmv')];
+    expect((await ours(2)).links).toEqual(expect.arrayContaining(solo));
+    for (const n of [1, 3]) {
+      const o = await ours(n);
+      expect(o.networks, `host ${n}`).toEqual(['swarmctl-ingress']);
+      expect(
+        o.links.filter((l) => solo.includes(l)),
+        `host ${n}`,
+      ).toEqual([]);
+    }
+    // A task landing on host 3 brings the overlay there, and the two tasks reach each other over it.
+    const landed = performance.now();
+    await on(3, '--name', 'lone3', 'swarmctl-test/web:v1');
+    const lone3 = await taskContainer(3, 'lone3');
+    console.log(
+      `overlay up on host 3 and its task running ${Math.round(performance.now() - landed)} ms after service create`,
+    );
+    expect((await ours(3)).networks).toEqual(['swarmctl-ingress', 'swarmctl-solo']);
+    expect((await ours(3)).links).toEqual(expect.arrayContaining(solo));
+    expect((await ours(1)).networks).toEqual(['swarmctl-ingress']);
+    const addr2 = (
+      await lab.dockerCli(2, [
+        'inspect',
+        '-f',
+        '{{(index .NetworkSettings.Networks "swarmctl-solo").IPAddress}}',
+        lone2,
+      ])
+    ).stdout.trim();
+    const pid3 = (await lab.dockerCli(3, ['inspect', '-f', '{{.State.Pid}}', lone3])).stdout.trim();
+    const r = await waitFor(
+      async () => {
+        const got = await lab.exec(
+          3,
+          ['nsenter', `--net=/proc/${pid3}/ns/net`, 'curl', '-sS', '--max-time', '2', `http://${addr2}/`],
+          { allowFailure: true },
+        );
+        return got.stdout.startsWith('v1 ')
+          ? { done: true, value: got.stdout }
+          : { done: false, state: got.stderr.trim() };
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: `lone2 (${addr2}) from lone3 over solo` },
+    );
+    expect(r).toMatch(/^v1 /);
+    // Their last tasks gone, hosts 2 and 3 tear the overlay down.
+    const removed = performance.now();
+    await cli(1, 'service', 'rm', 'lone2', 'lone3');
+    await waitFor(
+      async () => {
+        const still = [];
+        for (const n of [2, 3]) {
+          const o = await ours(n);
+          if (o.networks.includes('swarmctl-solo') || o.links.some((l) => solo.includes(l))) still.push(n);
+        }
+        return still.length === 0
+          ? { done: true, value: 0 }
+          : { done: false, state: `still on hosts ${still}` };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the solo overlay gone from hosts 2 and 3' },
+    );
+    console.log(
+      `overlay gone from hosts 2 and 3 ${Math.round(performance.now() - removed)} ms after service rm`,
+    );
+    await cli(1, 'network', 'rm', 'solo');
+  });
+
   it('a container on a user overlay resolves tasks.<service> through its node and reaches those tasks on other hosts', async () => {
     await cli(1, 'network', 'create', '-d', 'overlay', 'appnet');
     await cli(
@@ -548,27 +708,53 @@ describe('the ingress mesh of a swarmctl cluster on three lab hosts', () => {
       },
       { timeoutMs: 10_000, intervalMs: 100, what: 'the published port gone from every node' },
     );
+    // Host 3 leaves with a task still running on the user overlay: leave removes the container
+    // (as docker's does), whose endpoint would otherwise keep the network busy, then the network.
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'stay',
+      '--network',
+      'appnet',
+      '--constraint',
+      `node.id==${ids[3]}`,
+      'swarmctl-test/web:v1',
+    );
+    await taskContainer(3, 'stay');
     for (const n of [3, 2, 1]) {
-      await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'leave', '--force'], {
-        timeoutMs: 60_000,
-        allowFailure: true,
-      });
-      await waitFor(
-        async () => {
-          const r = await lab.exec(n, ['ip', '-o', 'link', 'show'], {});
-          const nets = await lab.dockerCli(n, ['network', 'ls', '--filter', 'label=swarmctl.mesh', '-q']);
-          const nft = (await lab.exec(n, ['nft', 'list', 'tables'])).stdout;
-          const ipt = (await lab.exec(n, ['iptables', '-S', 'FORWARD'])).stdout;
-          const left = [
-            /swm[bv]\d/.test(r.stdout) && 'links',
-            nets.stdout.trim() !== '' && 'docker networks',
-            nft.includes('swarmctl-mesh') && 'nft table',
-            ipt.includes('swarmctl-mesh') && 'FORWARD rule',
-          ].filter(Boolean);
-          return left.length === 0 ? { done: true, value: 0 } : { done: false, state: left.join(', ') };
+      const started = performance.now();
+      const leave = await runCommand(
+        [SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'leave', '--force'],
+        {
+          timeoutMs: 90_000,
+          allowFailure: true,
         },
-        { timeoutMs: 30_000, intervalMs: 200, what: `nothing of ours left on host ${n}` },
       );
+      const tookMs = Math.round(performance.now() - started);
+      // Checked once, when leave returns: it returns only once everything of ours is gone.
+      const r = await lab.exec(n, ['ip', '-o', 'link', 'show'], {});
+      const nets = await lab.dockerCli(n, ['network', 'ls', '--filter', 'label=swarmctl.mesh', '-q']);
+      const tasks = await lab.dockerCli(n, ['ps', '-aq', '--filter', 'label=com.docker.swarm.task.id']);
+      const nft = (await lab.exec(n, ['nft', 'list', 'tables'])).stdout;
+      const ipt = (await lab.exec(n, ['iptables', '-S', 'FORWARD'])).stdout;
+      const left = [
+        /swm[bv]\d/.test(r.stdout) && 'links',
+        nets.stdout.trim() !== '' && 'docker networks',
+        tasks.stdout.trim() !== '' && 'task containers',
+        nft.includes('swarmctl-mesh') && 'nft table',
+        ipt.includes('swarmctl-mesh') && 'FORWARD rule',
+      ].filter(Boolean);
+      console.log(
+        `leave on host ${n}: exit ${leave.code} after ${tookMs} ms; left: ${left.join(', ') || 'nothing'}`,
+      );
+      expect(
+        left,
+        `host ${n} after leave (exit ${leave.code}: ${leave.stderr.trim()})\n${left.length > 0 ? await leftovers(n) : ''}`,
+      ).toEqual([]);
+      expect(leave.code, leave.stderr).toBe(0);
     }
   });
 });

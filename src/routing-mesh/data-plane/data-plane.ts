@@ -13,21 +13,18 @@ import {
 } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 import type { NetworkEngine } from './docker-networks.js';
+import { diffReturnRoutes, runCommand, runNft, setForwardRule } from './kernel-ops.js';
 import { deleteTableScript, diffTableScript, fullTableScript } from './nft-script.js';
 import {
-  IPTABLES_COMMENT,
-  isOurLink,
-  MESH_CT_MARK,
   type MeshPlan,
   type NetworkPlan,
   OVERLAY_MTU,
   planMesh,
-  RETURN_RULE_PREF,
-  RETURN_TABLE_BASE,
   type ReturnRoute,
   type RulesPlan,
   VXLAN_PORT,
 } from './plan.js';
+import { removeStale, teardownMesh } from './teardown.js';
 
 export interface DataPlaneDeps {
   readonly nodeId: NodeId;
@@ -56,6 +53,12 @@ export interface MeshDataPlane extends Component {
   update(state: MeshState): void;
   /** Takes a local task out of every rotation now (it is about to be stopped). */
   withdraw(taskId: TaskId): Promise<void>;
+  /**
+   * Fires with a MeshState's revision once it is applied in full (the kernel converged): the
+   * agent reports it to the leader, which holds stops until every node dropped the task. Absent:
+   * a state counts as applied on receipt.
+   */
+  readonly onDidApply?: Event<number>;
   /** This node's address on the first of these overlays that is not the ingress: its containers' resolver. */
   resolverFor(ids: readonly NetworkId[]): string | undefined;
   /** Docker network names of these overlays on this node, once they exist (waits up to `timeoutMs`). */
@@ -65,23 +68,6 @@ export interface MeshDataPlane extends Component {
     signal?: AbortSignal,
   ): Promise<Map<NetworkId, string>>;
 }
-
-// The FORWARD rule is an iptables one: an nft `accept` ends only its own base chain, and Docker's
-// FORWARD (policy DROP once Docker runs) would still drop a new DNATed connection to the bridge.
-const MARK = `0x${MESH_CT_MARK.toString(16)}`;
-const FORWARD_RULE = [
-  'FORWARD',
-  '-m',
-  'connmark',
-  '--mark',
-  `${MARK}/${MARK}`,
-  '-m',
-  'comment',
-  '--comment',
-  IPTABLES_COMMENT,
-  '-j',
-  'ACCEPT',
-];
 
 /**
  * Converges this node's kernel to the leader's MeshState: per overlay a Docker bridge network
@@ -100,12 +86,22 @@ export class KernelDataPlane implements MeshDataPlane {
   private readonly converged = new Emitter<void>();
   /** Applied state, for tests and `info`. */
   readonly onDidConverge: Event<void> = this.converged.event;
+  readonly onDidApply: Event<number> = (listener) =>
+    this.converged.event(() => {
+      if (this.appliedRevision >= 0) listener(this.appliedRevision);
+    });
   private readonly log: Logger;
   private running = false;
+  /** Set when `run` ends: a late state must not bring anything back. */
+  private stopped = false;
   private keepSourceIp = false;
+  /** Docker networks no longer wanted that Docker refused to remove (an endpoint still active): retried. */
+  private readonly orphans = new Map<string, NetworkPlan>();
+  private readonly clock: Clock;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.log = deps.logger.child({ module: 'mesh' });
+    this.clock = deps.clock ?? systemClock;
   }
 
   get plan(): MeshPlan {
@@ -118,7 +114,7 @@ export class KernelDataPlane implements MeshDataPlane {
   }
 
   update(state: MeshState): void {
-    if (this.latest && state.revision < this.latest.revision) return;
+    if (this.stopped || (this.latest && state.revision < this.latest.revision)) return;
     this.latest = state;
     this.wake.fire();
   }
@@ -191,8 +187,8 @@ export class KernelDataPlane implements MeshDataPlane {
       this.keepSourceIp =
         this.deps.keepSourceIp ??
         (await this.deps.run(['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
-      await this.removeStale();
-      const clock = this.deps.clock ?? systemClock;
+      await removeStale(this.deps.run);
+      const clock = this.clock;
       let failed = false;
       while (!signal.aborted) {
         const state = this.latest;
@@ -200,9 +196,12 @@ export class KernelDataPlane implements MeshDataPlane {
           try {
             await this.converge(
               planMesh(this.deps.nodeId, this.effective(state), { keepSourceIp: this.keepSourceIp }),
+              signal,
             );
             this.appliedRevision = state.revision;
           } catch (e) {
+            // A stop cut the apply short: the teardown below removes whatever it had made.
+            if (signal.aborted) break;
             failed = true;
             this.log.error('mesh convergence failed; retrying', {
               error: errorMessage(e),
@@ -231,8 +230,19 @@ export class KernelDataPlane implements MeshDataPlane {
         });
       }
     } finally {
+      // Teardown wins: no apply runs from here on (the loop has exited, the retry timer is
+      // cancelled, a late update is ignored), and it finds what is ours by name and label, not
+      // only from the last applied plan (an apply cut short may have made what it never recorded).
       this.running = false;
-      await this.teardown(this.deps.removeAllOnStop?.() ?? true);
+      this.stopped = true;
+      const { returnRoutes, networks } = this.applied;
+      const vxlans = [...networks, ...this.orphans.values()].map((n) => n.vxlan);
+      this.applied = { localAddr: undefined, networks: [], rules: undefined, returnRoutes: [] };
+      this.orphans.clear();
+      await teardownMesh(
+        { run: this.deps.run, engine: this.deps.engine, clock: this.clock, log: this.log },
+        { all: this.deps.removeAllOnStop?.() ?? true, returnRoutes, vxlans },
+      );
       this.wake.dispose();
       this.deps.onStopped?.();
     }
@@ -261,28 +271,41 @@ export class KernelDataPlane implements MeshDataPlane {
     };
   }
 
-  private async converge(next: MeshPlan): Promise<void> {
+  /** Applies `next` over the last applied plan; stops between steps once `signal` aborts. */
+  private async converge(next: MeshPlan, signal: AbortSignal): Promise<void> {
     const prev = this.applied;
     const byId = new Map(prev.networks.map((n) => [n.id, n]));
     const wanted = new Set(next.networks.map((n) => n.id));
+    const wantedNames = new Set(next.networks.map((n) => n.dockerName));
     // Rules first when they go away (nothing points at a network being removed), last otherwise.
     if (!next.rules) await this.applyRules(prev.rules, undefined);
-    for (const n of prev.networks) if (!wanted.has(n.id)) await this.removeNetwork(n);
+    for (const [name, n] of this.orphans) {
+      signal.throwIfAborted();
+      if (wantedNames.has(name)) this.orphans.delete(name);
+      else await this.removeNetwork(n);
+    }
+    for (const n of prev.networks) {
+      signal.throwIfAborted();
+      if (!wanted.has(n.id)) await this.removeNetwork(n);
+    }
     const applied: NetworkPlan[] = [];
     let rebuilt = false;
     for (const n of next.networks) {
+      signal.throwIfAborted();
       const old = byId.get(n.id);
       if (old && sameNetwork(old, n) && next.localAddr === prev.localAddr) {
         await this.updatePeers(old, n);
         await this.updateVips(old.vips, n);
       } else {
         if (old) await this.removeNetwork(old);
-        await this.addNetwork(n, next.localAddr ?? '');
+        this.orphans.delete(n.dockerName);
+        await this.addNetwork(n, next.localAddr ?? '', signal);
         rebuilt = true;
       }
       applied.push(n);
       this.applied = { ...this.applied, localAddr: next.localAddr, networks: [...applied] };
     }
+    signal.throwIfAborted();
     await this.applyReturnRoutes(rebuilt ? [] : prev.returnRoutes, next.returnRoutes);
     this.applied = {
       localAddr: next.localAddr,
@@ -290,8 +313,12 @@ export class KernelDataPlane implements MeshDataPlane {
       rules: prev.rules,
       returnRoutes: next.returnRoutes,
     };
+    signal.throwIfAborted();
     if (next.rules) await this.applyRules(prev.rules, next.rules);
     this.applied = next;
+    // Retried on the convergence timer until Docker lets them go.
+    if (this.orphans.size > 0)
+      throw new SwarmError('IO', `Docker network(s) ${[...this.orphans.keys()].join(', ')} not removed yet`);
   }
 
   private async applyRules(prev: RulesPlan | undefined, next: RulesPlan | undefined): Promise<void> {
@@ -309,7 +336,7 @@ export class KernelDataPlane implements MeshDataPlane {
     this.applied = { ...this.applied, rules: next };
   }
 
-  private async addNetwork(n: NetworkPlan, underlay: string): Promise<void> {
+  private async addNetwork(n: NetworkPlan, underlay: string, signal: AbortSignal): Promise<void> {
     const existing = (await this.deps.engine.listOurs()).find((e) => e.name === n.dockerName);
     if (
       existing &&
@@ -325,6 +352,7 @@ export class KernelDataPlane implements MeshDataPlane {
     ) {
       await this.deps.engine.create(n);
     }
+    signal.throwIfAborted();
     await this.cmd(['ip', 'link', 'del', n.vxlan], true);
     await this.cmd([
       'ip',
@@ -362,33 +390,6 @@ export class KernelDataPlane implements MeshDataPlane {
       if (!prev.includes(v)) await this.cmd(['ip', 'addr', 'replace', `${v}/32`, 'dev', n.bridge]);
   }
 
-  private async applyReturnRoutes(prev: readonly ReturnRoute[], next: readonly ReturnRoute[]): Promise<void> {
-    const key = (r: ReturnRoute): string => `${r.mark} ${r.via} ${r.dev}`;
-    const before = new Set(prev.map(key));
-    const after = new Set(next.map(key));
-    for (const r of prev) if (!after.has(key(r))) await this.returnRoute(r, false);
-    for (const r of next) if (!before.has(key(r))) await this.returnRoute(r, true);
-  }
-
-  private async returnRoute(r: ReturnRoute, present: boolean): Promise<void> {
-    const table = String(RETURN_TABLE_BASE + r.mark);
-    const rule = [
-      'fwmark',
-      `0x${r.mark.toString(16)}/0xffff`,
-      'lookup',
-      table,
-      'pref',
-      String(RETURN_RULE_PREF),
-    ];
-    await this.cmd(['ip', 'rule', 'del', ...rule], true);
-    if (!present) {
-      await this.cmd(['ip', 'route', 'flush', 'table', table], true);
-      return;
-    }
-    await this.cmd(['ip', 'rule', 'add', ...rule]);
-    await this.cmd(['ip', 'route', 'replace', 'default', 'via', r.via, 'dev', r.dev, 'table', table]);
-  }
-
   private async updatePeers(old: NetworkPlan, n: NetworkPlan): Promise<void> {
     const before = new Set(old.peers);
     const after = new Set(n.peers);
@@ -396,80 +397,35 @@ export class KernelDataPlane implements MeshDataPlane {
     for (const p of old.peers) if (!after.has(p)) await this.cmd(fdb('del', n.vxlan, p), true);
   }
 
+  /** A network Docker refuses to remove now (an endpoint still active) is kept as an orphan and retried. */
   private async removeNetwork(n: NetworkPlan): Promise<void> {
     await this.cmd(['ip', 'link', 'del', n.vxlan], true);
-    await this.deps.engine.remove(n.dockerName).catch((e: unknown) =>
-      this.log.warn('could not remove a Docker network of ours', {
+    try {
+      await this.deps.engine.remove(n.dockerName);
+      this.orphans.delete(n.dockerName);
+    } catch (e) {
+      this.orphans.set(n.dockerName, n);
+      this.log.warn('could not remove a Docker network of ours yet', {
         network: n.dockerName,
         error: errorMessage(e),
-      }),
-    );
-  }
-
-  /** A crashed or killed predecessor may have left rules and devices: start from a known state. */
-  private async removeStale(): Promise<void> {
-    await this.nft(deleteTableScript).catch(() => {});
-    await this.forwardRule(false);
-    for (let i = 0; i < 64; i++) {
-      if ((await this.deps.run(['ip', 'rule', 'del', 'pref', String(RETURN_RULE_PREF)])).code !== 0) break;
-    }
-    const links = await this.deps.run(['ip', '-o', 'link', 'show', 'type', 'vxlan']);
-    for (const name of parseLinkNames(links.stdout))
-      if (isOurLink(name)) await this.cmd(['ip', 'link', 'del', name], true);
-  }
-
-  private async teardown(all: boolean): Promise<void> {
-    try {
-      if (this.applied.rules) await this.nft(deleteTableScript);
-      await this.forwardRule(false);
-      await this.applyReturnRoutes(this.applied.returnRoutes, []);
-      if (all) {
-        for (const n of this.applied.networks) await this.removeNetwork(n);
-        for (const e of await this.deps.engine.listOurs())
-          await this.deps.engine.remove(e.name).catch(() => {});
-      } else {
-        // A restart adopts running containers, which stay on their networks; the devices and
-        // networks nothing uses any more go now (the next start recreates what it needs).
-        for (const n of this.applied.networks) {
-          await this.cmd(['ip', 'link', 'del', n.vxlan], true);
-          await this.deps.engine.remove(n.dockerName, { onlyIfUnused: true }).catch(() => {});
-        }
-      }
-      this.applied = {
-        localAddr: undefined,
-        networks: all ? [] : this.applied.networks,
-        rules: undefined,
-        returnRoutes: [],
-      };
-    } catch (e) {
-      this.log.error('mesh teardown incomplete', { error: errorMessage(e) });
+      });
     }
   }
 
-  private async forwardRule(present: boolean): Promise<void> {
-    // Also in DOCKER-USER, which Docker keeps ahead of its isolation chains: a reply that leaves a
-    // task by its default bridge (docker0) and returns through the overlay would be dropped there.
-    for (const chain of ['FORWARD', 'DOCKER-USER']) {
-      const rule = [chain, ...FORWARD_RULE.slice(1)];
-      if (present) {
-        if (chain !== 'FORWARD' && (await this.deps.run(['iptables', '-S', chain])).code !== 0) continue;
-        const has = await this.deps.run(['iptables', '-C', ...rule]);
-        if (has.code !== 0) await this.cmd(['iptables', '-I', chain, '1', ...rule.slice(1)]);
-        continue;
-      }
-      // Every copy (a predecessor may have added one more).
-      for (let i = 0; i < 8; i++) if ((await this.deps.run(['iptables', '-D', ...rule])).code !== 0) break;
-    }
+  private cmd(argv: readonly string[], tolerate = false): Promise<void> {
+    return runCommand(this.deps.run, argv, tolerate);
   }
 
-  private async nft(script: string): Promise<void> {
-    const r = await this.deps.run(['nft', '-f', '-'], script);
-    if (r.code !== 0) throw new SwarmError('IO', `nft failed: ${r.stderr.trim()}\n${script}`);
+  private nft(script: string): Promise<void> {
+    return runNft(this.deps.run, script);
   }
 
-  private async cmd(argv: readonly string[], tolerate = false): Promise<void> {
-    const r = await this.deps.run(argv);
-    if (r.code !== 0 && !tolerate) throw new SwarmError('IO', `${argv.join(' ')}: ${r.stderr.trim()}`);
+  private forwardRule(present: boolean): Promise<void> {
+    return setForwardRule(this.deps.run, present);
+  }
+
+  private applyReturnRoutes(prev: readonly ReturnRoute[], next: readonly ReturnRoute[]): Promise<void> {
+    return diffReturnRoutes(this.deps.run, prev, next);
   }
 }
 
@@ -481,14 +437,4 @@ function sameNetwork(a: NetworkPlan, b: NetworkPlan): boolean {
   return (
     a.vni === b.vni && a.subnet === b.subnet && a.localAddr === b.localAddr && a.dockerName === b.dockerName
   );
-}
-
-/** Names from `ip -o link show` lines: `7: swmv4096: <…>` (a vxlan on a bridge shows `name@dev`). */
-export function parseLinkNames(out: string): string[] {
-  const names: string[] = [];
-  for (const line of out.split('\n')) {
-    const m = /^\d+:\s+([^:@\s]+)/.exec(line);
-    if (m?.[1]) names.push(m[1]);
-  }
-  return names;
 }

@@ -59,11 +59,17 @@ export function dockerNetworkEngine(docker: Docker): NetworkEngine {
     },
     async remove(name, options) {
       const net = docker.getNetwork(name);
-      const info = (await net.inspect()) as { Containers?: Record<string, unknown> };
-      const attached = Object.keys(info.Containers ?? {});
+      const info = (await net.inspect()) as { Containers?: Record<string, { Name?: string }> };
+      const attached = Object.entries(info.Containers ?? {});
       if (options?.onlyIfUnused && attached.length > 0) return;
-      for (const id of attached) {
-        await net.disconnect({ Container: id, Force: true }).catch(() => {});
+      for (const [id, endpoint] of attached) {
+        // An endpoint whose container is gone (keyed `ep-…`) is force-deleted by its name.
+        await net
+          .disconnect({ Container: id, Force: true })
+          .catch(() =>
+            endpoint.Name ? net.disconnect({ Container: endpoint.Name, Force: true }) : undefined,
+          )
+          .catch(() => {});
       }
       await net.remove();
     },

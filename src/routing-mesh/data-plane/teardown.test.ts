@@ -1,0 +1,267 @@
+import { describe, expect, it } from 'vitest';
+import type { MeshState, NetworkId, NodeId } from '../../api/index.js';
+import { deferred, ManualClock, noopLogger, waitFor } from '../../common/index.js';
+import type { CommandRunner } from './command-runner.js';
+import { CONVERGE_RETRY_MS, KernelDataPlane } from './data-plane.js';
+import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
+import type { NetworkPlan } from './plan.js';
+import { TEARDOWN_DEADLINE_MS, TEARDOWN_RETRY_MS } from './teardown.js';
+
+const ING = 'net-ingress' as NetworkId;
+const APP = 'net-app' as NetworkId;
+const N1 = 'node1' as NodeId;
+const N2 = 'node2' as NodeId;
+
+/** Ingress, and the user overlay `app` while `withApp`: the node takes part in what it has an address on. */
+function state(revision: number, withApp: boolean): MeshState {
+  const networks = [
+    {
+      id: ING,
+      name: 'ingress',
+      vni: 4096,
+      subnet: '10.0.0.0/24',
+      gateway: '10.0.0.1',
+      ingress: true,
+      attachable: false,
+    },
+    {
+      id: APP,
+      name: 'app',
+      vni: 4097,
+      subnet: '10.0.1.0/24',
+      gateway: '10.0.1.1',
+      ingress: false,
+      attachable: true,
+    },
+  ];
+  return {
+    revision,
+    networks,
+    nodes: [N1, N2].map((nodeId, i) => ({
+      nodeId,
+      addr: `192.168.1.${11 + i}`,
+      networkAddrs: [
+        { networkId: ING, addr: `10.0.0.${2 + i}/24` },
+        ...(withApp ? [{ networkId: APP, addr: `10.0.1.${2 + i}/24` }] : []),
+      ],
+    })),
+    services: [],
+  };
+}
+
+/** The links of one namespace, as `ip` sees them; `failOn` makes one command fail. */
+class FakeKernel {
+  readonly links = new Set<string>();
+  readonly calls: string[] = [];
+  failOn: string | undefined;
+  readonly run: CommandRunner = async (argv, input) => {
+    const line = argv.join(' ');
+    this.calls.push(input ? `${line} <<${input}` : line);
+    const ok = { code: 0, stdout: '', stderr: '' };
+    const err = { code: 1, stdout: '', stderr: 'Cannot find device' };
+    if (this.failOn && line.startsWith(this.failOn))
+      return { code: 2, stdout: '', stderr: 'RTNETLINK answers: busy' };
+    if (argv[0] === 'iptables' && (argv[1] === '-C' || argv[1] === '-D')) return err;
+    if (argv[0] === 'ip' && argv[1] === 'rule' && argv[2] === 'del') return err;
+    if (argv[0] === 'ip' && argv[1] === 'link' && argv[2] === 'add') this.links.add(argv[3] as string);
+    if (argv[0] === 'ip' && argv[1] === 'link' && argv[2] === 'del')
+      return this.links.delete(argv[3] as string) ? ok : err;
+    if (argv[0] === 'ip' && argv[1] === '-o' && argv[2] === 'link') {
+      const vxlanOnly = argv.includes('vxlan');
+      const names = [...this.links].filter((n) => !vxlanOnly || n.startsWith('swmv'));
+      return { ...ok, stdout: names.map((n, i) => `${i + 7}: ${n}: <BROADCAST,UP> mtu 1450`).join('\n') };
+    }
+    return ok;
+  };
+}
+
+/** Docker's networks; `refuse(name, n)`: the next n removals fail as Docker's do while an endpoint is active. */
+class FakeEngine implements NetworkEngine {
+  readonly nets = new Map<string, EngineNetwork>();
+  readonly inUse = new Set<string>();
+  private readonly refusals = new Map<string, number>();
+  created = deferred<void>();
+  gate: Promise<void> | undefined;
+  constructor(private readonly kernel: FakeKernel) {}
+  refuse(name: string, times: number): void {
+    this.refusals.set(name, times);
+  }
+  async listOurs(): Promise<EngineNetwork[]> {
+    return [...this.nets.values()];
+  }
+  async create(p: NetworkPlan): Promise<void> {
+    this.nets.set(p.dockerName, {
+      id: p.dockerName,
+      name: p.dockerName,
+      subnet: p.subnet,
+      gateway: p.localAddr,
+      bridge: p.bridge,
+    });
+    this.kernel.links.add(p.bridge);
+    this.created.resolve();
+    await this.gate;
+  }
+  async remove(name: string, options?: { onlyIfUnused?: boolean }): Promise<void> {
+    const n = this.nets.get(name);
+    if (!n) throw new Error(`network ${name} not found`);
+    if (options?.onlyIfUnused && this.inUse.has(name)) return;
+    const left = this.refusals.get(name) ?? 0;
+    if (left > 0) {
+      this.refusals.set(name, left - 1);
+      throw new Error(`error while removing network: network ${name} has active endpoints`);
+    }
+    this.nets.delete(name);
+    if (n.bridge) this.kernel.links.delete(n.bridge);
+  }
+}
+
+function started(options: { removeAll?: boolean } = {}) {
+  const kernel = new FakeKernel();
+  const engine = new FakeEngine(kernel);
+  const clock = new ManualClock();
+  const dp = new KernelDataPlane({
+    nodeId: N1,
+    run: kernel.run,
+    engine,
+    logger: noopLogger,
+    clock,
+    keepSourceIp: false,
+    removeAllOnStop: () => options.removeAll ?? true,
+  });
+  const ac = new AbortController();
+  let finished = false;
+  const done = dp.run(ac.signal).then(() => {
+    finished = true;
+  });
+  return { kernel, engine, clock, dp, ac, done, isFinished: () => finished };
+}
+
+async function applied(dp: KernelDataPlane, revision: number, what: string): Promise<void> {
+  await waitFor(
+    () =>
+      dp.revision === revision ? { done: true, value: 0 } : { done: false, state: `revision ${dp.revision}` },
+    { timeoutMs: 2_000, intervalMs: 2, what },
+  );
+}
+
+describe('KernelDataPlane teardown', () => {
+  it('on leave, keeps removing a Docker network that Docker refuses while a container is still exiting', async () => {
+    const { kernel, engine, clock, dp, ac, done, isFinished } = started();
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    expect(kernel.links).toEqual(new Set(['swmb4096', 'swmv4096', 'swmb4097', 'swmv4097']));
+    // A task's container stopped just before the leave: its endpoint goes only once the engine
+    // has processed the exit. Two attempts in a row met that window in CI.
+    engine.refuse('swarmctl-app', 6);
+    ac.abort();
+    await waitFor(
+      () => {
+        if (isFinished()) return { done: true, value: 0 };
+        clock.advance(TEARDOWN_RETRY_MS);
+        return { done: false, state: `networks ${[...engine.nets.keys()].join(', ')}` };
+      },
+      { timeoutMs: 5_000, intervalMs: 2, what: 'the teardown' },
+    );
+    await done;
+    expect([...engine.nets.keys()]).toEqual([]);
+    expect([...kernel.links]).toEqual([]);
+    expect(kernel.calls.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
+  });
+
+  it('gives up only after its deadline, and the stop still ends', async () => {
+    const { engine, clock, dp, ac, done, isFinished } = started();
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    engine.refuse('swarmctl-app', Number.MAX_SAFE_INTEGER);
+    ac.abort();
+    let advanced = 0;
+    await waitFor(
+      () => {
+        if (isFinished()) return { done: true, value: 0 };
+        clock.advance(TEARDOWN_RETRY_MS);
+        advanced += TEARDOWN_RETRY_MS;
+        return { done: false, state: `advanced ${advanced} ms` };
+      },
+      { timeoutMs: 10_000, intervalMs: 1, what: 'the teardown to give up' },
+    );
+    await done;
+    expect(advanced).toBeGreaterThanOrEqual(TEARDOWN_DEADLINE_MS);
+    expect([...engine.nets.keys()]).toEqual(['swarmctl-app']);
+  });
+
+  it('removes the devices of an apply that failed halfway, which the last plan never recorded', async () => {
+    const { kernel, engine, dp, ac, done } = started();
+    dp.update(state(1, false));
+    await applied(dp, 1, 'ingress up');
+    // The user overlay's network and VXLAN device are made, then enslaving the device fails.
+    kernel.failOn = 'ip link set swmv4097';
+    dp.update(state(2, true));
+    await waitFor(
+      () =>
+        kernel.links.has('swmv4097')
+          ? { done: true, value: 0 }
+          : { done: false, state: [...kernel.links].join(' ') },
+      { timeoutMs: 2_000, intervalMs: 2, what: 'the half-made overlay' },
+    );
+    expect(dp.revision).not.toBe(2);
+    ac.abort();
+    await done;
+    expect([...engine.nets.keys()]).toEqual([]);
+    expect([...kernel.links]).toEqual([]);
+  });
+
+  it('a stop during an apply wins: the apply stops at its next step and what it made goes', async () => {
+    const { kernel, engine, dp, ac, done } = started();
+    dp.update(state(1, false));
+    await applied(dp, 1, 'ingress up');
+    const release = deferred<void>();
+    engine.gate = release.promise;
+    engine.created = deferred<void>();
+    dp.update(state(2, true));
+    await engine.created.promise;
+    ac.abort();
+    const stopAt = kernel.calls.length;
+    release.resolve();
+    await done;
+    // Nothing of the apply after the stop: no VXLAN device for the new overlay, no table.
+    expect(kernel.calls.slice(stopAt).filter((c) => c.startsWith('ip link add'))).toEqual([]);
+    expect([...engine.nets.keys()]).toEqual([]);
+    expect([...kernel.links]).toEqual([]);
+    // A state arriving after the stop brings nothing back.
+    dp.update(state(3, true));
+    expect([...engine.nets.keys()]).toEqual([]);
+  });
+
+  it('a plain stop keeps the networks running containers use and removes the rest', async () => {
+    const { kernel, engine, dp, ac, done } = started({ removeAll: false });
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    engine.inUse.add('swarmctl-app');
+    ac.abort();
+    await done;
+    expect([...engine.nets.keys()]).toEqual(['swarmctl-app']);
+    expect([...kernel.links]).toEqual(['swmb4097']);
+  });
+});
+
+describe('KernelDataPlane, a network no longer needed', () => {
+  it('is removed again on the retry timer while Docker refuses, instead of being forgotten', async () => {
+    const { kernel, engine, clock, dp, ac, done } = started();
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    // The node's last task on `app` ended: the leader drops its address there.
+    engine.refuse('swarmctl-app', 2);
+    dp.update(state(2, false));
+    await waitFor(
+      () => {
+        if (!engine.nets.has('swarmctl-app')) return { done: true, value: 0 };
+        clock.advance(CONVERGE_RETRY_MS);
+        return { done: false, state: `networks ${[...engine.nets.keys()].join(', ')}` };
+      },
+      { timeoutMs: 5_000, intervalMs: 5, what: 'the user overlay removed' },
+    );
+    expect([...kernel.links].sort()).toEqual(['swmb4096', 'swmv4096']);
+    ac.abort();
+    await done;
+  });
+});
