@@ -49,5 +49,16 @@ export const DispatcherService = defineService('swarmctl.dispatcher.Dispatcher',
     jsonCodec<{ updates: readonly TaskStatusUpdate[] }>(),
     jsonCodec<{ applied: number }>(),
   ),
+  /**
+   * The MeshState revision the node's data plane has applied in full (its kernel converged, or
+   * its proxy serving it). The leader holds the order to stop a task that was a backend until
+   * every ready node with a session has applied a revision without it (bounded by a timeout).
+   */
+  MeshApplied: unary(jsonCodec<MeshAppliedRequest>(), jsonCodec<Record<string, never>>()),
 });
+
+export interface MeshAppliedRequest {
+  /** `MeshState.revision` of the state applied; a node reports each new one once. */
+  readonly revision: number;
+}
 export type DispatcherServiceMethods = (typeof DispatcherService)['methods'];

@@ -5,7 +5,7 @@ import { ManualClock, noopLogger, waitFor } from '../../common/index.js';
 import type { CallContext } from '../../rpc/index.js';
 import { MeshFeed } from '../allocator/index.js';
 import { countingStore, idSource, nodeInput, serviceInput, taskInput } from '../scheduler/test-fixtures.js';
-import { Dispatcher, MESH_STOP_GRACE_MS } from './dispatcher.js';
+import { Dispatcher, MESH_STOP_TIMEOUT_MS } from './dispatcher.js';
 
 const nextId = idSource(9);
 const SELF = nextId<NodeId>();
@@ -89,6 +89,40 @@ async function nextMessage(
   return got!;
 }
 
+/** Whether the session stays silent while the manual clock moves on by `ms` (10 ms steps). */
+async function quietFor(
+  pending: Promise<IteratorResult<SessionMessage>>,
+  clock: ManualClock,
+  ms: number,
+): Promise<boolean> {
+  let settled = false;
+  void pending.then(() => {
+    settled = true;
+  });
+  const until = clock.monotonic() + ms;
+  await waitFor(
+    () => {
+      if (settled || clock.monotonic() >= until) return { done: true, value: undefined };
+      clock.advance(10);
+      return { done: false, state: `clock at ${clock.monotonic()}` };
+    },
+    { timeoutMs: 10_000, intervalMs: 2, what: `the clock to move on by ${ms} ms` },
+  );
+  return !settled;
+}
+
+/** A node's data plane reporting a mesh revision applied. */
+function ack(dispatcher: Dispatcher, nodeId: NodeId, revision: number): Promise<unknown> {
+  return dispatcher.handlers().MeshApplied({ revision }, ctx(nodeId, new AbortController().signal));
+}
+
+function open(dispatcher: Dispatcher, nodeId: NodeId, signal: AbortSignal): AsyncIterator<SessionMessage> {
+  return dispatcher
+    .handlers()
+    .Session({ description: nodeInput(nodeId).description! }, ctx(nodeId, signal))
+    [Symbol.asyncIterator]();
+}
+
 const backends = (m: SessionMessage): TaskId[] =>
   (m.mesh?.services[0]?.backends.map((b) => b.taskId) ?? []).sort() as TaskId[];
 
@@ -107,26 +141,18 @@ describe('Dispatcher with the mesh feed', () => {
       expect(first.kind).toBe('full');
       expect(backends(first)).toEqual([T1, T2].sort());
 
-      // The mesh without T1 goes out first; the order to stop T1 follows only after the grace
-      // every node has to apply it (timed on the manual clock).
+      // The mesh without T1 goes out first, alone; the order to stop T1 follows only once the
+      // node (the only one with a session) reports that mesh applied.
       const t1 = store.view((tx) => tx.get('task', T1)!);
       await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
-      let latest = first;
-      let meshAt = -1;
-      for (;;) {
-        const m = await nextMessage(session, clock);
-        if (m.mesh) {
-          latest = m;
-          meshAt = clock.monotonic();
-        }
-        if (m.tasks.length > 0) {
-          expect(m.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
-          expect(clock.monotonic() - meshAt).toBeGreaterThanOrEqual(MESH_STOP_GRACE_MS);
-          break;
-        }
-      }
-      expect(backends(latest)).toEqual([T2]);
-      const second = latest;
+      const second = (await session.next()).value as SessionMessage;
+      expect(second.tasks).toEqual([]);
+      expect(backends(second)).toEqual([T2]);
+      const stopping = session.next();
+      expect(await quietFor(stopping, clock, MESH_STOP_TIMEOUT_MS / 2)).toBe(true);
+      await ack(dispatcher, W1, second.mesh!.revision);
+      const stopT1 = (await stopping).value as SessionMessage;
+      expect(stopT1.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
 
       // Another node's task turning unhealthy leaves at once, without a timer.
       const setHealth = async (health: Task['status']['health']) => {
@@ -152,7 +178,7 @@ describe('Dispatcher with the mesh feed', () => {
     }
   });
 
-  it("passes on another node's task leaving while it holds a stop of its own for the grace", async () => {
+  it("passes on another node's task leaving while it holds a stop of its own", async () => {
     const { clock, store, feed, dispatcher } = await setup();
     const leader = new AbortController();
     const running = [dispatcher.monitor().run(leader.signal), feed.run(leader.signal)];
@@ -168,24 +194,124 @@ describe('Dispatcher with the mesh feed', () => {
       const withoutT1 = (await session.next()).value as SessionMessage;
       expect(withoutT1.tasks).toEqual([]);
       expect(backends(withoutT1)).toEqual([T2]);
-      // W1's session now holds T1's stop. T2 (on W2) is stopped meanwhile: W2 stops it after its
-      // own grace, so W1 must hear of it at once, before the clock reaches the end of its grace.
+      // W1's session now holds T1's stop. T2 (on W2) is stopped meanwhile: W1 must hear of it at
+      // once, not after its own hold, or it routes new connections to a stopped container.
       const heldFrom = clock.monotonic();
       const t2 = store.view((tx) => tx.get('task', T2)!);
       await store.update((tx) => tx.update('task', { ...t2, desiredState: 'shutdown' }));
       const withoutT2 = (await session.next()).value as SessionMessage;
-      expect(clock.monotonic() - heldFrom).toBeLessThan(MESH_STOP_GRACE_MS);
+      expect(clock.monotonic() - heldFrom).toBeLessThan(MESH_STOP_TIMEOUT_MS);
       expect(withoutT2.tasks).toEqual([]);
       expect(backends(withoutT2)).toEqual([]);
-      const stopT1 = await nextMessage(session, clock);
+      await ack(dispatcher, W1, withoutT2.mesh!.revision);
+      const stopT1 = (await session.next()).value as SessionMessage;
       expect(stopT1.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
-      expect(clock.monotonic() - heldFrom).toBeGreaterThanOrEqual(MESH_STOP_GRACE_MS);
+      expect(clock.monotonic() - heldFrom).toBeLessThan(MESH_STOP_TIMEOUT_MS);
     } finally {
       stop.abort();
       await session.return?.(undefined);
       leader.abort();
       await Promise.all(running);
     }
+  });
+
+  describe('holding a stop until every node has applied the mesh without the task', () => {
+    /** Sessions of W1 and W2 open; T1 (on W1) told to stop; returns W1's pending stop message. */
+    async function stopT1WithTwoSessions() {
+      const env = await setup();
+      const { store, feed, dispatcher } = env;
+      const leader = new AbortController();
+      const running = [dispatcher.monitor().run(leader.signal), feed.run(leader.signal)];
+      const stop = new AbortController();
+      const w1 = open(dispatcher, W1, stop.signal);
+      const w2 = open(dispatcher, W2, stop.signal);
+      await w1.next();
+      await w2.next();
+      const t1 = store.view((tx) => tx.get('task', T1)!);
+      await store.update((tx) => tx.update('task', { ...t1, desiredState: 'shutdown' }));
+      const withoutT1 = (await w1.next()).value as SessionMessage;
+      expect(withoutT1.tasks).toEqual([]);
+      expect(backends(withoutT1)).toEqual([T2]);
+      // W2 hears of it too (a mesh-only message): it carries the same revision.
+      const w2Mesh = (await w2.next()).value as SessionMessage;
+      expect(w2Mesh.mesh?.revision).toBe(withoutT1.mesh?.revision);
+      const revision = withoutT1.mesh!.revision;
+      const close = async () => {
+        stop.abort();
+        await w1.return?.(undefined);
+        await w2.return?.(undefined);
+        leader.abort();
+        await Promise.all(running);
+      };
+      return { ...env, w1, revision, heldFrom: env.clock.monotonic(), stopping: w1.next(), close };
+    }
+
+    it('is not sent before every node with a session reports it applied, then at once', async () => {
+      const { clock, dispatcher, revision, stopping, close } = await stopT1WithTwoSessions();
+      try {
+        await ack(dispatcher, W1, revision);
+        // An older revision from W2 does not count.
+        await ack(dispatcher, W2, revision - 1);
+        expect(await quietFor(stopping, clock, MESH_STOP_TIMEOUT_MS / 2)).toBe(true);
+        await ack(dispatcher, W2, revision);
+        const m = (await stopping).value as SessionMessage;
+        expect(m.tasks.map((t) => [t.id, t.desiredState])).toEqual([[T1, 'shutdown']]);
+      } finally {
+        await close();
+      }
+    });
+
+    it('is sent at the timeout when a node never reports', async () => {
+      const { clock, dispatcher, revision, stopping, heldFrom, close } = await stopT1WithTwoSessions();
+      try {
+        await ack(dispatcher, W1, revision);
+        expect(await quietFor(stopping, clock, MESH_STOP_TIMEOUT_MS - 20)).toBe(true);
+        const m = await nextMessage(
+          { next: () => stopping } as unknown as AsyncIterator<SessionMessage>,
+          clock,
+        );
+        expect(m.tasks.map((t) => t.id)).toEqual([T1]);
+        expect(clock.monotonic() - heldFrom).toBeGreaterThanOrEqual(MESH_STOP_TIMEOUT_MS);
+      } finally {
+        await close();
+      }
+    });
+
+    it('does not wait for a node marked down', async () => {
+      const { clock, store, dispatcher, revision, stopping, heldFrom, close } = await stopT1WithTwoSessions();
+      try {
+        await ack(dispatcher, W1, revision);
+        expect(await quietFor(stopping, clock, 200)).toBe(true);
+        const w2 = store.view((tx) => tx.get('node', W2)!);
+        await store.update((tx) => tx.update('node', { ...w2, status: { ...w2.status, state: 'down' } }));
+        const m = (await stopping).value as SessionMessage;
+        expect(m.tasks.map((t) => t.id)).toEqual([T1]);
+        expect(clock.monotonic() - heldFrom).toBeLessThan(MESH_STOP_TIMEOUT_MS);
+      } finally {
+        await close();
+      }
+    });
+
+    it('lets the other changes of the node go out meanwhile', async () => {
+      const { clock, store, w1, revision, stopping, dispatcher, close } = await stopT1WithTwoSessions();
+      try {
+        // A new task for W1 while T1's stop is held: it is not held behind it.
+        const service = store.view((tx) => tx.get('service', SVC)!);
+        const T3 = nextId<TaskId>();
+        await store.update((tx) =>
+          tx.create('task', taskInput(T3, service, 3, { nodeId: W1, state: 'assigned' })),
+        );
+        const m = (await stopping).value as SessionMessage;
+        expect(m.tasks.map((t) => t.id)).toEqual([T3]);
+        const later = w1.next();
+        expect(await quietFor(later, clock, 200)).toBe(true);
+        await ack(dispatcher, W1, revision);
+        await ack(dispatcher, W2, revision);
+        expect(((await later).value as SessionMessage).tasks.map((t) => t.id)).toEqual([T1]);
+      } finally {
+        await close();
+      }
+    });
   });
 
   it('records the address a worker reports and gives it to the mesh as a peer', async () => {

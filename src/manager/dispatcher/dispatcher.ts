@@ -16,8 +16,8 @@ import {
 import {
   type Clock,
   type Component,
-  type Event,
   errorMessage,
+  InvalidArgumentError,
   type Logger,
   NotFoundError,
   SwarmError,
@@ -27,6 +27,8 @@ import type { MeshSource } from '../allocator/index.js';
 import { jsonEqual } from '../orchestrator/index.js';
 import { by, type MemoryStore } from '../store/index.js';
 import { nextCheckDelayMs } from './heartbeat-deadline.js';
+import { MeshAcks } from './mesh-acks.js';
+import { SessionMesh } from './session-mesh.js';
 import { SessionQueue } from './session-queue.js';
 
 export interface DispatcherDeps {
@@ -39,15 +41,15 @@ export interface DispatcherDeps {
   /** The leader's MeshState, pushed to every session (absent: no mesh field is sent). */
   readonly mesh?: MeshSource;
   /**
-   * How long a node's order to stop a task that was receiving traffic is held after the mesh
-   * without it went out, so that every node has taken it out of its rotation first.
-   * @default MESH_STOP_GRACE_MS
+   * Longest a node's order to stop a task that was receiving traffic waits for every ready node
+   * with a session to report a mesh revision without it applied; 0 holds nothing.
+   * @default MESH_STOP_TIMEOUT_MS
    */
-  readonly meshStopGraceMs?: number;
+  readonly meshStopTimeoutMs?: number;
 }
 
-/** Time for every node to apply a MeshState before a task it no longer routes to is stopped. */
-export const MESH_STOP_GRACE_MS = 100;
+/** Bound on waiting for the nodes' mesh acknowledgements: one dead node cannot hold stops forever. */
+export const MESH_STOP_TIMEOUT_MS = 2_000;
 
 /** A node missing this many heartbeat periods is marked down (swarmkit's grace multiplier). */
 export const HEARTBEAT_GRACE_PERIODS = 3;
@@ -65,12 +67,17 @@ function isAssignment(t: Task, nodeId: string): boolean {
  */
 export class Dispatcher {
   private readonly lastSeen = new Map<NodeId, number>();
+  /** The mesh revision each node with a session has applied: stops wait on it. */
+  private readonly meshAcks: MeshAcks;
   /** Aborted when this manager stops leading; sessions are bound to it. */
   private epoch: AbortController | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ module: 'dispatcher' });
+    this.meshAcks = new MeshAcks((ids) =>
+      deps.store.view((tx) => ids.filter((id) => tx.get('node', id)?.status.state === 'ready')),
+    );
   }
 
   heartbeatPeriodMs(): number {
@@ -122,6 +129,15 @@ export class Dispatcher {
         this.requireLeader();
         const nodeId = callerOf(ctx);
         return { applied: await this.applyStatuses(nodeId, req.updates, ctx.signal) };
+      },
+      MeshApplied: async (req, ctx) => {
+        this.requireLeader();
+        const nodeId = callerOf(ctx);
+        if (!Number.isSafeInteger(req.revision)) {
+          throw new InvalidArgumentError('revision', `invalid mesh revision ${String(req.revision)}`);
+        }
+        this.meshAcks.report(nodeId, req.revision);
+        return {};
       },
     };
   }
@@ -191,9 +207,26 @@ export class Dispatcher {
       { kinds: ['task', 'node'] },
       signal,
     );
-    // One loop over both sources: store events, and "the mesh changed" from the feed.
-    const queue = new SessionQueue<StoreEvent | 'mesh'>();
-    const meshSub = this.deps.mesh?.onDidChange(() => queue.push('mesh'));
+    // One loop over every source: store events, "the mesh changed" from the feed, and "look at
+    // the held stops again" (a node's mesh acknowledgement, or a hold's timeout).
+    const queue = new SessionQueue<StoreEvent | 'mesh' | 'held'>();
+    const source = this.deps.mesh;
+    const view = source
+      ? new SessionMesh({
+          nodeId,
+          source,
+          acks: this.meshAcks,
+          clock: this.deps.clock,
+          logger: this.log,
+          timeoutMs: this.deps.meshStopTimeoutMs ?? MESH_STOP_TIMEOUT_MS,
+          wake: () => queue.push('held'),
+        })
+      : undefined;
+    const meshSub = source?.onDidChange(() => queue.push('mesh'));
+    const ackSub = this.meshAcks.onDidChange(() => {
+      if (view?.holding) queue.push('held');
+    });
+    this.meshAcks.open(nodeId);
     const pump = (async () => {
       try {
         for await (const e of watch) queue.push(e);
@@ -204,52 +237,36 @@ export class Dispatcher {
     try {
       const known = new Set<TaskId>(result.map((t) => t.id));
       let managers = this.managerAddrs();
-      let meshRevision = -1;
-      // Backends of the last mesh sent here, and when each task that dropped out of it went.
-      let lastBackends = new Set<TaskId>();
-      const leftAt = new Map<TaskId, number>();
-      const graceMs = this.deps.meshStopGraceMs ?? MESH_STOP_GRACE_MS;
       // Read at the moment of sending, so a message's mesh reflects at least its tasks' changes.
-      const mesh = (): { mesh?: SessionMessage['mesh'] } => {
-        const m = this.deps.mesh?.current();
-        if (!m || m.revision === meshRevision) return {};
-        meshRevision = m.revision;
-        const now = this.deps.clock.monotonic();
-        for (const [id, at] of leftAt) if (now - at > graceMs) leftAt.delete(id);
-        const next = new Set(m.services.flatMap((svc) => svc.backends.map((b) => b.taskId)));
-        for (const id of lastBackends) if (!next.has(id)) leftAt.set(id, now);
-        lastBackends = next;
-        return { mesh: m };
-      };
-      const meshOnly = (m: { mesh?: SessionMessage['mesh'] }): SessionMessage => ({
-        kind: 'incremental',
-        tasks: [],
-        removed: [],
-        managers,
-        heartbeatPeriodMs: this.heartbeatPeriodMs(),
-        ...m,
-      });
-      const message = (kind: SessionMessage['kind'], tasks: Task[], removed: TaskId[]): SessionMessage => ({
+      const message = (
+        kind: SessionMessage['kind'],
+        tasks: Task[],
+        removed: TaskId[],
+        mesh = view?.next(),
+      ): SessionMessage => ({
         kind,
         tasks,
         removed,
         managers,
         heartbeatPeriodMs: this.heartbeatPeriodMs(),
-        ...mesh(),
+        ...(mesh && { mesh }),
       });
       yield message('full', result, []);
       const changed = new Map<TaskId, Task>();
       const removed = new Set<TaskId>();
       let managersChanged = false;
       for await (const e of queue) {
-        if (e === 'mesh') {
-          const m = mesh();
-          if (m.mesh) yield meshOnly(m);
+        if (e === 'mesh' || e === 'held') {
+          const mesh = view?.next();
+          const ready = view?.release() ?? [];
+          if (mesh || ready.length > 0) yield message('incremental', ready, [], mesh);
           continue;
         }
         if (isObjectEvent(e)) {
           if (e.kind === 'node') {
             if (e.new?.managerStatus?.addr !== e.old?.managerStatus?.addr) managersChanged = true;
+            // A node marked down no longer holds stops.
+            if (view?.holding && e.new?.status.state !== e.old?.status.state) queue.push('held');
             continue;
           }
           if (e.kind !== 'task') continue;
@@ -265,45 +282,38 @@ export class Dispatcher {
             const id = (e.old?.id ?? t?.id) as TaskId;
             known.delete(id);
             changed.delete(id);
+            view?.forget(id);
             removed.add(id);
           }
           continue;
         }
         if (changed.size === 0 && removed.size === 0 && !managersChanged) continue;
+        const managersMoved = managersChanged;
         if (managersChanged) managers = this.managerAddrs();
         managersChanged = false;
-        // A task that was taking traffic is stopped only once every node had the time to take it
-        // out of its rotation: the mesh without it goes first, the stop order after the grace.
-        if (graceMs > 0 && this.deps.mesh && [...changed.values()].some((t) => lastBackends.has(t.id))) {
-          const m = mesh();
-          if (m.mesh) yield meshOnly(m);
-        }
-        const held = [...changed.values()].filter(
-          (t) => TASK_STATE_RANK[t.desiredState] > TASK_STATE_RANK.running && leftAt.has(t.id),
-        );
-        if (graceMs > 0 && held.length > 0) {
-          const until = Math.max(...held.map((t) => leftAt.get(t.id)!)) + graceMs;
-          // The mesh keeps flowing meanwhile: another node's task leaving the rotation must reach
-          // this node now, not after this grace, or this node routes to it once it is stopped.
-          while (!signal.aborted && this.deps.clock.monotonic() < until) {
-            const m = mesh();
-            if (m.mesh) yield meshOnly(m);
-            else
-              await delay(
-                this.deps.clock,
-                until - this.deps.clock.monotonic(),
-                signal,
-                this.deps.mesh?.onDidChange,
-              );
+        // A task that was taking traffic is stopped only once every node has applied a mesh
+        // without it: that mesh goes first, in a message of its own, and the stop is held until
+        // the nodes report it applied (or MESH_STOP_TIMEOUT_MS); the other changes go out now.
+        let mesh = view?.next();
+        if (view) {
+          for (const t of changed.values()) if (view.hold(t)) changed.delete(t.id);
+          if (view.holding > 0 && mesh) {
+            yield message('incremental', [], [], mesh);
+            mesh = undefined;
           }
-          for (const t of held) leftAt.delete(t.id);
         }
-        yield message('incremental', [...changed.values()], [...removed]);
+        const tasks = [...changed.values(), ...(view?.holding ? view.release() : [])];
+        if (tasks.length > 0 || removed.size > 0 || mesh || managersMoved) {
+          yield message('incremental', tasks, [...removed], mesh);
+        }
         changed.clear();
         removed.clear();
       }
     } finally {
+      view?.dispose();
+      ackSub.dispose();
       meshSub?.dispose();
+      this.meshAcks.close(nodeId);
       watch.dispose();
       queue.end();
       await pump;
@@ -388,16 +398,14 @@ function callerOf(ctx: CallContext): NodeId {
   return ctx.peer.nodeId as NodeId;
 }
 
-/** Waits `ms`, or less when the signal aborts or `wake` fires. */
-function delay(clock: Clock, ms: number, signal: AbortSignal, wake?: Event<unknown>): Promise<void> {
+/** Waits `ms`, or less when the signal aborts. */
+function delay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted || ms <= 0) return resolve();
     const cancel = clock.setTimer(ms, done);
-    const woken = wake?.(done);
     signal.addEventListener('abort', done, { once: true });
     function done(): void {
       cancel();
-      woken?.dispose();
       signal.removeEventListener('abort', done);
       resolve();
     }

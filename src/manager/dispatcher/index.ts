@@ -2,5 +2,5 @@ export {
   Dispatcher,
   type DispatcherDeps,
   HEARTBEAT_GRACE_PERIODS,
-  MESH_STOP_GRACE_MS,
+  MESH_STOP_TIMEOUT_MS,
 } from './dispatcher.js';

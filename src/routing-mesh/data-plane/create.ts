@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
-import type { Clock, Logger, Random } from '../../common/index.js';
+import type { Clock, Event, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
 import { dockerTaskAddress, USERLAND_COVERS, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
 import { type CommandRunner, systemCommandRunner } from './command-runner.js';
@@ -98,6 +98,10 @@ class WithDns implements MeshDataPlane {
   async withdraw(taskId: TaskId): Promise<void> {
     this.dns.withdraw(taskId);
     await this.kernel.withdraw(taskId);
+  }
+
+  get onDidApply(): Event<number> {
+    return this.kernel.onDidApply;
   }
 
   networkNames(
