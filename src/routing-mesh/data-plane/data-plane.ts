@@ -404,11 +404,12 @@ export class KernelDataPlane implements MeshDataPlane {
       await this.deps.engine.remove(n.dockerName);
       this.orphans.delete(n.dockerName);
     } catch (e) {
+      if (!this.orphans.has(n.dockerName))
+        this.log.warn('could not remove a Docker network of ours yet', {
+          network: n.dockerName,
+          error: errorMessage(e),
+        });
       this.orphans.set(n.dockerName, n);
-      this.log.warn('could not remove a Docker network of ours yet', {
-        network: n.dockerName,
-        error: errorMessage(e),
-      });
     }
   }
 
