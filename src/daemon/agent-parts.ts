@@ -8,9 +8,9 @@ export const LEAVE_CONTAINERS_TIMEOUT_MS = 30_000;
 export const LEAVE_TIMEOUT_MS = LEAVE_CONTAINERS_TIMEOUT_MS + 30_000;
 
 export interface AgentParts {
-  readonly agent: Agent;
-  readonly executor: DockerExecutor;
-  readonly mesh: MeshDataPlane;
+  readonly agent: Pick<Agent, 'run'>;
+  readonly executor: Pick<DockerExecutor, 'run' | 'removeUnownedContainers'>;
+  readonly mesh: Pick<MeshDataPlane, 'run'>;
   readonly logger: Logger;
   /** True once the node is leaving the swarm. */
   readonly leaving: () => boolean;
