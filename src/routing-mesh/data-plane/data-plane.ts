@@ -284,6 +284,8 @@ export class KernelDataPlane implements MeshDataPlane {
       if (wantedNames.has(name)) this.orphans.delete(name);
       else await this.removeNetwork(n);
     }
+    // A network being removed is no longer offered to containers (`networkNames`).
+    this.applied = { ...prev, networks: prev.networks.filter((n) => wanted.has(n.id)) };
     for (const n of prev.networks) {
       signal.throwIfAborted();
       if (!wanted.has(n.id)) await this.removeNetwork(n);

@@ -101,7 +101,11 @@ class FakeEngine implements NetworkEngine {
     this.created.resolve();
     await this.gate;
   }
+  removing = deferred<void>();
+  removeGate: Promise<void> | undefined;
   async remove(name: string, options?: { onlyIfUnused?: boolean }): Promise<void> {
+    this.removing.resolve();
+    await this.removeGate;
     const n = this.nets.get(name);
     if (!n) throw new Error(`network ${name} not found`);
     if (options?.onlyIfUnused && this.inUse.has(name)) return;
@@ -261,6 +265,22 @@ describe('KernelDataPlane, a network no longer needed', () => {
       { timeoutMs: 5_000, intervalMs: 5, what: 'the user overlay removed' },
     );
     expect([...kernel.links].sort()).toEqual(['swmb4096', 'swmv4096']);
+    ac.abort();
+    await done;
+  });
+
+  it('is no longer offered to a container while it is being removed', async () => {
+    const { engine, dp, ac, done } = started();
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    expect(await dp.networkNames([APP], 0)).toEqual(new Map([[APP, 'swarmctl-app']]));
+    const release = deferred<void>();
+    engine.removeGate = release.promise;
+    dp.update(state(2, false));
+    await engine.removing.promise;
+    await expect(dp.networkNames([APP], 0)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    release.resolve();
+    await applied(dp, 2, 'the user overlay removed');
     ac.abort();
     await done;
   });
