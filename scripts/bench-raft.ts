@@ -28,6 +28,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Write V8 CPU profiles of the swarmctl members into this directory. */
     'cpu-prof': { type: 'string' },
+    /** Extra node flags for the swarmctl members, space-separated (e.g. --max-semi-space-size=32). */
+    'member-node-args': { type: 'string' },
     /** Keep the data directory and member logs (printed on stderr). */
     keep: { type: 'boolean', default: false },
   },
@@ -61,7 +63,10 @@ const ours = new RaftKvCluster({
   size: 3,
   basePort: await freePortRun(24500, 3),
   channels: 4,
-  ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+  nodeArgs: [
+    ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    ...(values['member-node-args']?.split(' ').filter(Boolean) ?? []),
+  ],
 });
 try {
   if (runOurs) {
