@@ -48,6 +48,7 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
       run,
       engine: dockerNetworkEngine(new Dockerode(o.docker)),
       logger: o.logger,
+      clock: o.clock,
       removeAllOnStop: o.removeAllOnStop,
       ...(release && { onStopped: release }),
     });
