@@ -18,6 +18,7 @@ import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
 const PREFIX = 'swlf';
 const SUBNET = '10.213.11';
 const IMAGE = 'swarmctl-test/web:v1';
+const HEALTH_IMAGE = 'swarmctl-test/health';
 const HOSTS = [1, 2, 3] as const;
 const CLIENT_ADDR = `${SUBNET}.1`;
 
@@ -70,11 +71,11 @@ async function startNode(n: number, argv: string[]): Promise<void> {
   );
 }
 
-/** `count` HTTP bodies through host `n`'s port 8080, from the root namespace ("error …" on failure). */
-async function bodies(n: number, count: number): Promise<string[]> {
+/** `count` HTTP bodies through host `n`'s `port`, from the root namespace ("error …" on failure). */
+async function bodies(n: number, count: number, port = 8080): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const r = await runCommand(['curl', '-sS', '--max-time', '3', `http://${lab.host(n).address}:8080/`], {
+    const r = await runCommand(['curl', '-sS', '--max-time', '3', `http://${lab.host(n).address}:${port}/`], {
       allowFailure: true,
       timeoutMs: 10_000,
     });
@@ -119,6 +120,29 @@ function backendChanges(n: number, port: number): { at: number; backends: string
   return out;
 }
 
+/** On failure: the tasks, each host's containers and the nodes' mesh log lines. */
+async function diagnose(): Promise<string> {
+  const out: string[] = [
+    (await cli(1, 'service', 'ps', 'web', 'hc').catch((e: unknown) => String(e))).trim(),
+  ];
+  for (const n of HOSTS) {
+    out.push(
+      `host ${n} containers:`,
+      (
+        await lab.dockerCli(n, ['ps', '-a', '--format', '{{.ID}} {{.Status}} {{.Names}}'], {
+          allowFailure: true,
+        })
+      ).stdout,
+    );
+    const log = readFileSync(join(lab.host(n).logDir, 'swarmctl.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /"level":"(warn|error)"|published port|address/.test(l))
+      .slice(-25);
+    out.push(`host ${n} log:`, ...log);
+  }
+  return out.join('\n');
+}
+
 const PEER_SERVER = `
 const net = require('node:net'); const dgram = require('node:dgram'); const label = process.argv[1];
 net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(9000, '0.0.0.0');
@@ -152,7 +176,7 @@ async function listeners(n: number): Promise<string[]> {
 
 beforeAll(async () => {
   ensureBuilt();
-  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE] });
+  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE, HEALTH_IMAGE] });
   await startNode(1, ['init']);
   const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
   for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
@@ -407,6 +431,77 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
     });
   });
 
+  it('a replica whose health check fails leaves every rotation within 1 s of turning unhealthy, and its replacement serves', async () => {
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'hc',
+      '--replicas',
+      '2',
+      '--constraint',
+      `node.id==${ids[1]}`,
+      '-p',
+      '8086:80',
+      HEALTH_IMAGE,
+    );
+    const both = async (what: string): Promise<Set<string>> =>
+      waitFor(
+        async () => {
+          const got = new Set((await bodies(3, 10, 8086)).filter((b) => b.startsWith('health ')));
+          return got.size === 2 ? { done: true, value: got } : { done: false, state: [...got].join(', ') };
+        },
+        { timeoutMs: 90_000, intervalMs: 200, what },
+      );
+    await both('both hc replicas through host 3');
+    const victim = (await runningContainers('hc'))[0]?.id as string;
+    const started = Date.now();
+    await lab.dockerCli(1, ['exec', victim, 'rm', '/tmp/healthy']);
+    const unhealthyAt = await waitFor(
+      async () => {
+        const st = (
+          await lab.dockerCli(1, ['inspect', '-f', '{{.State.Health.Status}}', victim])
+        ).stdout.trim();
+        return st === 'unhealthy' ? { done: true, value: Date.now() } : { done: false, state: st };
+      },
+      { timeoutMs: 20_000, intervalMs: 20, what: 'the engine to report the replica unhealthy' },
+    );
+    const delays = await waitFor(
+      () => {
+        const ms: number[] = [];
+        const state: string[] = [];
+        for (const n of HOSTS) {
+          const c = backendChanges(n, 8086).find(
+            (x) => x.at >= started && x.backends.split(',').length === 1,
+          );
+          if (c) ms.push(c.at - unhealthyAt);
+          else state.push(`host ${n}: ${backendChanges(n, 8086).at(-1)?.backends}`);
+        }
+        return state.length === 0 ? { done: true, value: ms } : { done: false, state: state.join('; ') };
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: 'the unhealthy replica out of every rotation' },
+    );
+    console.log(
+      `unhealthy replica out of the rotation on hosts 1-3 ${delays.join(', ')} ms after the engine was seen reporting it unhealthy`,
+    );
+    expect(Math.max(...delays)).toBeLessThan(1_000);
+    // It still answers HTTP, so a request reaching it would show: none does.
+    for (const n of HOSTS) {
+      const got = await bodies(n, 10, 8086);
+      expect(
+        got.every((b) => b.startsWith('health ') && b !== `health ${victim.slice(0, 12)}`),
+        `through host ${n}: ${got.join('; ')}`,
+      ).toBe(true);
+    }
+    // As in docker, the unhealthy task is replaced (not waited for): two replicas serve again.
+    const back = await both('the replacement serving through host 3').catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${await diagnose()}`);
+    });
+    expect(back.has(`health ${victim.slice(0, 12)}`)).toBe(false);
+  });
+
   it("a killed replica leaves every node's rotation within 1 s, and its replacement serves", async () => {
     const running = await runningContainers('web');
     expect(running.map((c) => c.host)).toEqual([1, 1]);
@@ -446,7 +541,9 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
         intervalMs: 200,
         what: 'two replicas again through host 2 (the replacement serves)',
       },
-    );
+    ).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${await diagnose()}`);
+    });
     expect(seen.has(`v1 ${victim.slice(0, 12)}`)).toBe(false);
   });
 
