@@ -191,6 +191,14 @@ export class RestartSupervisor extends LoopComponent {
     // start-first slot that a rollback made current again, or a replacement already made): a
     // second one would leave the slot with two tasks wanting to run.
     if (instance.some((o) => o.id !== t.id && holdsInstance(tx, service, o))) return undefined;
+    // A rollout's replacement prepared ahead that failed while the slot's old task still runs,
+    // not asked to stop: the old task keeps the slot, and the slot's batch makes a new one.
+    const staged = t.desiredState === 'ready' && service.status.updateStatus?.heldTasks?.includes(t.id);
+    if (
+      staged &&
+      instance.some((o) => o.id !== t.id && o.desiredState === 'running' && !isPastRunning(o.status.state))
+    )
+      return undefined;
     if (!shouldRestart(t, mode, instance)) return undefined;
     if (global && !(node && nodeMatchesService(node, serviceConstraints(service)))) return undefined;
     const delayMs = nodeFailed ? 0 : effectiveRestartPolicy(t).delayMs;

@@ -115,6 +115,18 @@ export function viewRollout(
   return { instances, outcomes, ...(nextWindowEnd !== undefined ? { nextWindowEnd } : {}) };
 }
 
+/**
+ * Prepared ahead (stop-first): the slot's replacement is held at desired `ready` while its old
+ * task still runs, not asked to stop; the slot's batch only stops the old task.
+ */
+export function isStaged(inst: Instance, held: ReadonlySet<string>): boolean {
+  return (
+    inst.dirtyLive.length > 0 &&
+    inst.cleanLive.length > 0 &&
+    inst.cleanLive.every((t) => t.desiredState === 'ready' && held.has(t.id))
+  );
+}
+
 /** A slot being replaced now: its new task is neither running healthily nor failed yet. */
 export function isInFlight(inst: Instance, outcomes: ReadonlyMap<string, NewTaskOutcome>): boolean {
   if (inst.newTasks.some((t) => outcomes.get(t.id) === 'failed')) return false;

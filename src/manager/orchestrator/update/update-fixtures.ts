@@ -40,6 +40,10 @@ export class RolloutRig {
   serviceId!: ServiceId;
   replicas = 0;
   readonly seen: Observation = { maxDown: 0, minRunning: Number.POSITIVE_INFINITY, maxPerSlot: 0 };
+  /** Task id → when the rig first saw it asked to stop (a stop-first batch's start, for old tasks). */
+  readonly stopAskedAt = new Map<string, number>();
+  /** Tasks seen started: running, complete or failed (a prepared task that never ran is not). */
+  readonly started = new Set<string>();
   private watching = false;
 
   /** `replicas` 0 makes a global service (one task on each of the three nodes). */
@@ -136,6 +140,11 @@ export class RolloutRig {
 
   private observe(): void {
     if (!this.watching) return;
+    for (const t of this.h.tasks(this.serviceId)) {
+      if (t.desiredState === 'shutdown' && !this.stopAskedAt.has(t.id))
+        this.stopAskedAt.set(t.id, this.h.clock.now());
+      if (['running', 'complete', 'failed'].includes(t.status.state)) this.started.add(t.id);
+    }
     const running = this.running();
     const perSlot = new Map<string, number>();
     for (const t of running) {
@@ -174,8 +183,11 @@ function agentStep(t: Task, now: number): Task | undefined {
       ? undefined
       : report(t, 'shutdown', now);
   }
-  if (t.desiredState !== 'running') return undefined;
   const image = t.spec.container.image;
+  // An image the node cannot prepare (missing, no registry): rejected before it could start.
+  if (image.endsWith(':unprepared') && t.status.state === 'assigned')
+    return report(t, 'rejected', now, { err: 'No such image' });
+  if (t.desiredState !== 'running') return undefined;
   const hc = t.spec.container.healthcheck !== undefined;
   if (t.status.state === 'assigned') {
     if (image.endsWith(':fail')) return report(t, 'failed', now, { err: 'exit code 1' });

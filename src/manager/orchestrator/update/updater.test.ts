@@ -49,13 +49,18 @@ describe('Updater', () => {
         .map((x) => x.id);
       expect(t.startAfter).toEqual(old);
     }
-    const times = batchTimes('web:v2');
+    // A batch starts when its old tasks are asked to stop (the replacements were prepared ahead).
+    const stops = all
+      .filter((t) => t.spec.container.image === 'web:v1')
+      .map((t) => rig.stopAskedAt.get(t.id)!);
+    const times = [...new Set(stops)].sort((a, b) => a - b);
     expect(times).toHaveLength(3);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1_000);
-    for (const at of times) {
-      const batch = rig.h.tasks(rig.serviceId).filter((t) => t.meta.createdAt === at);
-      expect(batch.filter((t) => t.spec.container.image === 'web:v2')).toHaveLength(2);
-    }
+    for (const at of times) expect(stops.filter((x) => x === at)).toHaveLength(2);
+    // Every replacement after the first batch was created (prepared) before its batch started.
+    const v2 = all.filter((t) => t.spec.container.image === 'web:v2');
+    const ahead = v2.filter((t) => t.meta.createdAt < times.at(-1)! && t.meta.createdAt > times[0]! - 1);
+    expect(ahead.length).toBeGreaterThanOrEqual(4);
     expect(rig.status).toMatchObject({ state: 'completed', message: 'update completed' });
     expect(rig.status?.completedAt).toBeGreaterThan(rig.status?.startedAt ?? Number.POSITIVE_INFINITY);
   });
@@ -162,8 +167,17 @@ describe('Updater', () => {
     await rig.runUntil(() => state() === 'paused');
     expect(rig.status?.message).toMatch(/update paused: task \w+ \(slot \d\) failed: exit code 1/);
     // Only the first batch's two slots ran the failing image (the restart supervisor retries there).
-    const failTasks = rig.h.tasks(rig.serviceId).filter((t) => t.spec.container.image === 'web:fail');
+    const failTasks = rig.h
+      .tasks(rig.serviceId)
+      .filter((t) => t.spec.container.image === 'web:fail' && rig.started.has(t.id));
     expect(new Set(failTasks.map((t) => t.slot)).size).toBe(2);
+    // The next batch's replacements, prepared ahead, were given up: only the restart
+    // supervisor's retries of the two failed slots still wait.
+    const ranSlots = new Set(failTasks.map((t) => t.slot));
+    const waiting = rig.h
+      .tasks(rig.serviceId)
+      .filter((t) => t.spec.container.image === 'web:fail' && t.desiredState === 'ready');
+    expect(waiting.filter((t) => !ranSlots.has(t.slot))).toEqual([]);
     // Paused means paused: time passes, nothing more is replaced.
     for (let i = 0; i < 5; i++) {
       await rig.h.advance(1_000);
@@ -174,6 +188,25 @@ describe('Updater', () => {
     await rig.runUntil(() => state() === 'completed');
     expect(rig.images()).toEqual(Array(6).fill('web:v2'));
     expect(rig.seen.maxPerSlot).toBe(1);
+  });
+
+  it('a replacement prepared ahead that cannot be prepared: paused, its slot stays with the old task alone', async () => {
+    rig = new RolloutRig();
+    await rig.start(3, { parallelism: 1 });
+    await rig.image('web:unprepared');
+    await rig.runUntil(() => state() === 'paused');
+    // Time passes well beyond the old-task timeout: slot 2's old task, never asked to stop, keeps
+    // running alone (no restart of the staged task waits to start behind it).
+    for (let i = 0; i < 8; i++) {
+      await rig.h.advance(10_000);
+      await rig.cycle();
+    }
+    const slot2 = rig.h.tasks(rig.serviceId).filter((t) => t.slot === 2 && isLiveTask(t));
+    expect(slot2.map((t) => [t.spec.container.image, t.status.state])).toEqual([['web:v1', 'running']]);
+    expect(rig.seen.maxPerSlot).toBe(1);
+    await rig.image('web:v2');
+    await rig.runUntil(() => state() === 'completed');
+    expect(rig.images()).toEqual(Array(3).fill('web:v2'));
   });
 
   it('continue: goes on through failures and completes', async () => {

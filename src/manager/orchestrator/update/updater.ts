@@ -18,6 +18,7 @@ import {
   hasRunningReplacement,
   type Instance,
   isInFlight,
+  isStaged,
   type MonitorMemory,
   mayBeRunning,
   type RolloutView,
@@ -180,10 +181,13 @@ export class Updater extends LoopComponent {
           if (view.outcomes.get(t.id) === 'failed' && t.desiredState === 'running')
             setDesiredState(tx, t, 'shutdown');
       }
+      // A staged slot's old task was not asked to stop yet: its batch starts it.
+      if (inst.dirtyLive.length > 0) continue;
       for (const t of inst.cleanLive) {
         if (t.desiredState !== 'ready' || !held.has(t.id)) continue;
         const waiting = inst.tasks.some((o) => o.id !== t.id && mayBeRunning(o, nodeOf));
-        if (waiting && now < t.meta.createdAt + this.options.oldTaskTimeoutMs) continue;
+        // From the slot's start (a staged task was written then), not from its creation.
+        if (waiting && now < t.meta.updatedAt + this.options.oldTaskTimeoutMs) continue;
         setDesiredState(tx, t, 'running');
         held.delete(t.id);
       }
@@ -194,12 +198,21 @@ export class Updater extends LoopComponent {
     }
 
     if (!isActiveUpdate(u.state)) {
-      // Paused: nothing new starts; slots already started are finished above.
+      // Paused: nothing new starts; slots already started are finished above, staged ones
+      // give their prepared task up (the old one keeps the slot).
+      for (const inst of view.instances) {
+        if (!isStaged(inst, held)) continue;
+        for (const t of inst.cleanLive) {
+          setDesiredState(tx, t, 'shutdown');
+          held.delete(t.id);
+        }
+      }
       return { ...this.writeProgress(tx, service, status, failed, held), wakeAt: view.nextWindowEnd };
     }
 
-    const updated = view.instances.filter((i) => i.newTasks.length > 0).length;
-    const inFlight = view.instances.filter((i) => isInFlight(i, view.outcomes));
+    const staged = new Set(view.instances.filter((i) => isStaged(i, held)));
+    const updated = view.instances.filter((i) => i.newTasks.length > 0 && !staged.has(i)).length;
+    const inFlight = view.instances.filter((i) => !staged.has(i) && isInFlight(i, view.outcomes));
     const newFailures = [...failed].filter((f) => !(u.failedTasks ?? []).includes(f));
     const write = (next: UpdateStatus): StepResult => this.writeProgress(tx, service, next, failed, held);
 
@@ -240,7 +253,9 @@ export class Updater extends LoopComponent {
       }
     }
 
-    const candidates = view.instances.filter((i) => i.dirtyLive.length > 0 && i.cleanLive.length === 0);
+    const candidates = view.instances.filter(
+      (i) => i.dirtyLive.length > 0 && (i.cleanLive.length === 0 || staged.has(i)),
+    );
     const canaryTarget = this.canaryTarget(service, config.canary, view);
 
     // Canary hold: promote by itself after enough healthy time, else wait.
@@ -283,8 +298,17 @@ export class Updater extends LoopComponent {
       let size = config.parallelism === 0 ? candidates.length : config.parallelism;
       if (canaryTarget !== undefined) size = Math.min(size, canaryTarget - updated);
       size = Math.min(size, Math.max(1, Math.floor(this.options.maxChangesPerTransaction / 2)));
-      for (const inst of candidates.slice(0, size))
-        this.startSlot(tx, service, inst, config.order, held, nodeOf);
+      for (const inst of candidates.slice(0, size)) {
+        if (staged.has(inst)) this.startStaged(tx, inst, held, nodeOf);
+        else this.startSlot(tx, service, inst, config.order, held, nodeOf);
+      }
+      // stop-first: the next batch's replacements are prepared while this one runs, so that
+      // its slots are down only from the old task's exit to the new one's start.
+      const ahead = Math.min(size, this.options.maxChangesPerTransaction - 2 * size);
+      if (config.order === 'stop-first' && canaryTarget === undefined && !isGlobalMode(service.spec.mode)) {
+        for (const inst of candidates.slice(size, size + Math.max(0, ahead)))
+          if (!staged.has(inst)) this.stageSlot(tx, service, inst, held, nodeOf);
+      }
       this.inFlightSeen.add(id);
       return write(status);
     }
@@ -364,6 +388,46 @@ export class Updater extends LoopComponent {
       }),
     );
     if (hold) held.add(created.id);
+  }
+
+  /** A replacement prepared ahead: held at desired `ready`, the old task left running. */
+  private stageSlot(
+    tx: WriteTx,
+    service: Service,
+    inst: Instance,
+    held: Set<string>,
+    nodeOf: (t: Task) => Node | undefined,
+  ): void {
+    if (!inst.dirtyLive.some((t) => mayBeRunning(t, nodeOf))) return;
+    const created = tx.create(
+      'task',
+      newTask({
+        service,
+        slot: inst.dirtyLive[0]!.slot,
+        desiredState: 'ready',
+        initialState: this.options.initialTaskState,
+        now: this.clock.now(),
+        randomBytes: this.deps.randomBytes,
+      }),
+    );
+    held.add(created.id);
+  }
+
+  /** A staged slot's turn: its old task stops and the prepared one may start once it exited. */
+  private startStaged(
+    tx: WriteTx,
+    inst: Instance,
+    held: Set<string>,
+    nodeOf: (t: Task) => Node | undefined,
+  ): void {
+    const running = inst.dirtyLive.filter((t) => mayBeRunning(t, nodeOf)).map((t) => t.id);
+    for (const t of inst.dirtyLive) setDesiredState(tx, t, 'shutdown');
+    for (const t of inst.cleanLive) {
+      if (running.length === 0) {
+        setDesiredState(tx, t, 'running');
+        held.delete(t.id);
+      } else tx.update('task', { ...t, startAfter: running });
+    }
   }
 
   private failureReason(tx: WriteTx, taskId: string): string {
