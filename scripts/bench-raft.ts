@@ -23,6 +23,12 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,64,1024' },
+    /**
+     * Rounds per level, alternating which side goes first; the table shows each side's median
+     * round. On a shared machine whose load changes within minutes, one round per side can land
+     * in a quiet and a busy minute.
+     */
+    rounds: { type: 'string', default: '1' },
     'value-size': { type: 'string', default: '256' },
     /** Run only one side (quick iterations while profiling). */
     only: { type: 'string' },
@@ -35,6 +41,9 @@ const { values } = parseArgs({
   },
 });
 const durationMs = Number(values.seconds) * 1000;
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
 const levels = values.concurrency!.split(',').map(Number);
 const value = valueOfSize(Number(values['value-size']));
 const valueText = value.toString('latin1');
@@ -75,27 +84,54 @@ try {
   }
   for (const concurrency of levels) {
     const r: LevelResult = { concurrency };
-    if (etcd) await etcd.moveLeader(0);
-    if (runOurs) await ours.transferLeader(ours.members[0]!);
-    if (etcd) {
-      r.etcd = await runLoad({
-        concurrency,
-        durationMs,
-        cpu: () => cpuMs(etcd.pids()),
-        op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
-      });
+    const runs: { etcd: LoadResult[]; swarmctl: LoadResult[] } = { etcd: [], swarmctl: [] };
+    const runEtcdLevel = async (): Promise<void> => {
+      if (!etcd) return;
+      await etcd.moveLeader(0);
+      runs.etcd.push(
+        await runLoad({
+          concurrency,
+          durationMs,
+          cpu: () => cpuMs(etcd.pids()),
+          op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
+        }),
+      );
+    };
+    const runOursLevel = async (): Promise<void> => {
+      if (!runOurs) return;
+      await ours.transferLeader(ours.members[0]!);
+      runs.swarmctl.push(
+        await runLoad({
+          concurrency,
+          durationMs,
+          cpu: () =>
+            cpuMs(ours.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]))),
+          op: (w, s) =>
+            ours
+              .client(ours.members[w % 3]!)
+              .Put({ key: `k${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
+              .then(() => undefined),
+        }),
+      );
+    };
+    for (let round = 0; round < rounds; round++) {
+      if (round % 2 === 0) {
+        await runEtcdLevel();
+        await runOursLevel();
+      } else {
+        await runOursLevel();
+        await runEtcdLevel();
+      }
     }
-    if (runOurs) {
-      r.swarmctl = await runLoad({
-        concurrency,
-        durationMs,
-        cpu: () => cpuMs(ours.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]))),
-        op: (w, s) =>
-          ours
-            .client(ours.members[w % 3]!)
-            .Put({ key: `k${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
-            .then(() => undefined),
-      });
+    const etcdMedian = medianRun(runs.etcd);
+    const oursMedian = medianRun(runs.swarmctl);
+    if (etcdMedian) r.etcd = etcdMedian;
+    if (oursMedian) r.swarmctl = oursMedian;
+    if (rounds > 1) {
+      const each = (xs: LoadResult[]): string => xs.map((x) => x.opsPerSec.toFixed(0)).join(', ');
+      process.stderr.write(
+        `concurrency ${concurrency} rounds w/s: swarmctl ${each(runs.swarmctl)}; etcd ${each(runs.etcd)}\n`,
+      );
     }
     results.push(r);
     if (etcd) leaders.etcd = `e${etcd.leader() + 1}`;
@@ -109,11 +145,17 @@ try {
   else rmSync(dir, { recursive: true, force: true });
 }
 
+/** The round with the median throughput (its latencies and CPU figures come with it). */
+function medianRun(xs: readonly LoadResult[]): LoadResult | undefined {
+  const sorted = [...xs].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 const f = (n: number | undefined, d = 1): string => (n === undefined ? '-' : n.toFixed(d));
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}x`;
 const lines = [
-  `raft write benchmark: 3 members each, loopback, fsync on, ${value.length} B values, ${values.seconds} s per level`,
+  `raft write benchmark: 3 members each, loopback, fsync on, ${value.length} B values, ${values.seconds} s per level${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''}`,
   'concurrency | swarmctl w/s | etcd w/s | ratio | swarmctl p50/p99 ms | etcd p50/p99 ms | p50 ratio | p99 ratio',
 ];
 for (const { concurrency, swarmctl: o, etcd: e } of results) {
