@@ -217,10 +217,13 @@ function waitDrain(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<vo
  * What a handler sees of its call. The abort signal and the peer identity are built only when a
  * handler reads them: most unary handlers never do, and an AbortController, a listener on the
  * server's stop signal and a certificate parse per call were a visible share of a busy member's CPU.
+ * The peer is read on first access, which is the authorizer's check at the start of the call for
+ * every service that needs one (a connection already gone by then reads as no certificate).
  */
 class LazyCallContext implements CallContext {
   private ctl: AbortController | undefined;
   private cancelled = false;
+  private disposed = false;
   private peerValue: PeerIdentity | null | undefined;
 
   constructor(
@@ -251,12 +254,13 @@ class LazyCallContext implements CallContext {
       this.ctl = ctl;
       if (this.stopping.aborted) ctl.abort(SERVER_STOPPING);
       else if (this.cancelled) ctl.abort(CLIENT_CANCELLED);
-      else this.live.add(ctl);
+      else if (!this.disposed) this.live.add(ctl);
     }
     return this.ctl.signal;
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.ctl) this.live.delete(this.ctl);
   }
 }
