@@ -288,7 +288,11 @@ export class Daemon implements Component {
         removeAllOnStop: () => this.leaving !== undefined,
         ...(this.config.dataPlane !== 'auto' && { force: this.config.dataPlane }),
       });
-      this.dataPlane = { kind: mesh.kind, ...(mesh.reason !== undefined && { reason: mesh.reason }) };
+      this.dataPlane = {
+        kind: mesh.kind,
+        ...(mesh.reason !== undefined && { reason: mesh.reason }),
+        ...(mesh.covers !== undefined && { covers: mesh.covers }),
+      };
       const executor = await DockerExecutor.create({
         nodeId: record.nodeId as NodeId,
         dockerHost: this.config.dockerHost,

@@ -13,7 +13,7 @@ export interface DaemonStatus {
   stateDir: string;
   pid: number;
   /** The data plane this node's agent runs (absent until the agent started it), and why the fallback if so. */
-  dataPlane?: { kind: 'nftables+vxlan' | 'userland'; reason?: string };
+  dataPlane?: { kind: 'nftables+vxlan' | 'userland'; reason?: string; covers?: string };
 }
 
 /** The node process itself, on its local control socket only (root-only, mode 0600). */

@@ -7,6 +7,9 @@ describe('info: the data plane line', () => {
     expect(dataPlaneText({ kind: 'userland', reason: 'not running as root' })).toBe(
       'userland (not running as root; published ports on every node, relayed between nodes; user overlays local to each node (VIPs on declared ports, DNS of local tasks), no container traffic between nodes; client address not kept)',
     );
+    expect(dataPlaneText({ kind: 'userland', reason: 'r', covers: 'published ports only' })).toBe(
+      'userland (r; published ports only)',
+    );
     expect(dataPlaneText(undefined)).toBe('not started');
   });
 });

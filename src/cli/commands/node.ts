@@ -208,13 +208,14 @@ export function registerInfo(program: Command, output: CliOutput): void {
     });
 }
 
-/** What the userland fallback covers, said wherever it is named. */
+/** What the userland fallback covers, for a node that does not say (`covers`). */
 export const USERLAND_SCOPE =
   'published ports on every node, relayed between nodes; user overlays local to each node (VIPs on declared ports, DNS of local tasks), no container traffic between nodes; client address not kept';
 
 /** `nftables+vxlan`, `userland (<why>; <what it covers>)`, or `not started` before the agent runs. */
 export function dataPlaneText(dp: DaemonStatus['dataPlane']): string {
   if (!dp) return 'not started';
-  if (dp.kind === 'userland') return `userland (${dp.reason ? `${dp.reason}; ` : ''}${USERLAND_SCOPE})`;
+  if (dp.kind === 'userland')
+    return `userland (${dp.reason ? `${dp.reason}; ` : ''}${dp.covers ?? USERLAND_SCOPE})`;
   return dp.reason ? `${dp.kind} (${dp.reason})` : dp.kind;
 }

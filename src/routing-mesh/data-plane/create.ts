@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import type { Clock, Event, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
-import { dockerTaskAddress, USERLAND_COVERS, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
+import { dockerTaskAddress, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
 import { type CommandRunner, systemCommandRunner } from './command-runner.js';
 import { KernelDataPlane, type MeshDataPlane } from './data-plane.js';
 import { type DataPlaneKind, detectDataPlane } from './detect.js';
@@ -25,7 +25,9 @@ export interface CreateDataPlaneOptions {
 }
 
 /** Picks the node's data plane at start: nftables + VXLAN when the kernel allows, else the userland proxy. */
-export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDataPlane> {
+export async function createDataPlane(
+  o: CreateDataPlaneOptions,
+): Promise<MeshDataPlane & { readonly covers?: string }> {
   const run = o.run ?? systemCommandRunner;
   const force = o.force;
   let detected =
@@ -33,7 +35,9 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
       ? { kind: 'userland' as const, reason: 'chosen by --data-plane userland' }
       : await detectDataPlane(run, o.isRoot ?? process.getuid?.() === 0);
   const release = detected.kind === 'nftables+vxlan' ? lockNetns() : undefined;
-  if (detected.kind === 'nftables+vxlan' && !release) {
+  // Nodes sharing a namespace share an engine too: their overlays' Docker networks would clash.
+  const shared = detected.kind === 'nftables+vxlan' && !release;
+  if (shared) {
     detected = {
       kind: 'userland',
       reason: 'another node runs the kernel data plane in this network namespace',
@@ -56,25 +60,27 @@ export async function createDataPlane(o: CreateDataPlaneOptions): Promise<MeshDa
     const dns = new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId });
     return new WithDns(kernel, dns);
   }
-  log.warn(`data plane: userland proxy (${USERLAND_COVERS})`, { reason: detected.reason });
+  log.warn('data plane: userland proxy', { reason: detected.reason, covers: shared ? 'no overlays' : 'all' });
   const { default: Dockerode } = await import('dockerode');
   const docker = new Dockerode(o.docker);
-  const userland: MeshDataPlane = new UserlandDataPlane(
+  const userland: MeshDataPlane & { readonly covers: string } = new UserlandDataPlane(
     {
       nodeId: o.nodeId,
       logger: o.logger,
       clock: o.clock,
       random: o.random,
       lookup: dockerTaskAddress(docker),
-      overlays: new UserlandOverlays({
-        nodeId: o.nodeId,
-        engine: dockerNetworkEngine(docker),
-        run,
-        logger: log,
-        clock: o.clock,
-        removeAllOnStop: o.removeAllOnStop,
+      ...(!shared && {
+        overlays: new UserlandOverlays({
+          nodeId: o.nodeId,
+          engine: dockerNetworkEngine(docker),
+          run,
+          logger: log,
+          clock: o.clock,
+          removeAllOnStop: o.removeAllOnStop,
+        }),
+        dns: new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
       }),
-      dns: new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
     },
     detected.reason,
   );

@@ -13,6 +13,7 @@ export {
 export {
   type TaskAddressLookup,
   USERLAND_COVERS,
+  USERLAND_COVERS_PORTS_ONLY,
   UserlandDataPlane,
   type UserlandDataPlaneDeps,
 } from './userland-data-plane.js';

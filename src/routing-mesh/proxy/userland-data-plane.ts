@@ -30,9 +30,12 @@ export interface UserlandDataPlaneDeps {
   readonly dns?: Pick<DnsServer, 'updateState' | 'withdraw' | 'run'>;
 }
 
-/** What the userland data plane covers, for the logs. */
+/** What the userland data plane covers, for `info` and the logs. */
 export const USERLAND_COVERS =
-  'published ports on every node; user overlays local to each node (service VIPs on declared ports, service DNS), no container traffic between nodes';
+  'published ports on every node, relayed between nodes; user overlays local to each node (VIPs on declared ports, DNS of local tasks), no container traffic between nodes; client address not kept';
+/** The same without overlays (nodes sharing a namespace and an engine). */
+export const USERLAND_COVERS_PORTS_ONLY =
+  'published ports on every node, relayed between nodes; user overlays refused on this node; client address not kept';
 
 /**
  * The userland proxy as the node's data plane, for nodes without nftables or VXLAN. Every node
@@ -46,6 +49,8 @@ export class UserlandDataPlane {
   readonly name = 'mesh-data-plane';
   readonly kind = 'userland' as const;
   readonly mesh: UserlandMesh;
+  /** What this node serves, for `info`. */
+  readonly covers: string;
   private latest: MeshState | undefined;
   private readonly changed = new Emitter<void>();
   private readonly addresses = new Map<TaskId, string>();
@@ -67,6 +72,7 @@ export class UserlandDataPlane {
       },
       { ...options, nodeId: deps.nodeId },
     );
+    this.covers = deps.overlays ? USERLAND_COVERS : USERLAND_COVERS_PORTS_ONLY;
   }
 
   update(state: MeshState): void {
@@ -123,7 +129,7 @@ export class UserlandDataPlane {
     if (overlays.length > 0) {
       const names = overlays.map((id) => this.latest?.networks.find((n) => n.id === id)?.name ?? id);
       throw new FailedPreconditionError(
-        `overlay network(s) ${names.join(', ')} need the kernel data plane, which cannot run on this node (${this.reason}); the userland data plane serves ${USERLAND_COVERS}`,
+        `overlay network(s) ${names.join(', ')} need the kernel data plane, which cannot run on this node (${this.reason}); the userland data plane here serves ${this.covers}`,
       );
     }
     return new Map();

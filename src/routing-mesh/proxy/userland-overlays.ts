@@ -168,14 +168,12 @@ export class UserlandOverlays {
     const all = this.deps.removeAllOnStop();
     try {
       for (const e of await this.deps.engine.listOurs()) {
-        await this.deps.engine
-          .remove(e.name, { onlyIfUnused: !all })
-          .catch((err: unknown) =>
-            this.deps.logger.warn('overlay network not removed', {
-              network: e.name,
-              error: errorMessage(err),
-            }),
-          );
+        await this.deps.engine.remove(e.name, { onlyIfUnused: !all }).catch((err: unknown) =>
+          this.deps.logger.warn('overlay network not removed', {
+            network: e.name,
+            error: errorMessage(err),
+          }),
+        );
       }
     } catch (e) {
       this.deps.logger.warn('overlay networks not listed at stop', { error: errorMessage(e) });
