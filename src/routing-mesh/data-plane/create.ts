@@ -70,6 +70,7 @@ export async function createDataPlane(
       clock: o.clock,
       random: o.random,
       lookup: dockerTaskAddress(docker),
+      ...(shared && { refuseNetworks: true }),
       ...(!shared && {
         overlays: new UserlandOverlays({
           nodeId: o.nodeId,

@@ -48,9 +48,19 @@ describe('UserlandDataPlane', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  function start(lookup: (t: TaskId) => Promise<string | undefined>): UserlandDataPlane {
+  function start(
+    lookup: (t: TaskId) => Promise<string | undefined>,
+    refuseNetworks = false,
+  ): UserlandDataPlane {
     const dp = new UserlandDataPlane(
-      { nodeId: N1, logger: noopLogger, clock: systemClock, random: new SeededRandom(3), lookup },
+      {
+        nodeId: N1,
+        logger: noopLogger,
+        clock: systemClock,
+        random: new SeededRandom(3),
+        lookup,
+        refuseNetworks,
+      },
       'chosen by --data-plane userland',
       { host: '127.0.0.1' },
     );
@@ -103,5 +113,11 @@ describe('UserlandDataPlane', () => {
       message: expect.stringContaining('appnet need the kernel data plane'),
     });
     expect(dp.resolverFor()).toBeUndefined();
+  });
+
+  it('sharing a namespace with a kernel-plane node, refuses the ingress too', async () => {
+    const dp = start(async () => undefined, true);
+    dp.update(state(1, 1, []));
+    await expect(dp.networkNames([INGRESS], 1_000)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
   });
 });

@@ -26,6 +26,11 @@ export interface UserlandDataPlaneDeps {
   readonly lookup: TaskAddressLookup;
   /** User overlays as per-node bridges with VIPs; absent: tasks on user overlays are refused. */
   readonly overlays?: UserlandOverlays;
+  /**
+   * Refuse every network, the ingress too: for a node sharing its namespace with a kernel-plane
+   * node, which routes to tasks' ingress addresses that a task here would not have.
+   */
+  readonly refuseNetworks?: boolean;
   /** The service resolver for containers on those overlays. */
   readonly dns?: Pick<DnsServer, 'updateState' | 'withdraw' | 'run'>;
 }
@@ -122,7 +127,9 @@ export class UserlandDataPlane {
         `network(s) ${unknown.join(', ')} not in this node's mesh state after ${timeoutMs} ms`,
       );
     }
-    const overlays = ids.filter((id) => !this.latest?.networks.some((n) => n.id === id && n.ingress));
+    const overlays = this.deps.refuseNetworks
+      ? [...ids]
+      : ids.filter((id) => !this.latest?.networks.some((n) => n.id === id && n.ingress));
     if (overlays.length > 0 && this.deps.overlays) {
       return this.deps.overlays.networkNames(overlays, timeoutMs, signal);
     }
