@@ -191,12 +191,13 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
   it('info reports the userland data plane, why, and what it covers', async () => {
     for (const n of HOSTS) {
       const json = JSON.parse(await cli(n, 'info', '--format', 'json')) as {
-        node: { dataPlane?: { kind: string; reason?: string } };
+        node: { dataPlane?: { kind: string; reason?: string; covers?: string } };
       };
-      expect(json.node.dataPlane, `host ${n}`).toEqual({
+      expect(json.node.dataPlane, `host ${n}`).toMatchObject({
         kind: 'userland',
         reason: 'chosen by --data-plane userland',
       });
+      expect(json.node.dataPlane?.covers).toContain('user overlays local to each node');
       expect(await cli(n, 'info')).toContain(
         'Data Plane: userland (chosen by --data-plane userland; published ports on every node, relayed between nodes;',
       );
@@ -412,6 +413,8 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
       expect(before.split(',').length).toBe(2);
       const started = Date.now();
       await cli(1, 'service', 'scale', '--detach', 'api=1');
+      // As in mesh-dns-lab: from the command's return (the CLI's own start is not the mesh's).
+      const returned = Date.now();
       const change = await waitFor(
         () => {
           const c = backendChanges(2, 80).find((x) => x.at >= started && x.backends.split(',').length === 1);
@@ -422,9 +425,9 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
         { timeoutMs: 10_000, intervalMs: 20, what: "host 2's VIP listener with one backend" },
       );
       console.log(
-        `the VIP on host 2 dropped the task ${change.at - started} ms after the scale command started`,
+        `the VIP on host 2 dropped the task ${change.at - returned} ms after the scale command returned (${change.at - started} ms after it started)`,
       );
-      expect(change.at - started).toBeLessThan(1_000);
+      expect(change.at - returned).toBeLessThan(1_000);
       const bodies = await fromClient(vip, 6);
       expect(new Set(bodies).size, bodies.join('; ')).toBe(1);
       await cli(1, 'service', 'rm', 'api', 'client');
