@@ -9,12 +9,12 @@
  * until each CLI's waiting `service update` returns (the update completed), the time until the
  * last v2 container started, and the most slots without a running container (engine events).
  *
- * Measured here on 2026-11-23 (2 shared cores, monitor 5s), two runs:
- *   Docker Swarm mode 31.2 s / 28.9 s (last v2 start 25.7 / 23.7 s)
- *   swarmctl          22.2 s / 20.6 s (last v2 start 17.0 / 15.3 s)   ratio 0.71x (goal 0.5x)
- * Both keep at most 2 slots down. Per batch ours spends ~1.2 s from the old container's death to
- * the new one's start (Swarm ~1.0 s) but only ~0.2 s before the next batch (Swarm ~0.46 s); both
- * CLIs wait the 5 s monitor after the last start.
+ * Measured here on 2026-11-24 (2 shared cores, load 11–23 from other jobs, monitor 5s), after the
+ * stop-first handover and the batches prepared ahead (docs/bench.md has the per-batch breakdown):
+ *   Docker Swarm mode 24.6 / 27.5 / 28.1 / 31.5 s
+ *   swarmctl          15.7 / 20.2 / 18.4 / 24.0 s   ratio 0.64x / 0.73x / 0.65x / 0.76x (goal 0.5x)
+ * Before them (2026-11-23): 31.2 / 28.9 s against 22.2 / 20.6 s, 0.71x. Both keep at most 2 slots
+ * down; per batch ours now waits ~0.1–0.2 s on itself (Swarm ~1 s), the rest is the engine.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
