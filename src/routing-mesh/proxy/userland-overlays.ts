@@ -35,7 +35,7 @@ export class UserlandOverlays {
   private latest: MeshState | undefined;
   private wanted: NetworkPlan[] = [];
   private readonly ready = new Map<NetworkId, string>();
-  private readonly vipsUp = new Set<string>();
+  private vipsUp: ReadonlySet<string> = new Set<string>();
   private readonly changed = new Emitter<void>();
   private converging: Promise<void> = Promise.resolve();
   private cancelRetry: (() => void) | undefined;
@@ -141,7 +141,8 @@ export class UserlandOverlays {
 
   /** Each bridge holds exactly the VIPs of its network's vip-mode services (as /32). */
   private async convergeVips(): Promise<void> {
-    this.vipsUp.clear();
+    // Swapped in whole at the end: the proxy reading it meanwhile must not see a VIP vanish.
+    const up = new Set<string>();
     for (const p of this.wanted) {
       const shown = await this.deps.run(['ip', '-o', '-4', 'addr', 'show', 'dev', p.bridge]);
       const have = new Set(
@@ -155,12 +156,13 @@ export class UserlandOverlays {
             continue;
           }
         }
-        this.vipsUp.add(vip);
+        up.add(vip);
       }
       for (const vip of have) {
         if (!p.vips.includes(vip)) await this.deps.run(['ip', 'addr', 'del', `${vip}/32`, 'dev', p.bridge]);
       }
     }
+    this.vipsUp = up;
   }
 
   /** Leaving: every network of ours; a plain stop: those no container uses (VIPs go with them). */
@@ -179,6 +181,6 @@ export class UserlandOverlays {
       this.deps.logger.warn('overlay networks not listed at stop', { error: errorMessage(e) });
     }
     this.ready.clear();
-    this.vipsUp.clear();
+    this.vipsUp = new Set<string>();
   }
 }
