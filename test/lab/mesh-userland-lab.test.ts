@@ -149,6 +149,19 @@ net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(900
 const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + ' ' + r.address + ' ' + m, r.port, r.address)); u.bind(9053);
 `;
 
+/** `count` HTTP GETs, 8 in parallel, new connection each; prints JSON {ok, failed, rps, p50, p99}. */
+const LOAD = `
+const http = require('node:http'); const [url, count] = [process.argv[1], Number(process.argv[2])];
+const lat = []; let failed = 0; let next = 0; const t0 = performance.now();
+function one() { return new Promise((res) => { const t = performance.now();
+  const r = http.get(url, { agent: false, timeout: 3000 }, (m) => { m.resume(); m.on('end', () => { lat.push(performance.now() - t); res(); }); });
+  r.on('timeout', () => r.destroy(new Error('timeout'))); r.on('error', () => { failed++; res(); }); }); }
+async function worker() { while (next++ < count) await one(); }
+Promise.all(Array.from({ length: 8 }, worker)).then(() => { const s = (performance.now() - t0) / 1000; lat.sort((a, b) => a - b);
+  const q = (p) => Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] * 10) / 10;
+  console.log(JSON.stringify({ ok: lat.length, failed, rps: Math.round(lat.length / s), p50: q(0.5), p99: q(0.99) })); });
+`;
+
 /** `count` requests from the root namespace; one reply per line. */
 const CLIENT = `
 const net = require('node:net'); const dgram = require('node:dgram');
@@ -235,6 +248,35 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
         `through host ${n}: ${again.join('; ')}`,
       ).toBe(true);
       console.log(`host ${n}:8080 answered by ${[...seen].join(', ')}`);
+    }
+    // Figures, not a goal: host 1 holds both tasks (local), hosts 2 and 3 relay to it; the
+    // baseline is one container straight from host 1's namespace (its bridge address).
+    const one = (await runningContainers('web'))[0]?.id as string;
+    const ip = (
+      await lab.dockerCli(1, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', one])
+    ).stdout.trim();
+    const direct = await lab.exec(1, [process.execPath, '-e', LOAD, `http://${ip}/`, '400'], {
+      timeoutMs: 120_000,
+    });
+    console.log(
+      `load direct to one container from host 1 (8 clients, new connection each): ${direct.stdout.trim()}`,
+    );
+    for (const n of HOSTS) {
+      const r = await runCommand(
+        [process.execPath, '-e', LOAD, `http://${lab.host(n).address}:8080/`, '400'],
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      const fig = JSON.parse(r.stdout) as {
+        ok: number;
+        failed: number;
+        rps: number;
+        p50: number;
+        p99: number;
+      };
+      console.log(`load through host ${n}:8080 (8 clients, new connection each): ${r.stdout.trim()}`);
+      expect(fig.failed, `through host ${n}`).toBe(0);
     }
   });
 
