@@ -192,13 +192,17 @@ export class KernelDataPlane implements MeshDataPlane {
       let failed = false;
       while (!signal.aborted) {
         const state = this.latest;
-        if (state && (state.revision !== this.appliedRevision || this.withdrawnPending(state))) {
+        // Orphans (networks Docker would not remove yet) are retried without holding the
+        // revision back: the rest of the state is applied, and the dispatcher waits for it.
+        const pending = state && (state.revision !== this.appliedRevision || this.withdrawnPending(state));
+        if (state && (pending || this.orphans.size > 0)) {
           try {
             await this.converge(
               planMesh(this.deps.nodeId, this.effective(state), { keepSourceIp: this.keepSourceIp }),
               signal,
             );
             this.appliedRevision = state.revision;
+            failed = this.orphans.size > 0;
           } catch (e) {
             // A stop cut the apply short: the teardown below removes whatever it had made.
             if (signal.aborted) break;
@@ -318,9 +322,6 @@ export class KernelDataPlane implements MeshDataPlane {
     signal.throwIfAborted();
     if (next.rules) await this.applyRules(prev.rules, next.rules);
     this.applied = next;
-    // Retried on the convergence timer until Docker lets them go.
-    if (this.orphans.size > 0)
-      throw new SwarmError('IO', `Docker network(s) ${[...this.orphans.keys()].join(', ')} not removed yet`);
   }
 
   private async applyRules(prev: RulesPlan | undefined, next: RulesPlan | undefined): Promise<void> {

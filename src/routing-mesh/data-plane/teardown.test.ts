@@ -249,13 +249,16 @@ describe('KernelDataPlane teardown', () => {
 });
 
 describe('KernelDataPlane, a network no longer needed', () => {
-  it('is removed again on the retry timer while Docker refuses, instead of being forgotten', async () => {
+  it('is removed again on the retry timer while Docker refuses, instead of being forgotten, without holding the revision back', async () => {
     const { kernel, engine, clock, dp, ac, done } = started();
     dp.update(state(1, true));
     await applied(dp, 1, 'both overlays up');
     // The node's last task on `app` ended: the leader drops its address there.
     engine.refuse('swarmctl-app', 2);
     dp.update(state(2, false));
+    // The rest of the state counts as applied meanwhile (the dispatcher waits for that revision).
+    await applied(dp, 2, 'revision 2 applied with the network still refused');
+    expect(engine.nets.has('swarmctl-app')).toBe(true);
     await waitFor(
       () => {
         if (!engine.nets.has('swarmctl-app')) return { done: true, value: 0 };
