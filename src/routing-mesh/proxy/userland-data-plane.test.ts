@@ -82,6 +82,8 @@ describe('UserlandDataPlane', () => {
       asked.push(t);
       return '127.0.0.1';
     });
+    const applied: number[] = [];
+    dp.onDidApply((r) => applied.push(r));
     dp.update(state(1, target, ['t1' as TaskId]));
     const port = await waitFor(
       () => {
@@ -94,12 +96,15 @@ describe('UserlandDataPlane', () => {
     // Looked up once, not again for the same task in later states.
     dp.update(state(2, target, ['t1' as TaskId]));
     expect(asked).toEqual(['t1']);
-    // Gone from the state: out of the rotation (reset), and its address forgotten.
+    // Gone from the state: out of the rotation (reset), and its address forgotten. The revision
+    // is reported applied only once the listener has dropped it.
     dp.update(state(3, target, []));
     await waitFor(
-      () => (dp.mesh.ports()[0]?.backends === 0 ? { done: true, value: 0 } : { done: false, state: 'busy' }),
-      { timeoutMs: 5_000, intervalMs: 10, what: 'no backend' },
+      () => (applied.includes(3) ? { done: true, value: 0 } : { done: false, state: applied.join(',') }),
+      { timeoutMs: 5_000, intervalMs: 10, what: 'revision 3 applied' },
     );
+    expect(dp.mesh.ports()[0]?.backends).toBe(0);
+    expect(applied).toEqual([1, 2, 3]);
     expect((await tcpExchange('127.0.0.1', port, 'x')).kind).toBe('reset');
   });
 

@@ -58,6 +58,9 @@ export class UserlandDataPlane {
   readonly covers: string;
   private latest: MeshState | undefined;
   private readonly changed = new Emitter<void>();
+  private readonly applied = new Emitter<number>();
+  /** A state's revision once every listener follows it (the leader holds stops until then). */
+  readonly onDidApply = this.applied.event;
   private readonly addresses = new Map<TaskId, string>();
   private readonly looking = new Set<TaskId>();
   private running = false;
@@ -83,7 +86,7 @@ export class UserlandDataPlane {
   update(state: MeshState): void {
     if (this.latest && state.revision < this.latest.revision) return;
     this.latest = state;
-    void this.mesh.update(state);
+    void this.mesh.update(state).then(() => this.applied.fire(state.revision));
     void this.deps.overlays?.update(state);
     this.deps.dns?.updateState(localView(state, this.deps.nodeId));
     this.findAddresses(state);
@@ -160,6 +163,7 @@ export class UserlandDataPlane {
     } finally {
       this.running = false;
       this.changed.dispose();
+      this.applied.dispose();
     }
   }
 
