@@ -9,8 +9,14 @@ import {
   type NodeCredentials,
   parseNodeCertificate,
 } from '../ca/index.js';
-import { createLogger, ManualClock, waitFor } from '../common/index.js';
-import { pollCertificateStatus, renewalReason } from './cert-status.js';
+import { createLogger, ManualClock, SeededRandom, waitFor } from '../common/index.js';
+import {
+  CERT_STATUS_INTERVAL_MS,
+  CERT_STATUS_JITTER,
+  jitteredInterval,
+  pollCertificateStatus,
+  renewalReason,
+} from './cert-status.js';
 
 const clock = new ManualClock(Date.UTC(2030, 3, 1));
 const logger = createLogger(() => {}, { level: 'error' });
@@ -59,6 +65,7 @@ describe('pollCertificateStatus', () => {
     const done = pollCertificateStatus(
       {
         clock,
+        random: new SeededRandom(1),
         logger,
         intervalMs: 1000,
         ask: async () => {
@@ -86,14 +93,14 @@ describe('pollCertificateStatus', () => {
     );
     expect(trust).toBe(rotating.roots.current.certPem + rotating.roots.rotation!.newRoot.certPem);
     // Same certificate at the next poll: no second kick while the renewal runs.
-    clock.advance(1000);
+    clock.advance(1000 * (1 + CERT_STATUS_JITTER));
     await waitFor(() => (asks === 2 ? { done: true, value: 0 } : { done: false, state: `${asks} asks` }), {
       timeoutMs: 2000,
       what: 'the second poll',
     });
     expect(kicks).toBe(1);
     current = await issue(rotating, 'worker');
-    clock.advance(1000);
+    clock.advance(1000 * (1 + CERT_STATUS_JITTER));
     await waitFor(() => (asks === 3 ? { done: true, value: 0 } : { done: false, state: `${asks} asks` }), {
       timeoutMs: 2000,
       what: 'the third poll',
@@ -101,5 +108,26 @@ describe('pollCertificateStatus', () => {
     expect(kicks).toBe(1);
     stop.abort();
     await done;
+  });
+});
+
+describe('jitteredInterval', () => {
+  it('spreads the waits over the interval ± 20 % and stays within it', () => {
+    const random = new SeededRandom(42);
+    const waits = Array.from({ length: 10_000 }, () => jitteredInterval(CERT_STATUS_INTERVAL_MS, random));
+    const lo = CERT_STATUS_INTERVAL_MS * (1 - CERT_STATUS_JITTER);
+    const hi = CERT_STATUS_INTERVAL_MS * (1 + CERT_STATUS_JITTER);
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(lo);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(hi);
+    // Spread, not lockstep: both ends of the range are reached and the mean is near the interval.
+    expect(Math.min(...waits)).toBeLessThan(lo + 20);
+    expect(Math.max(...waits)).toBeGreaterThan(hi - 20);
+    const mean = waits.reduce((a, b) => a + b, 0) / waits.length;
+    expect(Math.abs(mean - CERT_STATUS_INTERVAL_MS)).toBeLessThan(10);
+    // Seeded: the same sequence again.
+    const again = new SeededRandom(42);
+    expect(waits.slice(0, 5)).toEqual(
+      Array.from({ length: 5 }, () => jitteredInterval(CERT_STATUS_INTERVAL_MS, again)),
+    );
   });
 });

@@ -1,12 +1,21 @@
 import type { NodeCertificateStatus } from '../api/index.js';
 import { isIssuedUnder, type NodeCredentials } from '../ca/index.js';
-import { type Clock, errorMessage, type Logger } from '../common/index.js';
+import { type Clock, errorMessage, type Logger, type Random } from '../common/index.js';
 
 /** How often a node asks the CA about its certificate; a dispatcher will push this later. */
 export const CERT_STATUS_INTERVAL_MS = 2_000;
 
+/** Each wait is the interval ± this fraction: nodes started together do not poll in lockstep. */
+export const CERT_STATUS_JITTER = 0.2;
+
+/** The wait before the next poll: uniform in interval × [1 − jitter, 1 + jitter], rounded. */
+export function jitteredInterval(intervalMs: number, random: Random, jitter = CERT_STATUS_JITTER): number {
+  return Math.round(intervalMs * (1 - jitter + 2 * jitter * random.next()));
+}
+
 export interface CertStatusPollerDeps {
   clock: Clock;
+  random: Random;
   logger: Logger;
   /** Asks a manager's CA (`NodeCertificateStatus`) with the current credentials. */
   ask(signal: AbortSignal): Promise<NodeCertificateStatus>;
@@ -59,7 +68,7 @@ export async function pollCertificateStatus(deps: CertStatusPollerDeps, signal: 
       log.debug('certificate status unavailable', { error: errorMessage(e) });
     }
     await new Promise<void>((resolve) => {
-      const cancel = deps.clock.setTimer(interval, done);
+      const cancel = deps.clock.setTimer(jitteredInterval(interval, deps.random), done);
       function done(): void {
         cancel();
         signal.removeEventListener('abort', done);

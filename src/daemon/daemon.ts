@@ -43,9 +43,10 @@ import {
 import { Agent, DockerExecutor, dockerOptions } from '../worker/index.js';
 import { LEAVE_TIMEOUT_MS, runAgentParts } from './agent-parts.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
+import { CaStatusClients } from './ca-status-clients.js';
 import { pollCertificateStatus } from './cert-status.js';
 import type { DaemonConfig } from './config.js';
-import { certificateStatusAtManagers, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
+import { caStatusClient, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
 import { RoleSwitch } from './role-switch.js';
 import { type NodeRecord, StateDir } from './state-dir.js';
 
@@ -225,14 +226,22 @@ export class Daemon implements Component {
         void this.roles?.follow(undefined, stop);
       });
       running.push(renewer.run(stop));
+      // One channel per manager across polls, closed when the node stops.
+      const caStatus = new CaStatusClients(caStatusClient, stop);
       running.push(
         pollCertificateStatus(
           {
             clock: this.deps.clock,
+            random: this.deps.random,
             logger: log,
             // Other managers first: a demoted manager's own store stops following the cluster once
             // it has left Raft, so only they can tell it that it is a worker now.
-            ask: (s) => certificateStatusAtManagers(this.othersFirst(), rootCaPem, credentials, s),
+            ask: (s) =>
+              caStatus.ask(
+                this.othersFirst(),
+                { ca: rootCaPem, cert: credentials.certChainPem, key: credentials.keyPem },
+                s,
+              ),
             onStatus: (status) => this.roles!.follow(status.desiredRole, stop),
             current: () => credentials,
             trust: () => rootCaPem,

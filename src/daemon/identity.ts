@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { CaService, type NodeCertificateStatus } from '../api/index.js';
+import { CaService } from '../api/index.js';
 import { type CaState, type NodeCredentials, type NodeKeyFile, parseUnlockKey } from '../ca/index.js';
 import { SwarmError } from '../common/index.js';
 import {
@@ -9,6 +9,7 @@ import {
   serverNameOverride,
   type TlsMaterial,
 } from '../rpc/index.js';
+import type { CaStatusClient } from './ca-status-clients.js';
 
 /** TLS material for this node from its key file and trusted root. */
 export function tlsMaterial(rootCaPem: string, key: NodeKeyFile): TlsMaterial {
@@ -64,25 +65,14 @@ export function defaultHostname(): string {
   return hostname();
 }
 
-/** The CA's view of this node (desired role, roots, signing root), from the first manager that answers. */
-export async function certificateStatusAtManagers(
-  managers: readonly string[],
-  rootCaPem: string,
-  current: NodeCredentials,
-  signal: AbortSignal,
-): Promise<NodeCertificateStatus> {
-  let last: unknown;
-  for (const addr of managers) {
-    const client = caClient(addr, { ca: rootCaPem, cert: current.certChainPem, key: current.keyPem });
-    try {
-      return await client.call.NodeCertificateStatus({}, { signal, timeoutMs: 5_000 });
-    } catch (e) {
-      last = e;
-    } finally {
-      client.close();
-    }
-  }
-  throw (
-    last ?? new SwarmError('UNAVAILABLE', 'no manager answered the certificate status', { retryable: true })
-  );
+/**
+ * The status poll's client to the CA at `addr` (kept across polls by `CaStatusClients`): one
+ * channel, so one TLS handshake until it is closed.
+ */
+export function caStatusClient(addr: string, tls: TlsMaterial): CaStatusClient {
+  const client = caClient(addr, tls);
+  return {
+    status: (signal) => client.call.NodeCertificateStatus({}, { signal, timeoutMs: 5_000 }),
+    close: () => client.close(),
+  };
 }
