@@ -181,12 +181,12 @@ describe('TaskRunner', () => {
         ? { done: true as const, value: 0 }
         : { done: false as const, state: reports.join() };
 
-    it('starts the prepared task once its predecessor died on this node, before the manager says so', async () => {
+    it('starts the prepared task once its predecessor stopped on this node, before the manager says so', async () => {
       const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
       runner.update(held(), signal);
       await waitFor(reached(reports, 'ready'), { timeoutMs: 1_000 });
       expect(controller().steps).toEqual(['prepare']);
-      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      events.fire({ kind: 'stop', taskId: old, containerId: 'c-old', time: 1 });
       await waitFor(reached(reports, 'running'), { timeoutMs: 1_000 });
       expect(controller().steps).toEqual(['prepare', 'start']);
       // The manager's promotion afterwards changes nothing.
@@ -195,9 +195,9 @@ describe('TaskRunner', () => {
       expect(controller().steps).toEqual(['prepare', 'start', 'remove', 'dispose']);
     });
 
-    it('starts at once when the predecessor died before, though the engine still lists it running', async () => {
+    it('starts at once when the predecessor stopped before, though the listing taken after says running', async () => {
       const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
-      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      events.fire({ kind: 'stop', taskId: old, containerId: 'c-old', time: 1 });
       runner.update(held(), signal);
       await waitFor(reached(reports, 'running'), { timeoutMs: 1_000 });
       expect(controller().steps).toEqual(['prepare', 'start']);
@@ -221,13 +221,13 @@ describe('TaskRunner', () => {
       expect(controller().steps).toEqual(['prepare', 'start', 'remove', 'dispose']);
     });
 
-    it('never starts a held task shut down while it waited, even if the predecessor dies then', async () => {
+    it('never starts a held task shut down while it waited, even if the predecessor stops then', async () => {
       const { runner, reports, events, controller } = withEngine(new Map([[old, 'running']]));
       runner.update(held(), signal);
       await waitFor(reached(reports, 'ready'), { timeoutMs: 1_000 });
       runner.update({ ...held(), desiredState: 'shutdown' }, signal);
       await waitFor(reached(reports, 'shutdown'), { timeoutMs: 1_000 });
-      events.fire({ kind: 'die', taskId: old, containerId: 'c-old', time: 1, exitCode: 143 });
+      events.fire({ kind: 'stop', taskId: old, containerId: 'c-old', time: 1 });
       await runner.remove(signal);
       expect(controller().steps).toEqual(['prepare', 'shutdown', 'remove', 'dispose']);
       expect(reports).not.toContain('running');

@@ -15,8 +15,6 @@ export class TaskRunner {
   private readonly sub: Disposable;
   private chain: Promise<void> = Promise.resolve();
   private disposed = false;
-  /** The last status reported, against the manager's view of that version of the task. */
-  private sent: { taskVersion: number; status: TaskStatus } | undefined;
   /** Aborted by the next update: a step waiting for a handover gives way to the newer view. */
   private superseded = new AbortController();
 
@@ -51,16 +49,13 @@ export class TaskRunner {
 
   /** Reports what the manager does not know yet; re-inspections of an unchanged state are not. */
   private send(task: Task, status: TaskStatus): void {
-    const same = (known: TaskStatus | undefined): boolean =>
-      known !== undefined &&
+    const known = task.status;
+    const same =
       known.state === status.state &&
       known.message === status.message &&
       known.err === status.err &&
       known.health === status.health;
-    // Also not twice: a stop is reported from the engine's die event, then again by the step.
-    if (same(task.status) || (this.sent?.taskVersion === task.meta.version && same(this.sent.status))) return;
-    this.sent = { taskVersion: task.meta.version, status };
-    this.report(task, status);
+    if (!same) this.report(task, status);
   }
 
   dispose(): void {

@@ -60,7 +60,8 @@ export interface ManagedContainer {
 
 /** What the engine reported about one of our containers (typed from Docker's events). */
 export type ContainerEvent =
-  | (ContainerEventBase & { readonly kind: 'start' | 'oom' | 'destroy' })
+  /** `stop`: a stop call finished, the engine lists the container as stopped from then on. */
+  | (ContainerEventBase & { readonly kind: 'start' | 'oom' | 'destroy' | 'stop' })
   | (ContainerEventBase & { readonly kind: 'die'; readonly exitCode: number })
   | (ContainerEventBase & { readonly kind: 'health'; readonly health: 'healthy' | 'unhealthy' })
   /** The event stream (re)connected: events may have been lost, so re-inspect. */
@@ -106,7 +107,7 @@ export interface Executor {
   /** The task's container output, demultiplexed into lines. */
   logs(taskId: TaskId, options?: LogOptions): AsyncIterable<LogLine>;
   /**
-   * True once the containers of all these tasks have exited on this node (the stop-first
+   * True once the containers of all these tasks were stopped on this node (the stop-first
    * handover, Task.startAfter); false when one has no container here, or on abort. Optional: an
    * executor without it leaves held tasks to the manager.
    */

@@ -59,7 +59,6 @@ export class DockerController implements Controller {
   ) {
     this.name = taskName(task, deps.nodeId);
     this.subscription = deps.events((e) => {
-      if (e.kind === 'die' && e.taskId === task.id) this.exitedOnRequest(e.containerId, e.exitCode);
       if (e.kind === 'resync' ? this.intent.seen : e.taskId === task.id) this.refresh();
     });
   }
@@ -219,27 +218,6 @@ export class DockerController implements Controller {
     for (const w of [...this.waiters]) w.reject(stopped);
     this.waiters.clear();
     this.changes.dispose();
-  }
-
-  /**
-   * A stop we asked for is over at the engine's `die` event: `shutdown` whatever the exit code, so
-   * it is recorded (and reported) then, not after the engine's inspect, which it holds until the
-   * container's network is torn down (0.1–0.9 s here). Other exits wait for the inspect, which
-   * tells an OOM kill or an engine error apart.
-   */
-  private exitedOnRequest(containerId: string, exitCode: number): void {
-    if (!this.intent.stopRequested || (this.containerId && containerId !== this.containerId)) return;
-    const exited: ObservedContainer = {
-      id: containerId,
-      state: 'exited',
-      exitCode,
-      oomKilled: false,
-      error: '',
-      pid: 0,
-      ports: [],
-    };
-    const next = mapStatus(exited, this.intent, this.deps.clock.now());
-    if (next) this.record(next);
   }
 
   /** Event-driven re-inspection, coalesced: at most one inspect in flight, one more queued. */

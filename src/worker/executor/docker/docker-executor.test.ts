@@ -207,7 +207,7 @@ describe('DockerExecutor', () => {
     expect(n).toEqual([n[0], n[0]! + 1, n[0]! + 2, n[0]! + 3, n[0]! + 4]);
   });
 
-  it('waitExited: true on the die of a running task here, at once for one that exited, false for one never here', async () => {
+  it('waitExited: true once a running task here was stopped, at once for one that exited, false for one never here', async () => {
     const a = await startTask('handover', { image: 'swarmctl-test/web:v1' });
     const b = await startTask('handover', { image: 'swarmctl-test/fail' });
     await b.wait(AbortSignal.timeout(10_000));

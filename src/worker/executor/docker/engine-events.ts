@@ -15,7 +15,7 @@ import { LABEL_TASK_ID, managedLabelFilter } from './labels.js';
 
 const INITIAL_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
-const WATCHED_ACTIONS = ['start', 'die', 'health_status', 'oom', 'destroy'];
+const WATCHED_ACTIONS = ['start', 'die', 'stop', 'health_status', 'oom', 'destroy'];
 
 export interface EngineEventsDeps {
   readonly docker: Docker;
@@ -174,6 +174,7 @@ export function parseEngineEvent(raw: unknown): ContainerEvent | undefined {
     case 'start':
     case 'oom':
     case 'destroy':
+    case 'stop':
       return { ...base, kind: action };
     case 'die':
       return { ...base, kind: 'die', exitCode: Number(r.Actor?.Attributes?.exitCode ?? -1) };

@@ -7,10 +7,12 @@ const UP: readonly ContainerState[] = ['running', 'paused', 'restarting'];
 const REMEMBERED = 1024;
 
 /**
- * Which tasks' containers have exited on this engine, from the engine's own `die` events: the
+ * Which tasks' containers have stopped on this engine, from the engine's own events: the
  * stop-first handover (Task.startAfter) starts a prepared replacement the moment its
- * predecessor's process is gone. The event is the earliest sign: the engine still lists and
- * inspects the container as running while it tears its network down (~0.1–0.3 s here).
+ * predecessor's stop call finished, without the round trip through the manager. Not at `die`:
+ * the engine still lists the container as running while it tears its network down (0.1–0.6 s
+ * here), and `docker ps` would show two containers of the slot running. A container that exits
+ * by itself (no `stop`) is left to the manager's promotion.
  */
 export class ExitLog implements Disposable {
   private readonly exited = new Set<TaskId>();
@@ -24,7 +26,7 @@ export class ExitLog implements Disposable {
   ) {
     this.sub = events((e) => {
       if (e.kind === 'resync') this.resyncs++;
-      else if (e.kind === 'die' || e.kind === 'destroy') this.record(e.taskId);
+      else if (e.kind === 'stop' || e.kind === 'destroy') this.record(e.taskId);
       else return;
       for (const l of [...this.listeners]) l();
     });
