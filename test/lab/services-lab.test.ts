@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
-import { runCommand } from '../harness/run-command.js';
-import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+import { LabSwarm, NODE_PROC } from '../harness/lab-swarm.js';
+import { ensureBuilt } from '../harness/swarm-nodes.js';
 
 /**
  * The services acceptance of issue 5 on lab hosts, each with its own network namespace and Docker
@@ -17,10 +17,9 @@ const SUBNET = '10.213.5';
 /** Hosts in the cluster: 1 inits, 2 and 3 join; host 4 joins during the global service test. */
 const joined: number[] = [1, 2, 3];
 const IMAGE = 'swarmctl-test/web:v1';
-/** The lab process name of each host's node (the CLI in the foreground, the node its child). */
-const PROC = 'swarmctl';
 
 let lab: Lab;
+let swarm: LabSwarm;
 /** Node ID per host (index 1..3). */
 const nodeId: string[] = [];
 
@@ -39,42 +38,10 @@ interface TaskRow {
   Error: string;
 }
 
-async function cli(n: number, ...args: string[]): Promise<string> {
-  const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
-    timeoutMs: 60_000,
-  });
-  return r.stdout;
-}
-
-function nodeFlags(n: number): string[] {
-  const h = lab.host(n);
-  return [
-    '--state-dir',
-    h.swarmctlStateDir,
-    '--control-socket',
-    h.swarmctlSocket,
-    '--docker-host',
-    h.dockerHost,
-  ];
-}
-
-/** Starts `swarmctl <argv>` in the foreground inside host n, then waits until its node answers. */
-async function startNode(n: number, argv: string[]): Promise<void> {
-  lab.startProcess(n, [SWARMCTL, ...argv], { name: PROC });
-  await waitFor(
-    async () => {
-      const r = await runCommand(
-        [SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'info', '--format', 'json'],
-        { allowFailure: true, timeoutMs: 10_000 },
-      );
-      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n} to answer` },
-  );
-}
+const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
 async function daemonPid(n: number): Promise<number> {
-  return (JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { pid: number } }).node.pid;
+  return (await swarm.info(n)).pid;
 }
 
 /** Containers of `service` in host n's engine (running only unless `all`). */
@@ -128,13 +95,9 @@ async function tasks(service: string): Promise<TaskRow[]> {
     .map((l) => JSON.parse(l) as TaskRow);
 }
 
-/** Status and availability per node ID (`node ls --format json` prints the node objects). */
+/** Status and availability per node ID. */
 async function nodeStatus(): Promise<Map<string, { status: string; availability: string }>> {
-  const nodes = JSON.parse(await cli(1, 'node', 'ls', '--format', 'json')) as {
-    id: string;
-    status: { state: string };
-    spec: { availability: string };
-  }[];
+  const nodes = await swarm.nodes(1);
   return new Map(nodes.map((n) => [n.id, { status: n.status.state, availability: n.spec.availability }]));
 }
 
@@ -148,38 +111,19 @@ async function waitGone(service: string, timeoutMs: number): Promise<void> {
   );
 }
 
-function listen(n: number): string[] {
-  const addr = `${lab.host(n).address}:2377`;
-  return ['--listen-addr', addr, '--advertise-addr', addr];
-}
-
-async function ownId(n: number): Promise<string> {
-  return (JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { nodeId: string } }).node.nodeId;
-}
-
 /** Joins host n as a worker through host 1 and records its node ID. */
 async function joinWorker(n: number): Promise<void> {
-  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
-  const manager = `${lab.host(1).address}:2377`;
-  await startNode(n, ['join', '--token', token, ...nodeFlags(n), ...listen(n), '--foreground', manager]);
-  nodeId[n] = await ownId(n);
+  nodeId[n] = await swarm.join(n, 'worker');
 }
 
 beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 4, images: [] });
   await lab.loadImages('all', [IMAGE]);
-  await startNode(1, ['init', ...nodeFlags(1), ...listen(1), '--foreground']);
-  nodeId[1] = await ownId(1);
+  swarm = new LabSwarm(lab);
+  nodeId[1] = await swarm.init(1);
   await Promise.all([2, 3].map(joinWorker));
-  await waitFor(
-    async () => {
-      const st = await nodeStatus();
-      const ready = joined.filter((n) => st.get(nodeId[n]!)?.status === 'ready').length;
-      return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
-    },
-    { timeoutMs: 30_000, intervalMs: 200, what: 'three ready nodes' },
-  );
+  await swarm.waitReady(3, 'three ready nodes');
 }, 120_000);
 
 afterAll(async () => {
@@ -386,24 +330,19 @@ describe('services on lab hosts with their own engines', () => {
       joined.map(async (n) => (await containers(n, 'keep')).map((c) => c.id).sort()),
     );
     const sessionsOpened = (n: number): number =>
-      readFileSync(join(lab.host(n).logDir, `${PROC}.log`), 'utf8')
+      readFileSync(join(lab.host(n).logDir, `${NODE_PROC}.log`), 'utf8')
         .split('\n')
         .filter((l) => l.includes('"session opened"')).length;
     const sessions = joined.map(sessionsOpened);
     // A crash of each node process (not a graceful stop), the managers' first.
     for (const n of joined) {
       process.kill(await daemonPid(n), 'SIGKILL');
-      await waitFor(
-        async () =>
-          (await lab.status())[n - 1]!.processes.find((p) => p.name === PROC)?.running
-            ? { done: false, state: 'still running' }
-            : { done: true, value: 0 },
-        { timeoutMs: 10_000, intervalMs: 100, what: `host ${n} swarmctl to exit` },
-      );
+      await swarm.waitExited(n);
     }
     const restartedAt = performance.now();
-    await startNode(1, ['daemon', ...nodeFlags(1)]);
-    await Promise.all(joined.slice(1).map((n) => startNode(n, ['daemon', ...nodeFlags(n)])));
+    const daemon = { listen: false, foreground: false };
+    await swarm.startNode(1, ['daemon'], daemon);
+    await Promise.all(joined.slice(1).map((n) => swarm.startNode(n, ['daemon'], daemon)));
     await waitFor(
       () => {
         const now = joined.map(sessionsOpened);
