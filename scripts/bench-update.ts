@@ -9,15 +9,17 @@
  * until each CLI's waiting `service update` returns (the update completed), the time until the
  * last v2 container started, and the most slots without a running container (engine events).
  *
- * Measured here on 2026-11-24 (2 shared cores, load 11–23 from other jobs, monitor 5s), after the
+ * Measured here on 2026-11-24 (2 shared cores, load 13–21 from other jobs, monitor 5s), after the
  * stop-first handover and the batches prepared ahead (docs/bench.md has the per-batch breakdown):
- *   Docker Swarm mode 24.6 / 27.5 / 28.1 / 31.5 s
- *   swarmctl          15.7 / 20.2 / 18.4 / 24.0 s   ratio 0.64x / 0.73x / 0.65x / 0.76x (goal 0.5x)
+ *   Docker Swarm mode 35.1 / 34.5 s   (last v2 start 29.7 / 29.3 s)
+ *   swarmctl          23.5 / 22.6 s   (last v2 start 18.3 / 17.5 s)   ratio 0.67x / 0.65x (goal 0.5x)
  * Before them (2026-11-23): 31.2 / 28.9 s against 22.2 / 20.6 s, 0.71x. Both keep at most 2 slots
- * down; per batch ours now waits ~0.1–0.2 s on itself (Swarm ~1 s), the rest is the engine.
+ * down and never list two containers of a slot; per batch ours waits ~0.1–0.3 s on itself (Swarm
+ * ~1.3 s), the rest is the engine.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../src/common/index.js';
 import { Lab } from '../test/harness/lab.js';
@@ -70,6 +72,11 @@ interface Figures {
   /** From the same start until the last v2 container started. */
   lastStartMs: number;
   maxSlotsDown: number;
+  /**
+   * Most containers of one slot that `docker ps` listed as running at once (sampled): the engine
+   * lists a container as running until its network is torn down, after its `die` event.
+   */
+  maxListedPerSlot: number;
   /** Mean time a slot had no container: old one died → new one started. */
   slotGapMs: number;
   /** Mean time from a batch's last new start to the next batch's first old container death. */
@@ -105,20 +112,65 @@ async function measure(side: Side): Promise<Figures> {
   try {
     await watch.settled(V1, TIMEOUT_MS);
     const started = Date.now();
+    const listing = sampleListing(side.host);
     await side.cli(['update', '--detach=false', '--quiet', '--image', V2, SERVICE]);
     const commandMs = Date.now() - started;
+    const maxListedPerSlot = await listing.stop();
     await watch.settled(V2, TIMEOUT_MS);
     const lastStartMs = Math.round((watch.starts(V2).at(-1) ?? started) - started);
     return {
       commandMs,
       lastStartMs,
       maxSlotsDown: watch.worst(started).maxSlotsDown,
+      maxListedPerSlot,
       ...batchFigures(watch, started),
     };
   } finally {
     watch.stop();
     trace?.kill('SIGTERM');
   }
+}
+
+/**
+ * The engine's container listing (what `docker ps` shows) of the service, one request after the
+ * other through its socket, until stopped: the most containers of one slot listed at once.
+ */
+function sampleListing(host: number): { stop: () => Promise<number> } {
+  const { socketPath } = lab.docker(host);
+  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.swarm.service.name=${SERVICE}`] }));
+  const list = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = request({ socketPath, path: `/containers/json?filters=${filters}` }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  let running = true;
+  let max = 0;
+  const loop = (async () => {
+    while (running) {
+      const containers = JSON.parse(await list()) as { Labels?: Record<string, string> }[];
+      const perSlot = new Map<string, number>();
+      for (const c of containers) {
+        const slot = c.Labels?.['com.docker.swarm.task.name']?.split('.')[1] ?? '';
+        perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
+      }
+      max = Math.max(max, ...perSlot.values());
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
 }
 
 /** Every container event of a host's engine, one JSON line each, into .bench/. */
@@ -184,7 +236,8 @@ try {
     results.set(side.name, f);
     console.log(
       `${side.name.padEnd(18)} update command ${seconds(f.commandMs)}; last v2 container started after ` +
-        `${seconds(f.lastStartMs)}; at most ${f.maxSlotsDown} slots without a running container; per slot ` +
+        `${seconds(f.lastStartMs)}; at most ${f.maxSlotsDown} slots without a running container (docker ps: at ` +
+        `most ${f.maxListedPerSlot} listed running in a slot); per slot ` +
         `${Math.round(f.slotGapMs)} ms from old death to new start, ${Math.round(f.batchTurnMs)} ms from a batch's ` +
         'last start to the next batch',
     );
