@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
-import { runCommand } from '../harness/run-command.js';
-import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+import { containerPid, findKey, peerRequests, startPeerServer } from '../harness/lab-peers.js';
+import { LabSwarm } from '../harness/lab-swarm.js';
+import { ensureBuilt } from '../harness/swarm-nodes.js';
 
 /**
  * Service discovery, UDP and the client's address through a real swarmctl cluster on three lab
@@ -19,48 +20,10 @@ const IMAGE = 'swarmctl-test/web:v1';
 const HOSTS = [1, 2, 3] as const;
 
 let lab: Lab;
+let swarm: LabSwarm;
 const servers: ChildProcess[] = [];
 
-async function cli(n: number, ...args: string[]): Promise<string> {
-  const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
-    timeoutMs: 60_000,
-  });
-  return r.stdout;
-}
-
-async function startNode(n: number, argv: string[]): Promise<void> {
-  const h = lab.host(n);
-  const addr = `${h.address}:2377`;
-  lab.startProcess(
-    n,
-    [
-      SWARMCTL,
-      ...argv,
-      '--state-dir',
-      h.swarmctlStateDir,
-      '--control-socket',
-      h.swarmctlSocket,
-      '--docker-host',
-      h.dockerHost,
-      '--listen-addr',
-      addr,
-      '--advertise-addr',
-      addr,
-      '--foreground',
-    ],
-    { name: 'swarmctl' },
-  );
-  await waitFor(
-    async () => {
-      const r = await runCommand([SWARMCTL, '-H', `unix://${h.swarmctlSocket}`, 'info', '--format', 'json'], {
-        allowFailure: true,
-        timeoutMs: 10_000,
-      });
-      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
-  );
-}
+const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
 interface Container {
   host: number;
@@ -145,51 +108,15 @@ async function resolvesTo(
   return performance.now() - started;
 }
 
-function findKey(v: unknown, key: string): unknown {
-  if (v === null || typeof v !== 'object') return undefined;
-  if (key in v) return (v as Record<string, unknown>)[key];
-  for (const x of Object.values(v)) {
-    const found = findKey(x, key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-const PEER_SERVER = `
-const net = require('node:net'); const dgram = require('node:dgram'); const label = process.argv[1];
-net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(9000, '0.0.0.0');
-const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + ' ' + r.address + ' ' + m, r.port, r.address)); u.bind(9053);
-`;
-
-/** `count` requests from the root namespace (the lab bridge's address); one reply per line. */
-const CLIENT = `
-const net = require('node:net'); const dgram = require('node:dgram');
-const [proto, host, port, count] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(2000, () => { s.destroy(); res('error timeout'); }); // hygiene-ok: a per-request deadline of the client, not a wait
-  s.on('data', (x) => { d += x; }); s.on('end', () => res(d.trim())); s.on('error', (e) => res('error ' + e.code)); }); }
-function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, 2000); // hygiene-ok: a UDP reply deadline of the client, not a wait
-  u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.send('ping', port, host); }); }
-(async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
-`;
-
-async function fromRoot(
-  proto: 'tcp' | 'udp',
-  target: string,
-  port: number,
-  count: number,
-): Promise<string[]> {
-  const r = await runCommand([process.execPath, '-e', CLIENT, proto, target, String(port), String(count)], {
-    timeoutMs: 60_000,
-  });
-  return r.stdout.trim().split('\n');
-}
+const fromRoot = (proto: 'tcp' | 'udp', target: string, port: number, count: number): Promise<string[]> =>
+  peerRequests(lab, 0, { proto, target, port, count });
 
 beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE] });
-  await startNode(1, ['init']);
-  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
-  for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+  swarm = new LabSwarm(lab);
+  await swarm.init(1);
+  for (const n of [2, 3]) await swarm.join(n, 'worker');
 }, 240_000);
 
 afterAll(async () => {
@@ -356,17 +283,7 @@ describe('service discovery, UDP and client addresses on a 3-host swarmctl clust
       );
       peers = await runningSpread('peer', 3, false);
       for (const p of peers) {
-        const pid = (await lab.dockerCli(p.host, ['inspect', '-f', '{{.State.Pid}}', p.id])).stdout.trim();
-        servers.push(
-          spawn(
-            'nsenter',
-            [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', PEER_SERVER, `h${p.host}`],
-            {
-              stdio: 'ignore',
-              env: { ...process.env, SWARMCTL_LAB: PREFIX },
-            },
-          ),
-        );
+        servers.push(startPeerServer(lab, await containerPid(lab, p.host, p.id), `h${p.host}`, 9053));
       }
       // Every peer server answers through host 1 before the tests start.
       await waitFor(

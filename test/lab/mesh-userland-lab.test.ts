@@ -1,11 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
+import { containerPid, findKey, peerRequests, startPeerServer } from '../harness/lab-peers.js';
+import { LabSwarm } from '../harness/lab-swarm.js';
 import { runCommand } from '../harness/run-command.js';
-import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+import { ensureBuilt } from '../harness/swarm-nodes.js';
 
 /**
  * The userland fallback data plane on a 3-host swarmctl cluster (issue 7, points 6 and 7): every
@@ -23,53 +25,11 @@ const HOSTS = [1, 2, 3] as const;
 const CLIENT_ADDR = `${SUBNET}.1`;
 
 let lab: Lab;
+let swarm: LabSwarm;
 const ids: string[] = [];
 const servers: ChildProcess[] = [];
 
-async function cli(n: number, ...args: string[]): Promise<string> {
-  const r = await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], {
-    timeoutMs: 60_000,
-  });
-  return r.stdout;
-}
-
-async function startNode(n: number, argv: string[]): Promise<void> {
-  const h = lab.host(n);
-  const addr = `${h.address}:2377`;
-  lab.startProcess(
-    n,
-    [
-      SWARMCTL,
-      ...argv,
-      '--data-plane',
-      'userland',
-      '--state-dir',
-      h.swarmctlStateDir,
-      '--control-socket',
-      h.swarmctlSocket,
-      '--docker-host',
-      h.dockerHost,
-      '--listen-addr',
-      addr,
-      '--advertise-addr',
-      addr,
-      '--foreground',
-    ],
-    { name: 'swarmctl' },
-  );
-  ids[n] = await waitFor(
-    async () => {
-      const r = await runCommand([SWARMCTL, '-H', `unix://${h.swarmctlSocket}`, 'info', '--format', 'json'], {
-        allowFailure: true,
-        timeoutMs: 10_000,
-      });
-      return r.code === 0
-        ? { done: true, value: (JSON.parse(r.stdout) as { node: { nodeId: string } }).node.nodeId }
-        : { done: false, state: r.stderr.trim() };
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
-  );
-}
+const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
 /** `count` HTTP bodies through host `n`'s `port`, from the root namespace ("error …" on failure). */
 async function bodies(n: number, count: number, port = 8080): Promise<string[]> {
@@ -85,27 +45,8 @@ async function bodies(n: number, count: number, port = 8080): Promise<string[]> 
 }
 
 async function runningContainers(service: string): Promise<{ host: number; id: string }[]> {
-  const out: { host: number; id: string }[] = [];
-  for (const host of HOSTS) {
-    const r = await lab.dockerCli(host, [
-      'ps',
-      '-q',
-      '--filter',
-      `label=com.docker.swarm.service.name=${service}`,
-    ]);
-    for (const id of r.stdout.trim().split('\n').filter(Boolean)) out.push({ host, id });
-  }
-  return out;
-}
-
-function findKey(v: unknown, key: string): unknown {
-  if (v === null || typeof v !== 'object') return undefined;
-  if (key in v) return (v as Record<string, unknown>)[key];
-  for (const x of Object.values(v)) {
-    const found = findKey(x, key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  const perHost = await Promise.all(HOSTS.map((host) => swarm.serviceContainers(host, service)));
+  return perHost.flatMap((ids, i) => ids.map((id) => ({ host: HOSTS[i] as number, id })));
 }
 
 /** The node's log lines saying a published port's backends changed, with their time. */
@@ -143,12 +84,6 @@ async function diagnose(): Promise<string> {
   return out.join('\n');
 }
 
-const PEER_SERVER = `
-const net = require('node:net'); const dgram = require('node:dgram'); const label = process.argv[1];
-net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(9000, '0.0.0.0');
-const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + ' ' + r.address + ' ' + m, r.port, r.address)); u.bind(9053);
-`;
-
 /** `count` HTTP GETs, 8 in parallel, new connection each; prints JSON {ok, failed, rps, p50, p99}. */
 const LOAD = `
 const http = require('node:http'); const [url, count] = [process.argv[1], Number(process.argv[2])];
@@ -162,24 +97,9 @@ Promise.all(Array.from({ length: 8 }, worker)).then(() => { const s = (performan
   console.log(JSON.stringify({ ok: lat.length, failed, rps: Math.round(lat.length / s), p50: q(0.5), p99: q(0.99) })); });
 `;
 
-/** `count` requests from the root namespace; one reply per line. */
-const CLIENT = `
-const net = require('node:net'); const dgram = require('node:dgram');
-const [proto, host, port, count] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(3000, () => { s.destroy(); res('error timeout'); }); // hygiene-ok: a per-request deadline of the client, not a wait
-  s.on('data', (x) => { d += x; }); s.on('end', () => res(d.trim())); s.on('error', (e) => res('error ' + e.code)); }); }
-function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, 3000); // hygiene-ok: a UDP reply deadline of the client, not a wait
-  u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.send('ping', port, host); }); }
-(async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
-`;
-
-async function fromRoot(proto: 'tcp' | 'udp', n: number, port: number, count: number): Promise<string[]> {
-  const r = await runCommand(
-    [process.execPath, '-e', CLIENT, proto, lab.host(n).address, String(port), String(count)],
-    { timeoutMs: 60_000 },
-  );
-  return r.stdout.trim().split('\n');
-}
+/** `count` requests from the root namespace to host n; one reply per line. */
+const fromRoot = (proto: 'tcp' | 'udp', n: number, port: number, count: number): Promise<string[]> =>
+  peerRequests(lab, 0, { proto, target: lab.host(n).address, port, count, deadlineMs: 3_000 });
 
 /** Our listeners in host n's namespace (any of the test's published ports). */
 async function listeners(n: number): Promise<string[]> {
@@ -190,9 +110,9 @@ async function listeners(n: number): Promise<string[]> {
 beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE, HEALTH_IMAGE] });
-  await startNode(1, ['init']);
-  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
-  for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+  swarm = new LabSwarm(lab, { nodeFlags: ['--data-plane', 'userland'] });
+  ids[1] = await swarm.init(1);
+  for (const n of [2, 3]) ids[n] = await swarm.join(n, 'worker');
 }, 240_000);
 
 afterAll(async () => {
@@ -309,14 +229,7 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
         { timeoutMs: 90_000, intervalMs: 300, what: 'two peer tasks on hosts 1 and 2' },
       );
       for (const p of peers) {
-        const pid = (await lab.dockerCli(p.host, ['inspect', '-f', '{{.State.Pid}}', p.id])).stdout.trim();
-        servers.push(
-          spawn(
-            'nsenter',
-            [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', PEER_SERVER, `h${p.host}`],
-            { stdio: 'ignore', env: { ...process.env, SWARMCTL_LAB: PREFIX } },
-          ),
-        );
+        servers.push(startPeerServer(lab, await containerPid(lab, p.host, p.id), `h${p.host}`, 9053));
       }
       await waitFor(
         async () => {
@@ -605,10 +518,7 @@ describe('the userland data plane on a 3-host swarmctl cluster', () => {
       { timeoutMs: 10_000, intervalMs: 100, what: 'the published ports closed on every node' },
     );
     for (const n of [3, 2, 1]) {
-      await runCommand([SWARMCTL, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'leave', '--force'], {
-        timeoutMs: 60_000,
-        allowFailure: true,
-      });
+      await swarm.run(n, ['leave', '--force'], { timeoutMs: 60_000, allowFailure: true });
       await waitFor(
         async () => {
           const nets = (await lab.dockerCli(n, ['network', 'ls', '--format', '{{.Name}}'])).stdout
