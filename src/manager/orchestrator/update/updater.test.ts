@@ -162,7 +162,7 @@ describe('Updater', () => {
 
   it('pause: stops after the failing batch; an update with a good image resumes and completes', async () => {
     rig = new RolloutRig();
-    await rig.start(6, { parallelism: 2 });
+    await rig.start(6, { parallelism: 2, delayMs: 1_000 });
     await rig.image('web:fail');
     await rig.runUntil(() => state() === 'paused');
     expect(rig.status?.message).toMatch(/update paused: task \w+ \(slot \d\) failed: exit code 1/);
