@@ -2,8 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlotWatch } from '../../scripts/bench/slot-watch.js';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
-import { type CommandResult, runCommand } from '../harness/run-command.js';
-import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+import { type LabNodeInfo, type LabNodeJson, LabSwarm } from '../harness/lab-swarm.js';
+import type { CommandResult } from '../harness/run-command.js';
+import { ensureBuilt } from '../harness/swarm-nodes.js';
 
 /**
  * The rolling update acceptance of issue 6 on three lab hosts, each with its own network namespace
@@ -18,18 +19,12 @@ const V1 = 'swarmctl-test/web:v1';
 const V2 = 'swarmctl-test/web:v2';
 const FAIL = 'swarmctl-test/fail';
 const HEALTH = 'swarmctl-test/health';
-const PROC = 'swarmctl';
 
 let lab: Lab;
+let swarm: LabSwarm;
 const nodeId: string[] = [];
 
-function sock(n: number): string[] {
-  return ['-H', `unix://${lab.host(n).swarmctlSocket}`];
-}
-
-async function cli(n: number, ...args: string[]): Promise<string> {
-  return (await runCommand([SWARMCTL, ...sock(n), ...args], { timeoutMs: 60_000 })).stdout;
-}
+const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
 /**
  * `service <verb> --detach=false <words>` on host 1, which waits and may fail: its exit and output.
@@ -39,10 +34,7 @@ async function waiting(verb: 'update' | 'rollback' | 'promote', words: string): 
   const args = [verb, '--detach=false', ...words.split(' ')];
   const n = 1;
   const started = performance.now();
-  const r = await runCommand([SWARMCTL, ...sock(n), 'service', ...args], {
-    allowFailure: true,
-    timeoutMs: 240_000,
-  });
+  const r = await swarm.run(n, ['service', ...args], { allowFailure: true, timeoutMs: 240_000 });
   console.log(
     `swarmctl service ${args.join(' ')} → exit ${r.code} after ${Math.round(performance.now() - started)} ms; ${r.stderr.trim()}`,
   );
@@ -58,51 +50,8 @@ async function inspect(name: string, n = 1): Promise<ServiceJson> {
   return (JSON.parse(await cli(n, 'service', 'inspect', name)) as ServiceJson[])[0]!;
 }
 
-function nodeFlags(n: number): string[] {
-  const h = lab.host(n);
-  const addr = `${h.address}:2377`;
-  return [
-    '--state-dir',
-    h.swarmctlStateDir,
-    '--control-socket',
-    h.swarmctlSocket,
-    '--docker-host',
-    h.dockerHost,
-    '--listen-addr',
-    addr,
-    '--advertise-addr',
-    addr,
-  ];
-}
-
-async function startNode(n: number, argv: string[]): Promise<void> {
-  lab.startProcess(n, [SWARMCTL, ...argv], { name: PROC });
-  await waitFor(
-    async () => {
-      const r = await runCommand([SWARMCTL, ...sock(n), 'info', '--format', 'json'], {
-        allowFailure: true,
-        timeoutMs: 10_000,
-      });
-      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n} to answer` },
-  );
-}
-
-async function info(n: number): Promise<{ nodeId: string; pid: number }> {
-  return (JSON.parse(await cli(n, 'info', '--format', 'json')) as { node: { nodeId: string; pid: number } })
-    .node;
-}
-
-interface NodeJson {
-  id: string;
-  status: { state: string };
-  managerStatus?: { leader: boolean };
-}
-
-async function nodes(n = 1): Promise<NodeJson[]> {
-  return JSON.parse(await cli(n, 'node', 'ls', '--format', 'json')) as NodeJson[];
-}
+const info = (n: number): Promise<LabNodeInfo> => swarm.info(n);
+const nodes = (n = 1): Promise<LabNodeJson[]> => swarm.nodes(n);
 
 let watch: SlotWatch | undefined;
 
@@ -116,9 +65,7 @@ async function settle(w: SlotWatch, image: string, timeoutMs?: number): Promise<
   try {
     await w.settled(image, timeoutMs);
   } catch (e) {
-    const ps = await runCommand([SWARMCTL, ...sock(2), 'service', 'ps', '--no-trunc', w.service], {
-      allowFailure: true,
-    });
+    const ps = await swarm.run(2, ['service', 'ps', '--no-trunc', w.service], { allowFailure: true });
     console.log(`service ps ${w.service} when it did not settle:\n${ps.stdout}${ps.stderr}`);
     throw e;
   }
@@ -155,27 +102,10 @@ beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ prefix: PREFIX, subnet: SUBNET, hosts: 3, images: [] });
   await lab.loadImages('all', [V1, V2, FAIL, HEALTH]);
-  await startNode(1, ['init', ...nodeFlags(1), '--foreground']);
-  nodeId[1] = (await info(1)).nodeId;
-  const token = (await cli(1, 'join-token', 'manager', '-q')).trim();
-  for (const n of [2, 3]) {
-    await startNode(n, [
-      'join',
-      '--token',
-      token,
-      ...nodeFlags(n),
-      '--foreground',
-      `${lab.host(1).address}:2377`,
-    ]);
-    nodeId[n] = (await info(n)).nodeId;
-  }
-  await waitFor(
-    async () => {
-      const ready = (await nodes()).filter((x) => x.status.state === 'ready').length;
-      return ready === 3 ? { done: true, value: 0 } : { done: false, state: `${ready} ready` };
-    },
-    { timeoutMs: 30_000, intervalMs: 200, what: 'three ready managers' },
-  );
+  swarm = new LabSwarm(lab);
+  nodeId[1] = await swarm.init(1);
+  for (const n of [2, 3]) nodeId[n] = await swarm.join(n, 'manager');
+  await swarm.waitReady(3, 'three ready managers');
 }, 180_000);
 
 afterEach(() => {
@@ -395,13 +325,7 @@ describe('rolling updates on lab hosts', () => {
     const done = w.runningIds(V2).filter((id) => !leaderIds.has(id));
     process.kill((await info(leader)).pid, 'SIGKILL');
     const killedAt = performance.now();
-    await waitFor(
-      async () =>
-        (await lab.status())[leader - 1]!.processes.find((p) => p.name === PROC)?.running
-          ? { done: false, state: 'still running' }
-          : { done: true, value: 0 },
-      { timeoutMs: 10_000, intervalMs: 100, what: `host ${leader} swarmctl to exit` },
-    );
+    await swarm.waitExited(leader);
     await waitFor(
       async () => {
         const s = await inspect('lk', other);
@@ -415,7 +339,7 @@ describe('rolling updates on lab hosts', () => {
     );
     expect((await inspect('lk', other)).status.updateStatus?.startedAt).toBe(startedAt);
     // The killed node comes back and its agent stops what the cluster moved elsewhere.
-    await startNode(leader, ['daemon', ...nodeFlags(leader).slice(0, 6)]);
+    await swarm.startNode(leader, ['daemon'], { listen: false, foreground: false });
     await settle(w, V2, 90_000);
     const kept = new Set(w.runningIds(V2));
     console.log(
