@@ -3,9 +3,9 @@
  * the docker CLI against a lab host's engine, swarmctl through its own executable and control
  * socket. Each side has a manager host and a worker host in the same lab (docs/lab.md).
  */
-import { waitFor } from '../../src/common/index.js';
 import type { Lab } from '../../test/harness/lab.js';
-import { type CommandResult, runCommand } from '../../test/harness/run-command.js';
+import { LabSwarm, NODE_PROC } from '../../test/harness/lab-swarm.js';
+import type { CommandResult } from '../../test/harness/run-command.js';
 import { hostCpuMs } from './host-cpu.js';
 
 export type SideName = 'swarmctl' | 'swarm';
@@ -33,6 +33,23 @@ export const HEARTBEAT = '5s';
 
 const CLI_TIMEOUT_MS = 60_000;
 
+/** `service create/scale/rm`: the same words on both CLIs, run by `cli` against the manager. */
+function serviceVerbs(
+  cli: (...args: string[]) => Promise<CommandResult>,
+): Pick<ClusterSide, 'create' | 'scale' | 'remove'> {
+  return {
+    async create(service, replicas, image) {
+      await cli('service', 'create', '--detach', '--replicas', String(replicas), '--name', service, image);
+    },
+    async scale(service, replicas) {
+      await cli('service', 'scale', '--detach', `${service}=${replicas}`);
+    },
+    async remove(service) {
+      await cli('service', 'rm', service);
+    },
+  };
+}
+
 export function swarmSide(lab: Lab, manager: number, worker: number): ClusterSide {
   const docker = (n: number, ...args: string[]): Promise<CommandResult> =>
     lab.dockerCli(n, args, { timeoutMs: CLI_TIMEOUT_MS });
@@ -56,25 +73,7 @@ export function swarmSide(lab: Lab, manager: number, worker: number): ClusterSid
       await docker(worker, 'swarm', 'join', '--token', token, `${lab.host(manager).address}:2377`);
       return (await docker(worker, 'info', '--format', '{{.Swarm.NodeID}}')).stdout.trim();
     },
-    async create(service, replicas, image) {
-      await docker(
-        manager,
-        'service',
-        'create',
-        '--detach',
-        '--replicas',
-        String(replicas),
-        '--name',
-        service,
-        image,
-      );
-    },
-    async scale(service, replicas) {
-      await docker(manager, 'service', 'scale', '--detach', `${service}=${replicas}`);
-    },
-    async remove(service) {
-      await docker(manager, 'service', 'rm', service);
-    },
+    ...serviceVerbs((...args) => docker(manager, ...args)),
     async nodeState(nodeId) {
       return (
         await docker(manager, 'node', 'inspect', '--format', '{{.Status.State}}', nodeId)
@@ -84,83 +83,22 @@ export function swarmSide(lab: Lab, manager: number, worker: number): ClusterSid
   };
 }
 
-/** The lab process name of a host's swarmctl node (kept in the foreground, so teardown ends it). */
-const PROC = 'swarmctl';
-
 export function swarmctlSide(lab: Lab, bin: string, manager: number, worker: number): ClusterSide {
+  const swarm = new LabSwarm(lab, { bin });
   const cli = (n: number, ...args: string[]): Promise<CommandResult> =>
-    runCommand([bin, '-H', `unix://${lab.host(n).swarmctlSocket}`, ...args], { timeoutMs: CLI_TIMEOUT_MS });
-  const nodeFlags = (n: number): string[] => {
-    const h = lab.host(n);
-    const addr = `${h.address}:2377`;
-    return [
-      '--state-dir',
-      h.swarmctlStateDir,
-      '--control-socket',
-      h.swarmctlSocket,
-      '--docker-host',
-      h.dockerHost,
-      '--listen-addr',
-      addr,
-      '--advertise-addr',
-      addr,
-      '--foreground',
-    ];
-  };
-  const startNode = async (n: number, argv: string[]): Promise<string> => {
-    lab.startProcess(n, [bin, ...argv, ...nodeFlags(n)], { name: PROC });
-    const info = await waitFor(
-      async () => {
-        const r = await runCommand(
-          [bin, '-H', `unix://${lab.host(n).swarmctlSocket}`, 'info', '--format', 'json'],
-          {
-            allowFailure: true,
-            timeoutMs: 10_000,
-          },
-        );
-        return r.code === 0 ? { done: true, value: r.stdout } : { done: false, state: r.stderr.trim() };
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: `the swarmctl node on host ${n} to answer` },
-    );
-    return (JSON.parse(info) as { node: { nodeId: string } }).node.nodeId;
-  };
+    swarm.run(n, args, { timeoutMs: CLI_TIMEOUT_MS });
   return {
     name: 'swarmctl',
     manager,
     worker,
     async init() {
-      await startNode(manager, ['init']);
+      await swarm.init(manager);
     },
-    async joinWorker() {
-      const token = (await cli(manager, 'join-token', 'worker', '-q')).stdout.trim();
-      return startNode(worker, ['join', '--token', token, `${lab.host(manager).address}:2377`]);
-    },
-    async create(service, replicas, image) {
-      await cli(
-        manager,
-        'service',
-        'create',
-        '--detach',
-        '--replicas',
-        String(replicas),
-        '--name',
-        service,
-        image,
-      );
-    },
-    async scale(service, replicas) {
-      await cli(manager, 'service', 'scale', '--detach', `${service}=${replicas}`);
-    },
-    async remove(service) {
-      await cli(manager, 'service', 'rm', service);
-    },
+    joinWorker: () => swarm.join(worker, 'worker', manager),
+    ...serviceVerbs((...args) => cli(manager, ...args)),
     async nodeState(nodeId) {
-      const nodes = JSON.parse((await cli(manager, 'node', 'ls', '--format', 'json')).stdout) as {
-        id: string;
-        status: { state: string };
-      }[];
-      return nodes.find((x) => x.id === nodeId)?.status.state ?? 'unknown';
+      return (await swarm.nodes(manager)).find((x) => x.id === nodeId)?.status.state ?? 'unknown';
     },
-    cpuMs: () => hostCpuMs(lab, manager, PROC),
+    cpuMs: () => hostCpuMs(lab, manager, NODE_PROC),
   };
 }

@@ -3,8 +3,8 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
-import { runCommand } from '../harness/run-command.js';
-import { ensureBuilt, SWARMCTL } from '../harness/swarm-nodes.js';
+import { LabSwarm } from '../harness/lab-swarm.js';
+import { ensureBuilt } from '../harness/swarm-nodes.js';
 
 /**
  * Issue 7's "Zero downtime" point on three lab hosts: a start-first rolling update of a service
@@ -36,48 +36,9 @@ const PAWS_FIRST_PORT = 23_100;
 const PAWS_PAIRS = 30;
 
 let lab: Lab;
+let swarm: LabSwarm;
 
-function sock(n: number): string[] {
-  return ['-H', `unix://${lab.host(n).swarmctlSocket}`];
-}
-
-async function cli(n: number, ...args: string[]): Promise<string> {
-  return (await runCommand([SWARMCTL, ...sock(n), ...args], { timeoutMs: 60_000 })).stdout;
-}
-
-async function startNode(n: number, argv: string[]): Promise<void> {
-  const h = lab.host(n);
-  const addr = `${h.address}:2377`;
-  lab.startProcess(
-    n,
-    [
-      SWARMCTL,
-      ...argv,
-      '--state-dir',
-      h.swarmctlStateDir,
-      '--control-socket',
-      h.swarmctlSocket,
-      '--docker-host',
-      h.dockerHost,
-      '--listen-addr',
-      addr,
-      '--advertise-addr',
-      addr,
-      '--foreground',
-    ],
-    { name: 'swarmctl' },
-  );
-  await waitFor(
-    async () => {
-      const r = await runCommand([SWARMCTL, ...sock(n), 'info', '--format', 'json'], {
-        allowFailure: true,
-        timeoutMs: 10_000,
-      });
-      return r.code === 0 ? { done: true, value: 0 } : { done: false, state: r.stderr.trim() };
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `the node on host ${n}` },
-  );
-}
+const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
 interface Reply {
   host: number;
@@ -157,9 +118,9 @@ class Client {
 beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [V1, V2, HEALTH] });
-  await startNode(1, ['init']);
-  const token = (await cli(1, 'join-token', 'worker', '-q')).trim();
-  for (const n of [2, 3]) await startNode(n, ['join', '--token', token, `${lab.host(1).address}:2377`]);
+  swarm = new LabSwarm(lab);
+  await swarm.init(1);
+  for (const n of [2, 3]) await swarm.join(n, 'worker');
 }, 240_000);
 
 afterAll(async () => {
@@ -275,7 +236,7 @@ async function rollThrough(
       ...flags,
       service,
     ];
-    const r = await runCommand([SWARMCTL, ...sock(1), ...argv], { allowFailure: true, timeoutMs: 180_000 });
+    const r = await swarm.run(1, argv, { allowFailure: true, timeoutMs: 180_000 });
     const updateTo = client.now();
     expect(r.code, `service update: ${r.stderr.trim()}`).toBe(0);
     const atUpdateEnd = client.replies.length;
