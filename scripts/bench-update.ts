@@ -9,13 +9,14 @@
  * until each CLI's waiting `service update` returns (the update completed), the time until the
  * last v2 container started, and the most slots without a running container (engine events).
  *
- * Measured here on 2026-11-24 (2 shared cores, load 13–21 from other jobs, monitor 5s), after the
- * stop-first handover and the batches prepared ahead (docs/bench.md has the per-batch breakdown):
- *   Docker Swarm mode 35.1 / 34.5 s   (last v2 start 29.7 / 29.3 s)
- *   swarmctl          23.5 / 22.6 s   (last v2 start 18.3 / 17.5 s)   ratio 0.67x / 0.65x (goal 0.5x)
- * Before them (2026-11-23): 31.2 / 28.9 s against 22.2 / 20.6 s, 0.71x. Both keep at most 2 slots
+ * Measured here on 2026-11-24 (2 shared cores, other jobs running, monitor 5s), after the
+ * stop-first handover (docs/bench.md has the per-batch breakdown):
+ *   load  5–9:  Docker Swarm mode 30.2 s, swarmctl 14.8 s   0.49x (last v2 start 0.38x)
+ *   load 10–12: Docker Swarm mode 27.6 s, swarmctl 15.9 s   0.58x (last v2 start 0.48x)
+ *   load 13–21: 0.65x–0.67x. Goal 0.5x.
+ * Before (2026-11-23): 31.2 / 28.9 s against 22.2 / 20.6 s, 0.71x. Both keep at most 2 slots
  * down and never list two containers of a slot; per batch ours waits ~0.1–0.3 s on itself (Swarm
- * ~1.3 s), the rest is the engine.
+ * ~1–1.3 s), the rest is the engine.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
