@@ -7,3 +7,4 @@ export * from './event.js';
 export * from './lifecycle.js';
 export * from './log.js';
 export * from './random.js';
+export * from './serial-reconciler.js';

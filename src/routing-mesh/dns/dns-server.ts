@@ -1,6 +1,6 @@
 import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import type { Clock, Component, Logger, Random } from '../../common/index.js';
-import { errorMessage } from '../../common/index.js';
+import { errorMessage, SerialReconciler } from '../../common/index.js';
 import { DnsListener } from './dns-listener.js';
 import {
   type DnsServerOptions,
@@ -80,15 +80,20 @@ export class DnsServer implements Component {
   private readonly withdrawn = new Set<TaskId>();
   private desired: readonly DnsBinding[] = [];
   private readonly entries = new Map<string, BindingEntry>();
-  private running = false;
-  private reconciling: Promise<void> = Promise.resolve();
-  private cancelRetry: (() => void) | undefined;
+  private readonly loop: SerialReconciler;
 
   constructor(
     private readonly deps: DnsServerDeps,
     options: DnsServerOptions = {},
   ) {
     this.options = resolveDnsServerOptions(options);
+    this.loop = new SerialReconciler({
+      clock: deps.clock,
+      logger: deps.logger,
+      reconcile: () => this.reconcile(),
+      retryMs: this.options.bindRetryMs,
+      failureMessage: 'dns bindings not reconciled',
+    });
     this.forwarder = new Forwarder(
       {
         clock: deps.clock,
@@ -136,7 +141,7 @@ export class DnsServer implements Component {
    */
   setBindings(bindings: readonly DnsBinding[]): Promise<void> {
     this.desired = [...bindings];
-    return this.scheduleReconcile();
+    return this.loop.schedule();
   }
 
   bindings(): DnsBindingStatus[] {
@@ -149,35 +154,16 @@ export class DnsServer implements Component {
     }));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    this.running = true;
-    try {
-      await this.scheduleReconcile();
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        else signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-    } finally {
-      this.running = false;
-      await this.reconciling;
-      this.cancelRetry?.();
-      this.cancelRetry = undefined;
+  run(signal: AbortSignal): Promise<void> {
+    return this.loop.run(signal, () => {
       for (const e of this.entries.values()) e.listener?.close();
       this.entries.clear();
       this.forwarder.dispose();
-    }
+    });
   }
 
-  /** Serialises reconciliations; never rejects (bind failures are statuses, the rest is logged). */
-  private scheduleReconcile(): Promise<void> {
-    this.reconciling = this.reconciling
-      .then(() => this.reconcile())
-      .catch((e) => this.deps.logger.error('dns bindings not reconciled', { error: errorMessage(e) }));
-    return this.reconciling;
-  }
-
-  private async reconcile(): Promise<void> {
-    if (!this.running) return;
+  /** One pass (serialised by the loop); true when a binding could not listen and must be retried. */
+  private async reconcile(): Promise<boolean> {
     const want = new Map(this.desired.map((b) => [bindingKey(b, this.options.port), b]));
     for (const [key, entry] of this.entries) {
       if (want.get(key)?.networkId === entry.binding.networkId) continue;
@@ -216,13 +202,7 @@ export class DnsServer implements Component {
         }
       }
     }
-    const failed = [...this.entries.values()].some((e) => !e.listener);
-    if (failed && this.running && !this.cancelRetry) {
-      this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
-        this.cancelRetry = undefined;
-        void this.scheduleReconcile();
-      });
-    }
+    return [...this.entries.values()].some((e) => !e.listener);
   }
 
   private isSelf(u: Upstream): boolean {

@@ -1,6 +1,6 @@
 import type { MeshState, NodeId, PortProtocol, TaskId } from '../../api/index.js';
 import type { Clock, Component, Logger, Random } from '../../common/index.js';
-import { errorMessage } from '../../common/index.js';
+import { errorMessage, SerialReconciler } from '../../common/index.js';
 import { PortProxy, type ProxyBackend, unmapped } from './port-proxy.js';
 import {
   type ResolvedUserlandMeshOptions,
@@ -125,38 +125,43 @@ export class UserlandMesh implements Component {
   private readonly withdrawn = new Set<TaskId>();
   private peers = new Set<string>();
   private readonly entries = new Map<string, Entry>();
-  private running = false;
-  private reconciling: Promise<void> = Promise.resolve();
-  private cancelRetry: (() => void) | undefined;
+  private readonly loop: SerialReconciler;
 
   constructor(
     private readonly deps: UserlandMeshDeps,
     options: UserlandMeshOptions,
   ) {
     this.options = resolveUserlandMeshOptions(options);
+    this.loop = new SerialReconciler({
+      clock: deps.clock,
+      logger: deps.logger,
+      reconcile: () => this.reconcile(),
+      retryMs: this.options.bindRetryMs,
+      failureMessage: 'published ports not reconciled',
+    });
   }
 
   /** Follows a new MeshState; resolves once listeners and backends match it. */
   update(state: MeshState): Promise<void> {
-    if (this.latest && state.revision < this.latest.revision) return this.reconciling;
+    if (this.latest && state.revision < this.latest.revision) return this.loop.settled();
     this.latest = state;
     const own = state.nodes.find((n) => n.nodeId === this.options.nodeId)?.addr;
     this.peers = new Set(state.nodes.map((n) => n.addr).filter((a) => a !== own));
     // Withdrawals are for tasks about to stop: forget those the leader no longer lists.
     const listed = new Set(state.services.flatMap((s) => s.backends.map((b) => b.taskId)));
     for (const t of this.withdrawn) if (!listed.has(t)) this.withdrawn.delete(t);
-    return this.schedule();
+    return this.loop.schedule();
   }
 
   /** Takes a local task out of every rotation now, before its container is stopped. */
   withdraw(taskId: TaskId): Promise<void> {
     this.withdrawn.add(taskId);
-    return this.schedule();
+    return this.loop.schedule();
   }
 
   /** Recomputes backends from the latest state (after a `localAddress` answer changed). */
   refresh(): Promise<void> {
-    return this.schedule();
+    return this.loop.schedule();
   }
 
   ports(): PublishedPortStatus[] {
@@ -170,34 +175,16 @@ export class UserlandMesh implements Component {
     }));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    this.running = true;
-    try {
-      await this.schedule();
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        else signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-    } finally {
-      this.running = false;
-      await this.reconciling;
-      this.cancelRetry?.();
-      this.cancelRetry = undefined;
+  run(signal: AbortSignal): Promise<void> {
+    return this.loop.run(signal, () => {
       for (const e of this.entries.values()) e.proxy?.close();
       this.entries.clear();
-    }
+    });
   }
 
-  /** Serialises reconciliations; never rejects (bind failures are statuses, the rest is logged). */
-  private schedule(): Promise<void> {
-    this.reconciling = this.reconciling
-      .then(() => this.reconcile())
-      .catch((e) => this.deps.logger.error('published ports not reconciled', { error: errorMessage(e) }));
-    return this.reconciling;
-  }
-
-  private async reconcile(): Promise<void> {
-    if (!this.running || !this.latest) return;
+  /** One pass (serialised by the loop); true when a port could not be bound and must be retried. */
+  private async reconcile(): Promise<boolean> {
+    if (!this.latest) return false;
     const plan: PlanOptions = {
       remote: this.options.remote,
       withdrawn: this.withdrawn,
@@ -235,13 +222,7 @@ export class UserlandMesh implements Component {
       if (!entry.proxy) await this.open(entry);
       entry.proxy?.setBackends(w.backends);
     }
-    const failed = [...this.entries.values()].some((e) => !e.proxy);
-    if (failed && this.running && !this.cancelRetry) {
-      this.cancelRetry = this.deps.clock.setTimer(this.options.bindRetryMs, () => {
-        this.cancelRetry = undefined;
-        void this.schedule();
-      });
-    }
+    return [...this.entries.values()].some((e) => !e.proxy);
   }
 
   private async open(entry: Entry): Promise<void> {
