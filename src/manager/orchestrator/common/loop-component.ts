@@ -1,4 +1,4 @@
-import type { ObjectEvent } from '../../../api/index.js';
+import type { ObjectEvent, ServiceId } from '../../../api/index.js';
 import {
   type Clock,
   type Component,
@@ -13,6 +13,7 @@ import { by, type MemoryStore, type ReadTx, type WriteTx } from '../../store/ind
 import type { OrchestratorDeps, OrchestratorOptions, ResolvedOrchestratorOptions } from '../options.js';
 import { resolveOrchestratorOptions } from '../options.js';
 import { type StoreEventHandlers, StoreEventLoop } from './store-event-loop.js';
+import { markServiceTasksRemoved } from './task-writes.js';
 
 /** A write that kept losing races is tried again after this pause (or at the next commit). */
 const RETRY_PAUSE_MS = 100;
@@ -118,6 +119,39 @@ export abstract class LoopComponent implements Component, StoreEventHandlers {
       }
       this.logger.error('orchestration write failed', { what, ...fields, error: errorMessage(e) });
       return { ok: false, retry: false };
+    }
+  }
+
+  /**
+   * One transaction of queued work: true when the key must stay queued, because the change limit
+   * cut the transaction short (the loop is woken to go on) or it lost a race worth retrying.
+   */
+  protected async writeQueued(
+    what: string,
+    fn: (tx: WriteTx) => { more: boolean },
+    signal: AbortSignal,
+    fields: LogFields = {},
+  ): Promise<boolean> {
+    const r = await this.write(what, fn, signal, fields);
+    if (r.ok && r.value.more) this.wake();
+    return r.ok ? r.value.more : r.retry;
+  }
+
+  /** Marks the tasks of deleted services removed, a bounded batch per transaction each. */
+  protected async removeTasksOfDeleted(
+    deleted: Set<ServiceId>,
+    what: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (const id of [...deleted]) {
+      deleted.delete(id);
+      const again = await this.writeQueued(
+        what,
+        (tx) => markServiceTasksRemoved(tx, id, this.options.maxChangesPerTransaction),
+        signal,
+        { 'service.id': id },
+      );
+      if (again) deleted.add(id);
     }
   }
 

@@ -2,7 +2,6 @@ import type { NodeId, ObjectEvent, ServiceId } from '../../../api/index.js';
 import { by, type ReadTx, type WriteTx } from '../../store/index.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { isLiveTask } from '../common/task-rules.js';
-import { markServiceTasksRemoved } from '../common/task-writes.js';
 import type { OrchestratorDeps, OrchestratorOptions } from '../options.js';
 import { type NodeInstanceContext, reconcileNodeInstances } from './node-instances.js';
 
@@ -67,31 +66,20 @@ export class GlobalOrchestrator extends LoopComponent {
   }
 
   async tick(signal: AbortSignal): Promise<void> {
-    for (const id of [...this.deleted]) {
-      this.deleted.delete(id);
-      const r = await this.write(
-        'remove tasks of deleted service',
-        (tx) => markServiceTasksRemoved(tx, id, this.options.maxChangesPerTransaction),
-        signal,
-        { 'service.id': id },
-      );
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) this.deleted.add(id);
-      if (r.ok && r.value.more) this.wake();
-    }
+    await this.removeTasksOfDeleted(this.deleted, 'remove tasks of deleted service', signal);
     const nodes = [...this.dirtyNodes];
     this.dirtyNodes.clear();
     for (const id of this.services) {
       const whole = this.dirtyServices.delete(id);
       if (!whole && nodes.length === 0) continue;
-      const r = await this.write(
+      const again = await this.writeQueued(
         'reconcile global service',
         (tx) => this.reconcile(tx, id, whole ? undefined : nodes),
         signal,
         { 'service.id': id },
       );
       // Whatever was cut short or lost a race is done again over all nodes.
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) this.dirtyServices.add(id);
-      if (r.ok && r.value.more) this.wake();
+      if (again) this.dirtyServices.add(id);
     }
   }
 

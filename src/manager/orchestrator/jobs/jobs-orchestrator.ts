@@ -3,7 +3,7 @@ import { by, type ReadTx, type WriteTx } from '../../store/index.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { newTask } from '../common/task-factory.js';
 import { bySlot, isCompletedJobTask, isJobMode, isLiveTask, jobIterationOf } from '../common/task-rules.js';
-import { markServiceTasksRemoved, setDesiredState } from '../common/task-writes.js';
+import { setDesiredState } from '../common/task-writes.js';
 import { type NodeInstanceContext, reconcileNodeInstances } from '../global/node-instances.js';
 import type { OrchestratorDeps, OrchestratorOptions } from '../options.js';
 import { freeSlots } from '../replicated/scale-down.js';
@@ -73,30 +73,19 @@ export class JobsOrchestrator extends LoopComponent {
   }
 
   async tick(signal: AbortSignal): Promise<void> {
-    for (const id of [...this.deleted]) {
-      this.deleted.delete(id);
-      const r = await this.write(
-        'remove tasks of deleted job',
-        (tx) => markServiceTasksRemoved(tx, id, this.options.maxChangesPerTransaction),
-        signal,
-        { 'service.id': id },
-      );
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) this.deleted.add(id);
-      if (r.ok && r.value.more) this.wake();
-    }
+    await this.removeTasksOfDeleted(this.deleted, 'remove tasks of deleted job', signal);
     const nodes = [...this.dirtyNodes];
     this.dirtyNodes.clear();
     for (const [id, type] of this.services) {
       const whole = this.dirty.delete(id);
       if (!whole && (type === 'replicated-job' || nodes.length === 0)) continue;
-      const r = await this.write(
+      const again = await this.writeQueued(
         'reconcile job',
         (tx) => this.reconcile(tx, id, whole ? undefined : nodes),
         signal,
         { 'service.id': id },
       );
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) this.dirty.add(id);
-      if (r.ok && r.value.more) this.wake();
+      if (again) this.dirty.add(id);
     }
   }
 

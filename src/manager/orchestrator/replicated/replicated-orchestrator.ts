@@ -4,7 +4,7 @@ import { isTaskDirty } from '../common/dirty.js';
 import { LoopComponent } from '../common/loop-component.js';
 import { newTask } from '../common/task-factory.js';
 import { bySlot, isLiveTask, isReplicatedMode } from '../common/task-rules.js';
-import { markServiceTasksRemoved, setDesiredState } from '../common/task-writes.js';
+import { setDesiredState } from '../common/task-writes.js';
 import type { OrchestratorDeps, OrchestratorOptions } from '../options.js';
 import { instanceHolders } from '../restart/restart-policy.js';
 import { isTrackedUpdate } from '../update/update-config.js';
@@ -65,28 +65,13 @@ export class ReplicatedOrchestrator extends LoopComponent {
   }
 
   async tick(signal: AbortSignal): Promise<void> {
-    for (const id of [...this.deleted]) {
-      this.deleted.delete(id);
-      const r = await this.write(
-        'remove tasks of deleted service',
-        (tx) => markServiceTasksRemoved(tx, id, this.options.maxChangesPerTransaction),
-        signal,
-        { 'service.id': id },
-      );
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) {
-        this.deleted.add(id);
-        if (r.ok) this.wake();
-      }
-    }
+    await this.removeTasksOfDeleted(this.deleted, 'remove tasks of deleted service', signal);
     for (const id of [...this.dirty]) {
       this.dirty.delete(id);
-      const r = await this.write('reconcile service', (tx) => this.reconcile(tx, id), signal, {
+      const again = await this.writeQueued('reconcile service', (tx) => this.reconcile(tx, id), signal, {
         'service.id': id,
       });
-      if ((r.ok && r.value.more) || (!r.ok && r.retry)) {
-        this.dirty.add(id);
-        if (r.ok) this.wake();
-      }
+      if (again) this.dirty.add(id);
     }
   }
 
