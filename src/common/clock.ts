@@ -15,12 +15,21 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   setTimer(ms, fn) {
+    // setTimeout counts whole milliseconds on libuv's monotonic clock, so about 1 timer in 100
+    // fires up to 1 ms before Date.now() has moved `ms` on. Callers that compare `now()` with a
+    // deadline would then see it not yet due and, with nothing else to wake them, wait forever
+    // (a restart delay that never ended). The callback runs only once both clocks have moved
+    // `ms` on; a wall clock set back by more than `ms` is ignored rather than waited out.
+    const wallDue = Date.now() + ms;
+    const monoDue = performance.now() + ms;
     let t: NodeJS.Timeout;
-    const arm = (remaining: number): void => {
-      if (remaining > MAX_TIMER_MS) t = setTimeout(() => arm(remaining - MAX_TIMER_MS), MAX_TIMER_MS);
-      else t = setTimeout(fn, remaining);
+    const check = (): void => {
+      const wallLeft = wallDue - Date.now();
+      const left = Math.max(monoDue - performance.now(), wallLeft <= ms ? wallLeft : 0);
+      if (left > 0) t = setTimeout(check, Math.min(Math.ceil(left), MAX_TIMER_MS));
+      else fn();
     };
-    arm(ms);
+    t = setTimeout(check, Math.min(ms, MAX_TIMER_MS));
     return () => clearTimeout(t);
   },
 };

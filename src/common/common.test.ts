@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from './async.js';
-import { ManualClock } from './clock.js';
+import { ManualClock, systemClock } from './clock.js';
 import { isErrorCode, isSwarmError, SwarmError } from './errors.js';
 import { Emitter, nextEvent } from './event.js';
 import { captureLogger, createLogger, humanSink, jsonLineSink } from './log.js';
@@ -125,5 +125,27 @@ describe('logger', () => {
     const text: string[] = [];
     createLogger(humanSink((l) => text.push(l))).error('join failed', { reason: 'bad token' });
     expect(text[0]).toBe('error: join failed reason="bad token"\n');
+  });
+});
+
+describe('systemClock.setTimer', () => {
+  it('never calls back before now() and monotonic() have both moved the delay on', async () => {
+    let early = 0;
+    let calls = 0;
+    const chain = (left: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const ms = 1 + Math.floor(Math.random() * 6);
+        const wallDue = systemClock.now() + ms;
+        const monoDue = systemClock.monotonic() + ms;
+        systemClock.setTimer(ms, () => {
+          calls++;
+          if (systemClock.now() < wallDue || systemClock.monotonic() < monoDue) early++;
+          resolve(left > 1 ? chain(left - 1) : undefined);
+        });
+      });
+    // 20 chains of 30 timers: raw setTimeout fires about 1 in 100 of these early.
+    await Promise.all(Array.from({ length: 20 }, () => chain(30)));
+    expect(calls).toBe(600);
+    expect(early).toBe(0);
   });
 });
