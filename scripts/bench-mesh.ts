@@ -1,5 +1,5 @@
 /**
- * npm run bench:mesh [-- --duration 5 --connections 16 --threads 2]
+ * npm run bench:mesh [-- --duration 5 --connections 16 --threads 2 --rounds 3]
  *
  * The routing mesh's cost, on three lab hosts (docs/lab.md) running the kernel data plane alone
  * (scripts/mesh-driver.ts, fed one MeshState): one web container on host 1 on the ingress overlay,
@@ -8,7 +8,9 @@
  *  (b) the published port of its own node (host 1: DNAT to a local backend),
  *  (c) the published port of another node (host 2: DNAT, then VXLAN to host 1),
  *  (d) Docker's host-mode publish of the same container (host 1:8081) as the reference.
- * Requests/s and p99 latency per target, and the ratios to (a). See docs/routing-mesh.md.
+ * Requests/s and p99 latency per target, and the ratios to (a). Each round runs the four targets
+ * in a rotated order (load on the shared machine drifts within minutes); the table shows each
+ * target's median over the rounds, then every round's ratios. See docs/routing-mesh.md.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '16' },
     threads: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const ROOT = resolve(import.meta.dirname, '..');
@@ -147,12 +150,41 @@ try {
     ['(c) mesh, another node', `http://${h2}:8080/`],
     ['(d) docker host-mode publish', `http://${h1}:8081/`],
   ];
-  const results: Result[] = [];
-  for (const [label, url] of targets) results.push(await wrk(lab, label, url));
+  const rounds = Math.max(1, Number(values.rounds) || 1);
+  const byRound: Result[][] = [];
+  for (let round = 0; round < rounds; round++) {
+    const got = new Map<string, Result>();
+    for (let i = 0; i < targets.length; i++) {
+      const [label, url] = targets[(i + round) % targets.length] as [string, string];
+      got.set(label, await wrk(lab, label, url));
+    }
+    byRound.push(targets.map(([label]) => got.get(label) as Result));
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  };
+  const results: Result[] = targets.map(([label, url], i) => {
+    const runs = byRound.map((r) => r[i] as Result);
+    return {
+      label,
+      url,
+      rps: median(runs.map((r) => r.rps)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      errors: runs.map((r) => r.errors).find(Boolean) ?? '',
+    };
+  });
   const base = results[0] as Result;
+  const perRound = byRound.map((r, i) => {
+    const a = r[0] as Result;
+    const ratio = (x: Result | undefined): string =>
+      `${((x?.rps ?? Number.NaN) / a.rps).toFixed(2)}x/${((x?.p99Ms ?? Number.NaN) / a.p99Ms).toFixed(2)}x`;
+    return `round ${i + 1}: (b) ${ratio(r[1])}  (c) ${ratio(r[2])}  (d) ${ratio(r[3])}   (req/s / p99 vs (a))`;
+  });
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
   const lines = [
-    `bench:mesh  wrk -t${values.threads} -c${values.connections} -d${values.duration}s from lab host 3, web container on host 1 (busybox httpd)`,
+    `bench:mesh  wrk -t${values.threads} -c${values.connections} -d${values.duration}s from lab host 3, web container on host 1 (busybox httpd), ${rounds} round(s), medians`,
     `kernel ${kernel}; data plane nftables+vxlan`,
     '',
     'target                              req/s    p99 ms   req/s vs (a)   p99 vs (a)',
@@ -160,6 +192,8 @@ try {
       (r) =>
         `${r.label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} ${r.p99Ms.toFixed(2).padStart(9)} ${(r.rps / base.rps).toFixed(2).padStart(14)} ${(r.p99Ms / base.p99Ms).toFixed(2).padStart(12)}${r.errors ? `  ${r.errors}` : ''}`,
     ),
+    '',
+    ...perRound,
     '',
     `Docker Swarm's own routing mesh does not answer on this kernel: it needs IPVS, and ${existsSync('/proc/net/ip_vs') ? '/proc/net/ip_vs exists (check again)' : 'this kernel has no ip_vs (/proc/net/ip_vs is missing)'}, so it has no column here.`,
   ];
