@@ -42,8 +42,8 @@ export class SerialReconciler {
     return this.chain;
   }
 
-  /** Reconciles until `signal` fires, then waits for the pass under way and calls `dispose`. */
-  async run(signal: AbortSignal, dispose: () => void): Promise<void> {
+  /** Reconciles until `signal` fires, then waits for the pass under way and runs `dispose`. */
+  async run(signal: AbortSignal, dispose: () => void | Promise<void>): Promise<void> {
     this.active = true;
     try {
       await this.schedule();
@@ -56,7 +56,7 @@ export class SerialReconciler {
       await this.chain;
       this.cancelRetry?.();
       this.cancelRetry = undefined;
-      dispose();
+      await dispose();
     }
   }
 

@@ -5,6 +5,7 @@ import {
   errorMessage,
   type Logger,
   nextEvent,
+  SerialReconciler,
   withTimeout,
 } from '../../common/index.js';
 import type { CommandRunner } from '../data-plane/command-runner.js';
@@ -37,18 +38,24 @@ export class UserlandOverlays {
   private readonly ready = new Map<NetworkId, string>();
   private vipsUp: ReadonlySet<string> = new Set<string>();
   private readonly changed = new Emitter<void>();
-  private converging: Promise<void> = Promise.resolve();
-  private cancelRetry: (() => void) | undefined;
-  private running = false;
+  private readonly loop: SerialReconciler;
 
-  constructor(private readonly deps: UserlandOverlaysDeps) {}
+  constructor(private readonly deps: UserlandOverlaysDeps) {
+    this.loop = new SerialReconciler({
+      clock: deps.clock,
+      logger: deps.logger,
+      reconcile: () => this.converge(),
+      retryMs: RETRY_MS,
+      failureMessage: 'overlays not converged',
+    });
+  }
 
   /** Fires after each convergence (networks or VIPs may have changed). */
   readonly onDidConverge = this.changed.event;
 
   update(state: MeshState): Promise<void> {
     this.latest = state;
-    return this.schedule();
+    return this.loop.schedule();
   }
 
   /** VIPs present on a bridge now (the proxy binds only these). */
@@ -79,32 +86,16 @@ export class UserlandOverlays {
     return this.wanted.find((p) => ids.includes(p.id))?.localAddr;
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    this.running = true;
-    try {
-      await this.schedule();
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        else signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-    } finally {
-      this.running = false;
-      this.cancelRetry?.();
-      await this.converging;
+  run(signal: AbortSignal): Promise<void> {
+    return this.loop.run(signal, async () => {
       await this.teardown();
       this.changed.dispose();
-    }
+    });
   }
 
-  private schedule(): Promise<void> {
-    this.converging = this.converging.then(() => this.converge());
-    return this.converging;
-  }
-
-  private async converge(): Promise<void> {
-    if (!this.running || !this.latest) return;
-    this.cancelRetry?.();
-    this.cancelRetry = undefined;
+  /** One pass (serialised by the loop); true when it failed and must be retried. */
+  private async converge(): Promise<boolean> {
+    if (!this.latest) return false;
     try {
       this.wanted = planMesh(this.deps.nodeId, this.latest).networks.filter((n) => !n.ingress);
       const existing = await this.deps.engine.listOurs();
@@ -126,14 +117,10 @@ export class UserlandOverlays {
       }
       for (const id of this.ready.keys()) if (!this.wanted.some((p) => p.id === id)) this.ready.delete(id);
       await this.convergeVips();
+      return false;
     } catch (e) {
       this.deps.logger.warn('overlays not converged; retrying', { error: errorMessage(e) });
-      if (this.running) {
-        this.cancelRetry = this.deps.clock.setTimer(RETRY_MS, () => {
-          this.cancelRetry = undefined;
-          void this.schedule();
-        });
-      }
+      return true;
     } finally {
       this.changed.fire();
     }
