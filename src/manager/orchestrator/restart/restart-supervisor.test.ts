@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeId, RestartPolicy, Service, Task } from '../../../api/index.js';
+import type { Clock } from '../../../common/index.js';
 import { ReplicatedOrchestrator } from '../replicated/replicated-orchestrator.js';
 import { OrchestrationHarness, slotsOf } from '../test-fixtures.js';
 import { RestartSupervisor } from './restart-supervisor.js';
@@ -13,13 +14,28 @@ afterEach(async () => {
 
 const DELAY = 5_000;
 
+/**
+ * The harness's manual clock, except that every timer longer than 1 ms fires 1 ms early (what
+ * setTimeout's whole-millisecond rounding once did to systemClock's timers).
+ */
+function earlyTimers(clock: Clock): Clock {
+  return {
+    now: () => clock.now(),
+    monotonic: () => clock.monotonic(),
+    setTimer: (ms, fn) => clock.setTimer(ms > 1 ? ms - 1 : ms, fn),
+  };
+}
+
 async function setup(
   replicas: number,
   policy: Partial<RestartPolicy> = {},
   nodeNames = ['a', 'b', 'c'],
+  options: { earlyTimers?: boolean } = {},
 ): Promise<{ service: Service; nodes: NodeId[] }> {
   h = new OrchestrationHarness();
-  supervisor = new RestartSupervisor(h.deps);
+  supervisor = new RestartSupervisor(
+    options.earlyTimers ? { ...h.deps, clock: earlyTimers(h.clock) } : h.deps,
+  );
   h.start(new ReplicatedOrchestrator(h.deps), supervisor);
   const nodes: NodeId[] = [];
   for (const name of nodeNames) nodes.push((await h.addNode(name)).id);
@@ -237,5 +253,35 @@ describe('RestartSupervisor', () => {
     await h.advance(1);
     expect(h.task(waiting!.id)?.desiredState).toBe('running');
     expect(inSlot(service, 1)).toHaveLength(2);
+  });
+
+  it('re-arms itself when a timer wakes it before the delay is over, and still starts the replacement', async () => {
+    const { service } = await setup(1, {}, ['a'], { earlyTimers: true });
+    const old = inSlot(service, 1)[0]!;
+    await h.simulateAgentReport(old.id, 'failed');
+    const [replacement] = wanted(service, 1);
+    expect(replacement?.desiredState).toBe('ready');
+    // The delay timer fires here, 1 ms early: the plan is not due and must not start yet.
+    await h.advance(DELAY - 1);
+    expect(h.task(replacement!.id)?.desiredState).toBe('ready');
+    expect(supervisor.delayedStarts).toBe(1);
+    // Without a re-armed timer nothing wakes the supervisor again: the replacement stayed ready.
+    await h.advance(1);
+    expect(h.task(replacement!.id)?.desiredState).toBe('running');
+    expect(supervisor.delayedStarts).toBe(0);
+  });
+
+  it('re-arms the old-task deadline when woken before it, and gives up waiting at the deadline', async () => {
+    const { service, nodes } = await setup(1, {}, ['a'], { earlyTimers: true });
+    const old = inSlot(service, 1)[0]!;
+    await h.setAvailability(nodes[0]!, 'drain');
+    await h.settle();
+    const [replacement] = wanted(service, 1);
+    expect(replacement?.desiredState).toBe('ready');
+    await h.advance(59_999);
+    expect(h.task(replacement!.id)?.desiredState).toBe('ready');
+    expect(h.task(old.id)?.status.state).toBe('running');
+    await h.advance(1);
+    expect(h.task(replacement!.id)?.desiredState).toBe('running');
   });
 });

@@ -36,7 +36,8 @@ interface DelayedStart {
   readonly deadline: number;
   /** The replacement itself failed while waiting: restart it once the delay is over. */
   restartWhenDue: boolean;
-  readonly cancelTimers: () => void;
+  /** The pending wake-up: when it is due and how to cancel it; undefined once it fired. */
+  timer?: { readonly at: number; readonly cancel: () => void };
 }
 
 interface RestartOutcome {
@@ -85,7 +86,7 @@ export class RestartSupervisor extends LoopComponent {
   resync(tx: ReadTx): void {
     this.candidates.clear();
     this.failedNodes.clear();
-    for (const plan of this.delayed.values()) plan.cancelTimers();
+    for (const plan of this.delayed.values()) plan.timer?.cancel();
     this.delayed.clear();
     const now = this.clock.now();
     for (const t of tx.find('task', by.all())) {
@@ -232,40 +233,60 @@ export class RestartSupervisor extends LoopComponent {
 
   private plan(taskId: TaskId, startAt: number, waitFor: DelayedStart['waitFor'], failed: boolean): void {
     this.dropPlan(taskId);
-    const now = this.clock.now();
-    const deadline = startAt + this.options.oldTaskTimeoutMs;
-    const cancels = [this.setTimer(Math.max(0, startAt - now), () => this.wake())];
-    if (waitFor) cancels.push(this.setTimer(Math.max(0, deadline - now), () => this.wake()));
-    this.delayed.set(taskId, {
+    const plan: DelayedStart = {
       taskId,
       startAt,
-      deadline,
+      deadline: startAt + this.options.oldTaskTimeoutMs,
       restartWhenDue: failed,
-      cancelTimers: () => {
-        for (const c of cancels) c();
-      },
       ...(waitFor ? { waitFor } : {}),
+    };
+    this.delayed.set(taskId, plan);
+    if (startAt <= this.clock.now()) this.wake();
+    else this.arm(plan, this.clock.now());
+  }
+
+  /**
+   * Makes sure a wake-up is pending for the plan's next time gate (the end of its delay, then
+   * the old-task deadline). Called again each time a pass finds the plan not yet due: a timer
+   * that fired early (a clock that rounds, a wall clock stepped back) must not leave the
+   * replacement at desired `ready` with nothing left to wake the supervisor.
+   */
+  private arm(plan: DelayedStart, now: number): void {
+    const at =
+      plan.startAt > now ? plan.startAt : plan.waitFor && plan.deadline > now ? plan.deadline : undefined;
+    if (at === undefined || plan.timer?.at === at) return;
+    plan.timer?.cancel();
+    const cancel = this.setTimer(at - now, () => {
+      if (plan.timer?.cancel === cancel) delete plan.timer;
+      this.wake();
     });
-    if (startAt <= now) this.wake();
+    plan.timer = { at, cancel };
   }
 
   private dropPlan(taskId: TaskId): void {
     const plan = this.delayed.get(taskId);
     if (!plan) return;
-    plan.cancelTimers();
+    plan.timer?.cancel();
     this.delayed.delete(taskId);
   }
 
   private async startDueTasks(signal: AbortSignal): Promise<void> {
     const now = this.clock.now();
     for (const plan of [...this.delayed.values()]) {
-      if (plan.startAt > now) continue;
+      if (plan.startAt > now) {
+        this.arm(plan, now);
+        continue;
+      }
       if (plan.restartWhenDue) {
         this.dropPlan(plan.taskId);
         await this.restart(plan.taskId, signal);
         continue;
       }
-      if (!this.oldTaskGone(plan, now)) continue;
+      if (!this.oldTaskGone(plan, now)) {
+        // The old task's stop arrives as a store change (a tick); the deadline needs a timer.
+        this.arm(plan, now);
+        continue;
+      }
       const r = await this.write('start delayed task', (tx) => this.promote(tx, plan.taskId), signal, {
         'task.id': plan.taskId,
       });
