@@ -24,7 +24,7 @@ import {
   type RulesPlan,
   VXLAN_PORT,
 } from './plan.js';
-import { removeStale, teardownMesh } from './teardown.js';
+import { removeStale, resolveEngineCallTimeout, teardownMesh } from './teardown.js';
 
 export interface DataPlaneDeps {
   readonly nodeId: NodeId;
@@ -39,6 +39,8 @@ export interface DataPlaneDeps {
   readonly onStopped?: () => void;
   /** Times the retry after a failed convergence. @default systemClock */
   readonly clock?: Clock;
+  /** Bound of each Docker call of the teardown. @default ENGINE_CALL_TIMEOUT_MS */
+  readonly engineCallTimeoutMs?: number;
 }
 
 /** A failed convergence is tried again after this long even if no new state arrives. */
@@ -98,10 +100,12 @@ export class KernelDataPlane implements MeshDataPlane {
   /** Docker networks no longer wanted that Docker refused to remove (an endpoint still active): retried. */
   private readonly orphans = new Map<string, NetworkPlan>();
   private readonly clock: Clock;
+  private readonly engineCallTimeoutMs: number;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.log = deps.logger.child({ module: 'mesh' });
     this.clock = deps.clock ?? systemClock;
+    this.engineCallTimeoutMs = resolveEngineCallTimeout(deps.engineCallTimeoutMs);
   }
 
   get plan(): MeshPlan {
@@ -244,7 +248,13 @@ export class KernelDataPlane implements MeshDataPlane {
       this.applied = { localAddr: undefined, networks: [], rules: undefined, returnRoutes: [] };
       this.orphans.clear();
       await teardownMesh(
-        { run: this.deps.run, engine: this.deps.engine, clock: this.clock, log: this.log },
+        {
+          run: this.deps.run,
+          engine: this.deps.engine,
+          clock: this.clock,
+          log: this.log,
+          engineCallTimeoutMs: this.engineCallTimeoutMs,
+        },
         { all: this.deps.removeAllOnStop?.() ?? true, returnRoutes, vxlans },
       );
       this.wake.dispose();

@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshState, NetworkId, NodeId } from '../../api/index.js';
-import { deferred, ManualClock, noopLogger, waitFor } from '../../common/index.js';
+import {
+  captureLogger,
+  deferred,
+  type Logger,
+  ManualClock,
+  noopLogger,
+  waitFor,
+} from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 import { CONVERGE_RETRY_MS, KernelDataPlane } from './data-plane.js';
 import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
 import type { NetworkPlan } from './plan.js';
-import { TEARDOWN_DEADLINE_MS, TEARDOWN_RETRY_MS } from './teardown.js';
+import {
+  ENGINE_CALL_TIMEOUT_MS,
+  resolveEngineCallTimeout,
+  TEARDOWN_DEADLINE_MS,
+  TEARDOWN_RETRY_MS,
+} from './teardown.js';
 
 const ING = 'net-ingress' as NetworkId;
 const APP = 'net-app' as NetworkId;
@@ -75,8 +87,17 @@ class FakeKernel {
   };
 }
 
-/** Docker's networks; `refuse(name, n)`: the next n removals fail as Docker's do while an endpoint is active. */
+/**
+ * A unit-test fake of Docker's network API. `refuse(name, n)`: the next n removals fail as
+ * Docker's do while an endpoint is active; `hung`: every call from then on never answers.
+ */
 class FakeEngine implements NetworkEngine {
+  hung = false;
+  hungCalls = 0;
+  private never<T>(): Promise<T> {
+    this.hungCalls++;
+    return new Promise<T>(() => {});
+  }
   readonly nets = new Map<string, EngineNetwork>();
   readonly inUse = new Set<string>();
   private readonly refusals = new Map<string, number>();
@@ -87,6 +108,7 @@ class FakeEngine implements NetworkEngine {
     this.refusals.set(name, times);
   }
   async listOurs(): Promise<EngineNetwork[]> {
+    if (this.hung) return this.never();
     return [...this.nets.values()];
   }
   async create(p: NetworkPlan): Promise<void> {
@@ -104,6 +126,7 @@ class FakeEngine implements NetworkEngine {
   removing = deferred<void>();
   removeGate: Promise<void> | undefined;
   async remove(name: string, options?: { onlyIfUnused?: boolean }): Promise<void> {
+    if (this.hung) return this.never();
     this.removing.resolve();
     await this.removeGate;
     const n = this.nets.get(name);
@@ -119,7 +142,7 @@ class FakeEngine implements NetworkEngine {
   }
 }
 
-function started(options: { removeAll?: boolean } = {}) {
+function started(options: { removeAll?: boolean; logger?: Logger; engineCallTimeoutMs?: number } = {}) {
   const kernel = new FakeKernel();
   const engine = new FakeEngine(kernel);
   const clock = new ManualClock();
@@ -127,9 +150,10 @@ function started(options: { removeAll?: boolean } = {}) {
     nodeId: N1,
     run: kernel.run,
     engine,
-    logger: noopLogger,
+    logger: options.logger ?? noopLogger,
     clock,
     keepSourceIp: false,
+    ...(options.engineCallTimeoutMs !== undefined && { engineCallTimeoutMs: options.engineCallTimeoutMs }),
     removeAllOnStop: () => options.removeAll ?? true,
   });
   const ac = new AbortController();
@@ -245,6 +269,48 @@ describe('KernelDataPlane teardown', () => {
     await done;
     expect([...engine.nets.keys()]).toEqual(['swarmctl-app']);
     expect([...kernel.links]).toEqual(['swmb4097']);
+  });
+});
+
+describe('KernelDataPlane teardown with an engine that never answers', () => {
+  it('gives each Docker call up after its timeout, names it, and the leave still ends with the rest removed', async () => {
+    const { logger, records } = captureLogger('warn');
+    const { kernel, engine, clock, dp, ac, done, isFinished } = started({ logger });
+    dp.update(state(1, true));
+    await applied(dp, 1, 'both overlays up');
+    engine.hung = true;
+    ac.abort();
+    let advanced = 0;
+    await waitFor(
+      () => {
+        if (isFinished()) return { done: true, value: 0 };
+        clock.advance(TEARDOWN_RETRY_MS);
+        advanced += TEARDOWN_RETRY_MS;
+        return { done: false, state: `advanced ${advanced} ms, ${engine.hungCalls} calls hung` };
+      },
+      { timeoutMs: 10_000, intervalMs: 1, what: 'the teardown to end despite the hung engine' },
+    );
+    await done;
+    // The networks' retries until their deadline, then one more bounded call for the links step.
+    expect(advanced).toBeLessThanOrEqual(TEARDOWN_DEADLINE_MS + 2 * ENGINE_CALL_TIMEOUT_MS);
+    expect(engine.hungCalls).toBeGreaterThanOrEqual(2);
+    const errors = records.filter((r) => r.level === 'error').map((r) => JSON.stringify(r.fields));
+    expect(errors.some((e) => e.includes('docker engine call list networks did not answer'))).toBe(true);
+    // What the kernel holds went anyway: the table and the VXLAN devices (bridges are Docker's).
+    expect(kernel.calls.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
+    expect([...kernel.links].filter((l) => l.startsWith('swmv'))).toEqual([]);
+  });
+
+  it('rejects an engine call timeout that is not a positive whole number of ms, naming the field', () => {
+    expect(resolveEngineCallTimeout(undefined)).toBe(ENGINE_CALL_TIMEOUT_MS);
+    expect(resolveEngineCallTimeout(250)).toBe(250);
+    for (const bad of [0, -1, 1.5, Number.NaN, 10_000_000])
+      expect(() => started({ engineCallTimeoutMs: bad }), String(bad)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          details: expect.objectContaining({ field: 'engineCallTimeoutMs' }),
+        }),
+      );
   });
 });
 

@@ -1,4 +1,10 @@
-import { type Clock, errorMessage, type Logger } from '../../common/index.js';
+import {
+  type Clock,
+  errorMessage,
+  InvalidArgumentError,
+  type Logger,
+  SwarmError,
+} from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
 import { diffReturnRoutes, removeReturnRules, runNft, setForwardRule } from './kernel-ops.js';
@@ -15,11 +21,58 @@ export const TEARDOWN_DEADLINE_MS = 20_000;
 /** Pause between those attempts. */
 export const TEARDOWN_RETRY_MS = 200;
 
+/**
+ * Bound of one Docker call made while tearing down. A hung engine (a call that never answers)
+ * must not hang a leave or a stop for good: the call is given up, the step logs it, and the
+ * teardown goes on (the next attempt or step may meet an engine that answers again).
+ */
+export const ENGINE_CALL_TIMEOUT_MS = 5_000;
+
+/** `engineCallTimeoutMs` as given (undefined: the default), checked once where the options are read. */
+export function resolveEngineCallTimeout(ms: number | undefined): number {
+  if (ms === undefined) return ENGINE_CALL_TIMEOUT_MS;
+  if (!Number.isInteger(ms) || ms <= 0 || ms > 600_000)
+    throw new InvalidArgumentError(
+      'engineCallTimeoutMs',
+      `invalid engineCallTimeoutMs ${String(ms)}: expected whole milliseconds between 1 and 600000`,
+    );
+  return ms;
+}
+
 export interface TeardownDeps {
   readonly run: CommandRunner;
   readonly engine: NetworkEngine;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Per-call bound of the engine's calls (resolved by `resolveEngineCallTimeout`). */
+  readonly engineCallTimeoutMs: number;
+}
+
+/**
+ * The engine with every call bounded: one that has not answered after `ms` fails with
+ * DEADLINE_EXCEEDED naming the call (details.call). The call itself is left to finish or not:
+ * dockerode's network calls take no abort signal.
+ */
+export function boundedEngine(engine: NetworkEngine, ms: number, clock: Clock): NetworkEngine {
+  const bound = <T>(call: string, p: Promise<T>): Promise<T> => {
+    let cancel: () => void = () => {};
+    const timeout = new Promise<never>((_, reject) => {
+      cancel = clock.setTimer(ms, () =>
+        reject(
+          new SwarmError('DEADLINE_EXCEEDED', `docker engine call ${call} did not answer within ${ms} ms`, {
+            retryable: true,
+            details: { call, timeoutMs: ms },
+          }),
+        ),
+      );
+    });
+    return Promise.race([p, timeout]).finally(cancel);
+  };
+  return {
+    listOurs: () => bound('list networks', engine.listOurs()),
+    create: (plan) => bound(`create network ${plan.dockerName}`, engine.create(plan)),
+    remove: (name, options) => bound(`remove network ${name}`, engine.remove(name, options)),
+  };
 }
 
 /** Names from `ip -o link show` lines: `7: swmv4096: <…>` (a vxlan on a bridge shows `name@dev`). */
@@ -98,7 +151,7 @@ export async function removeStale(run: CommandRunner): Promise<void> {
  * container uses go (the next start recreates what it needs), and the links nothing owns.
  */
 export async function teardownMesh(
-  deps: TeardownDeps,
+  given: TeardownDeps,
   o: {
     readonly all: boolean;
     readonly returnRoutes: readonly ReturnRoute[];
@@ -106,6 +159,7 @@ export async function teardownMesh(
     readonly vxlans: readonly string[];
   },
 ): Promise<void> {
+  const deps = { ...given, engine: boundedEngine(given.engine, given.engineCallTimeoutMs, given.clock) };
   const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
     await fn().catch((e: unknown) =>
       deps.log.error('mesh teardown step failed', { step: what, error: errorMessage(e) }),
