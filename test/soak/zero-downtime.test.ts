@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
 import { LabSwarm } from '../harness/lab-swarm.js';
 import { ensureBuilt } from '../harness/swarm-nodes.js';
+import { Client, get, type Reply, SYN_RETRANSMIT_MS } from './zero-downtime-client.js';
+import { containerTable, explain, synRetransmits } from './zero-downtime-report.js';
 
 /**
  * Issue 7's "Zero downtime" point on three lab hosts: a start-first rolling update of a service
@@ -30,7 +31,6 @@ const REPLICAS = 6;
 const MIN_REQUESTS = 2_000;
 /** Requests after the update completed that must all be v2 ("ending with v2 only"). */
 const TAIL = 300;
-const REQUEST_TIMEOUT_MS = 2_000;
 /** Request loops running side by side: more connections in flight when a backend leaves. */
 const LOOPS = 4;
 /** Client ports used twice each, through two nodes, by the PAWS case (outside the ephemeral range). */
@@ -42,85 +42,11 @@ let swarm: LabSwarm;
 
 const cli = (n: number, ...args: string[]): Promise<string> => swarm.cli(n, ...args);
 
-interface Reply {
-  host: number;
-  /** ms since the client started */
-  at: number;
-  ms: number;
-  /** "v1 <hostname>", or "error <code>" */
-  body: string;
-}
-
-/** GET / on a fresh connection (agent: false), with a deadline for the whole request. */
-function get(address: string, port: number, localPort?: number): Promise<string> {
-  return new Promise((resolveBody) => {
-    const req = request(
-      {
-        host: address,
-        port,
-        path: '/',
-        agent: false,
-        timeout: REQUEST_TIMEOUT_MS,
-        ...(localPort !== undefined && { localPort }),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () =>
-          resolveBody(res.statusCode === 200 ? body.trim() : `error status ${res.statusCode}`),
-        );
-        res.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
-      },
-    );
-    // The client port names the connection in the receiving host's conntrack table (see below).
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error('timeout'), { code: `TIMEOUT sport=${req.socket?.localPort}` })),
-    );
-    req.on('error', (e: NodeJS.ErrnoException) => resolveBody(`error ${e.code ?? e.message}`));
-    req.end();
-  });
-}
-
-/** `LOOPS` loops calling the three hosts round robin until `stop()`; `replies` grows as answers come. */
-class Client {
-  readonly replies: Reply[] = [];
-  private stopped = false;
-  private readonly started = performance.now();
-  readonly done: Promise<void>;
-
-  constructor(addresses: readonly string[], port: number) {
-    this.done = Promise.all(Array.from({ length: LOOPS }, (_, k) => this.loop(addresses, port, k))).then(
-      () => {},
-    );
-  }
-
-  private async loop(addresses: readonly string[], port: number, first: number): Promise<void> {
-    for (let i = first; !this.stopped; i++) {
-      const host = i % addresses.length;
-      const t0 = performance.now();
-      const body = await get(addresses[host] as string, port);
-      const t1 = performance.now();
-      this.replies.push({ host: host + 1, at: t0 - this.started, ms: t1 - t0, body });
-    }
-  }
-
-  now(): number {
-    return performance.now() - this.started;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
 beforeAll(async () => {
   ensureBuilt();
   lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [V1, V2, HEALTH] });
-  swarm = new LabSwarm(lab);
+  // Debug logs carry each node's applied mesh revisions and task states: the timeline of a lost request.
+  swarm = new LabSwarm(lab, { nodeFlags: ['--log-level', 'debug'] });
   await swarm.init(1);
   for (const n of [2, 3]) await swarm.join(n, 'worker');
 }, 240_000);
@@ -128,15 +54,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.teardown();
 }, 120_000);
-
-/** The lab host whose engine runs the container with this short id (0: none). */
-async function hostOf(container: string): Promise<number> {
-  for (const n of [1, 2, 3]) {
-    const r = await lab.dockerCli(n, ['ps', '-aq', '--filter', `id=${container}`], { allowFailure: true });
-    if (r.stdout.trim() !== '') return n;
-  }
-  return 0;
-}
 
 /**
  * TIME_WAIT and PAWS counters of each running container of `service` (its own network namespace):
@@ -202,7 +119,7 @@ async function rollThrough(
       const seen = new Set<string>();
       const bad: string[] = [];
       for (let i = 0; i < replicas * 6; i++) {
-        const body = await get(addresses[i % 3] as string, port);
+        const { body } = await get(addresses[i % 3] as string, port);
         if (body.startsWith('v1 ')) seen.add(body);
         else bad.push(body);
       }
@@ -217,7 +134,7 @@ async function rollThrough(
     },
   );
 
-  const client = new Client(addresses, port);
+  const client = new Client(addresses, port, LOOPS);
   try {
     // Some v1 traffic before the update.
     await waitFor(
@@ -265,40 +182,20 @@ async function rollThrough(
         `worst latency ${worst.ms.toFixed(1)} ms (host ${worst.host}, at +${Math.round(worst.at - updateFrom)} ms ` +
         `from the update's start), worst during the update ${worstDuring.toFixed(1)} ms`,
     );
-    // A request over 1 s is a retransmitted SYN: one dropped on the way, worth seeing even when it passed.
-    for (const x of all.filter((y) => y.ms >= 1_000).slice(0, 10)) {
-      const first = all.find((y) => y.body === x.body);
-      console.log(
-        `slow: host ${x.host} at +${Math.round(x.at - updateFrom)} ms took ${x.ms.toFixed(1)} ms: ${x.body} ` +
-          `(on host ${await hostOf(x.body.split(' ')[1] ?? '')}; its first answer at +${Math.round((first?.at ?? 0) - updateFrom)} ms)`,
-      );
-    }
+    // A connect over 900 ms waited for a retransmitted SYN (1 s RTO): one dropped on the way.
+    console.log(
+      `${service}: requests whose SYN was retransmitted: ${synRetransmits(all)} ` +
+        `(${synRetransmits(during)} during the update); slowest connect ` +
+        `${all.reduce((m, x) => Math.max(m, x.connectMs ?? Number.POSITIVE_INFINITY), 0).toFixed(1)} ms`,
+    );
     console.log(await pawsCounters(service));
-    if (failed.length > 0) {
-      const live: string[] = [];
-      for (const n of [1, 2, 3]) {
-        const ids = (
-          await lab.dockerCli(n, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])
-        ).stdout.trim();
-        if (ids === '') continue;
-        const fmt = `host ${n} {{.Config.Image}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}`;
-        live.push((await lab.dockerCli(n, ['inspect', '-f', fmt, ...ids.split('\n')])).stdout.trim());
-      }
+    // Slow (a retransmitted SYN or a stalled reply) or failed: where it went and what the nodes did then.
+    const odd = all.filter((x) => x.body.startsWith('error') || x.ms >= SYN_RETRANSMIT_MS);
+    if (odd.length > 0) console.log(`containers of ${service}:\n  ${await containerTable(lab, service)}`);
+    for (const x of odd.slice(0, 10)) {
       console.log(
-        `running containers of ${service} after the update: ${live.join(' | ').replace(/\n/g, ' | ')}`,
-      );
-    }
-    for (const f of failed.slice(0, 20)) {
-      // A timed-out connection is still in the receiving host's conntrack: where its DNAT sent it.
-      const sport = /sport=(\d+)/.exec(f.body)?.[1];
-      const ct = sport
-        ? (await lab.exec(f.host, ['cat', '/proc/net/nf_conntrack'], { allowFailure: true })).stdout
-            .split('\n')
-            .filter((l) => l.includes(`sport=${sport} dport=${port} `))
-            .join(' | ')
-        : '';
-      console.log(
-        `failed: host ${f.host} at +${Math.round(f.at - updateFrom)} ms after ${f.ms.toFixed(1)} ms: ${f.body} ${ct}`,
+        `${x.body.startsWith('error') ? 'failed' : 'slow'}: at +${Math.round(x.at - updateFrom)} ms from the ` +
+          `update's start, ${x.ms.toFixed(1)} ms\n${await explain(lab, x, port, service)}`,
       );
     }
 
@@ -344,7 +241,7 @@ describe('zero downtime through the routing mesh', () => {
     await cli(1, 'service', 'create', '--detach', '--name', 'paws', '-p', `${port}:80`, V1);
     await waitFor(
       async () => {
-        const bodies = await Promise.all(addresses.map((a) => get(a, port)));
+        const bodies = (await Promise.all(addresses.map((a) => get(a, port)))).map((a) => a.body);
         const bad = bodies.filter((b) => !b.startsWith('v1 '));
         return bad.length === 0 ? { done: true, value: 0 } : { done: false, state: bad.join('; ') };
       },
@@ -355,7 +252,7 @@ describe('zero downtime through the routing mesh', () => {
       const localPort = PAWS_FIRST_PORT + i;
       for (const [k, address] of [addresses[i % 3], addresses[(i + 1) % 3]].entries()) {
         const t0 = performance.now();
-        const body = await get(address as string, port, localPort);
+        const { body } = await get(address as string, port, localPort);
         const ms = performance.now() - t0;
         // Over 900 ms: a SYN was refused and retransmitted.
         if (!body.startsWith('v1 ') || ms > 900)

@@ -93,6 +93,12 @@ export class SessionMesh {
           nodes: lagging.join(','),
         });
       }
+      this.deps.logger.debug('held stop released', {
+        'node.id': this.deps.nodeId,
+        'task.id': id,
+        revision: h.revision,
+        heldMs: Math.round(now - (h.until - this.deps.timeoutMs)),
+      });
       out.push(h.task);
       this.forget(id);
     }

@@ -201,11 +201,20 @@ export class KernelDataPlane implements MeshDataPlane {
         const pending = state && (state.revision !== this.appliedRevision || this.withdrawnPending(state));
         if (state && (pending || this.orphans.size > 0)) {
           try {
-            await this.converge(
-              planMesh(this.deps.nodeId, this.effective(state), { keepSourceIp: this.keepSourceIp }),
-              signal,
-            );
+            const started = clock.monotonic();
+            const plan = planMesh(this.deps.nodeId, this.effective(state), {
+              keepSourceIp: this.keepSourceIp,
+            });
+            await this.converge(plan, signal);
             this.appliedRevision = state.revision;
+            // What a lost request during an update is matched against: when each node routed where.
+            this.log.debug('mesh applied', {
+              revision: state.revision,
+              ms: Math.round(clock.monotonic() - started),
+              backends: state.services
+                .map((s) => `${s.id}:${s.backends.map((b) => b.taskId).join(',')}`)
+                .join(' '),
+            });
             failed = this.orphans.size > 0;
           } catch (e) {
             // A stop cut the apply short: the teardown below removes whatever it had made.

@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from '../harness/lab.js';
+import { NODE_PROC } from '../harness/lab-swarm.js';
+import { type Reply, SYN_RETRANSMIT_MS } from './zero-downtime-client.js';
+
+const HOSTS = [1, 2, 3] as const;
+/** Node log records around a request worth printing: how each node routed and what its tasks did. */
+const TIMELINE_MSGS = new Set([
+  'mesh applied',
+  'held stop released',
+  'stopping a task before every node confirmed the mesh without it',
+  'task status',
+  'backend withdrawal not confirmed',
+  'mesh convergence failed; retrying',
+]);
+
+/** How a request that failed or was slow went: the handshake, the reply, or neither. */
+export function phase(r: Reply): string {
+  if (r.connectMs === undefined)
+    return `no SYN-ACK in ${r.ms.toFixed(0)} ms (SYN and its retransmission lost)`;
+  const syn = r.connectMs >= SYN_RETRANSMIT_MS ? ' after a retransmitted SYN' : '';
+  if (r.firstByteMs === undefined)
+    return `connected at ${r.connectMs.toFixed(1)} ms${syn}, no response by ${r.ms.toFixed(0)} ms`;
+  return `connected at ${r.connectMs.toFixed(1)} ms${syn}, first byte at ${r.firstByteMs.toFixed(1)} ms`;
+}
+
+/** Requests whose SYN was retransmitted at least once (each costs 1 s; two cost 3 s > the timeout). */
+export function synRetransmits(replies: readonly Reply[]): number {
+  return replies.filter((r) => r.connectMs === undefined || r.connectMs >= SYN_RETRANSMIT_MS).length;
+}
+
+async function conntrack(lab: Lab, n: number, match: (line: string) => boolean): Promise<string[]> {
+  const r = await lab.exec(n, ['cat', '/proc/net/nf_conntrack'], { allowFailure: true });
+  return r.stdout
+    .split('\n')
+    .filter(match)
+    .map((l) => l.replace(/\s+/g, ' ').replace(/^ipv4 2 /, ''));
+}
+
+/** Every container of `service` on every host, running or not, by its address on any network. */
+async function containers(lab: Lab, service: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of HOSTS) {
+    const ids = (
+      await lab.dockerCli(n, ['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${service}`], {
+        allowFailure: true,
+      })
+    ).stdout.trim();
+    if (ids === '') continue;
+    const fmt =
+      `host${n} {{.Name}} {{.Config.Image}} {{.State.Status}} started={{.State.StartedAt}} ` +
+      `finished={{.State.FinishedAt}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}`;
+    const r = await lab.dockerCli(n, ['inspect', '-f', fmt, ...ids.split('\n')], { allowFailure: true });
+    out.push(...r.stdout.trim().split('\n'));
+  }
+  return out;
+}
+
+/** The node logs' records of interest between `from` and `to` (epoch ms), merged by time. */
+function timeline(lab: Lab, from: number, to: number): string[] {
+  const rows: { t: number; line: string }[] = [];
+  for (const n of HOSTS) {
+    const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
+    if (!existsSync(path)) continue;
+    for (const raw of readFileSync(path, 'utf8').split('\n')) {
+      if (!raw.startsWith('{')) continue;
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      if (typeof rec.msg !== 'string' || !TIMELINE_MSGS.has(rec.msg)) continue;
+      const t = Date.parse(String(rec.time));
+      if (!(t >= from && t <= to)) continue;
+      const { time: _time, level: _level, msg, module: _module, ...fields } = rec;
+      rows.push({
+        t,
+        line: `${new Date(t).toISOString().slice(11)} host${n} ${msg} ${JSON.stringify(fields)}`,
+      });
+    }
+  }
+  return rows.sort((a, b) => a.t - b.t).map((r) => r.line);
+}
+
+/**
+ * Everything that explains one failed or slow request: how far it got, where the receiving node's
+ * DNAT sent it (conntrack on that node, then the backend's node by the remapped client port), the
+ * containers behind those addresses and when they started and ended, and what every node logged
+ * of its mesh revisions and its tasks' states from 1.5 s before the request to 0.5 s after it.
+ */
+export async function explain(lab: Lab, r: Reply, port: number, service: string): Promise<string> {
+  const lines = [`request through host ${r.host} from client port ${r.sport}: ${r.body}; ${phase(r)}`];
+  const mine = await conntrack(lab, r.host, (l) => l.includes(`sport=${r.sport} dport=${port} `));
+  lines.push(`  conntrack host${r.host}: ${mine.join(' | ') || '(none)'}`);
+  // The reply tuple names the backend and the port the node mapped the client's into.
+  const reply = [...(mine[0] ?? '').matchAll(/src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/g)][1];
+  const backend = reply?.[1];
+  const mapped = reply?.[4];
+  if (backend && mapped) {
+    for (const n of HOSTS.filter((h) => h !== r.host)) {
+      const there = await conntrack(
+        lab,
+        n,
+        (l) => l.includes(`dst=${backend} `) && l.includes(`sport=${mapped} `),
+      );
+      if (there.length > 0) lines.push(`  conntrack host${n}: ${there.join(' | ')}`);
+    }
+    const behind = (await containers(lab, service)).filter(
+      (c) => c.includes(` ${backend} `) || c.endsWith(backend),
+    );
+    lines.push(`  backend ${backend}: ${behind.join(' | ') || '(no container of the service has it now)'}`);
+  }
+  lines.push(`  timeline (request at ${new Date(r.wall).toISOString().slice(11)}):`);
+  for (const l of timeline(lab, r.wall - 1_500, r.wall + r.ms + 500)) lines.push(`    ${l}`);
+  return lines.join('\n');
+}
+
+/** Every container of the service with its address and lifetime (the backends conntrack names). */
+export async function containerTable(lab: Lab, service: string): Promise<string> {
+  return (await containers(lab, service)).join('\n  ');
+}
