@@ -8,6 +8,11 @@ export const DEFAULT_PORT = 2377;
 export type DataPlaneChoice = 'auto' | 'nftables+vxlan' | 'userland';
 const DATA_PLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'nftables+vxlan', 'userland'];
 export const DATA_PLANE_ENV = 'SWARMCTL_DATA_PLANE';
+export type DataPlaneSource = '--data-plane' | typeof DATA_PLANE_ENV | 'default';
+
+export function isDataPlaneChoice(v: unknown): v is DataPlaneChoice {
+  return DATA_PLANE_CHOICES.some((c) => c === v);
+}
 
 /** Everything a node process needs to know, resolved and validated in one place. */
 export interface DaemonConfig {
@@ -25,6 +30,11 @@ export interface DaemonConfig {
    * userland proxy; the others force one (`--data-plane`, else `SWARMCTL_DATA_PLANE`).
    */
   dataPlane: DataPlaneChoice;
+  /**
+   * Where `dataPlane` came from. Only an explicit choice (flag or environment) overrides the one
+   * the state directory remembers; the default does not (see `settleDataPlane`).
+   */
+  dataPlaneSource: DataPlaneSource;
   /** Testing only: lower certificate-life limits (see testingCaLimits). */
   caLimits?: CaSigningLimits;
 }
@@ -103,7 +113,7 @@ export function resolveDaemonConfig(
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new InvalidArgumentError('--log-level', `invalid --log-level ${JSON.stringify(logLevel)}`);
   }
-  const dataPlane = resolveDataPlaneChoice(flags.dataPlane, env[DATA_PLANE_ENV]);
+  const { dataPlane, dataPlaneSource } = resolveDataPlaneChoice(flags.dataPlane, env[DATA_PLANE_ENV]);
   return {
     stateDir: flags.stateDir ?? DEFAULT_STATE_DIR,
     controlSocket: flags.controlSocket ?? DEFAULT_CONTROL_SOCKET,
@@ -113,21 +123,53 @@ export function resolveDaemonConfig(
     availability,
     logLevel: logLevel as DaemonConfig['logLevel'],
     dataPlane,
+    dataPlaneSource,
   };
 }
 
 /** `--data-plane` wins over `SWARMCTL_DATA_PLANE`; an unknown value is refused, never ignored. */
-function resolveDataPlaneChoice(flag: string | undefined, env: string | undefined): DataPlaneChoice {
-  const [field, raw] =
-    flag !== undefined ? ['--data-plane', flag] : env ? [DATA_PLANE_ENV, env] : ['--data-plane', 'auto'];
-  const found = DATA_PLANE_CHOICES.find((c) => c === raw);
-  if (!found) {
+function resolveDataPlaneChoice(
+  flag: string | undefined,
+  env: string | undefined,
+): { dataPlane: DataPlaneChoice; dataPlaneSource: DataPlaneSource } {
+  const [source, raw]: [DataPlaneSource, string] =
+    flag !== undefined ? ['--data-plane', flag] : env ? [DATA_PLANE_ENV, env] : ['default', 'auto'];
+  if (!isDataPlaneChoice(raw)) {
+    const field = source === 'default' ? '--data-plane' : source;
     throw new InvalidArgumentError(
       field,
       `invalid ${field} ${JSON.stringify(raw)}: must be ${DATA_PLANE_CHOICES.join(', ')}`,
     );
   }
-  return found;
+  return { dataPlane: raw, dataPlaneSource: source };
+}
+
+/** What the node runs with, and whether the state directory must (re)record it. */
+export interface DataPlaneSettlement {
+  readonly choice: DataPlaneChoice;
+  readonly persist: boolean;
+  /** An explicit choice that replaces a different remembered one (logged by the daemon). */
+  readonly changed?: { readonly from: DataPlaneChoice; readonly source: DataPlaneSource };
+}
+
+/**
+ * The remembered choice (`data-plane.json`) against this start's: the first start records its
+ * choice; later starts keep the remembered one unless `--data-plane` or SWARMCTL_DATA_PLANE says
+ * otherwise, which then replaces it. A restart without flags must not silently switch a node that
+ * was told `userland` back to `auto` (its overlays would move to the kernel data plane).
+ */
+export function settleDataPlane(
+  config: Pick<DaemonConfig, 'dataPlane' | 'dataPlaneSource'>,
+  remembered: DataPlaneChoice | undefined,
+): DataPlaneSettlement {
+  if (remembered === undefined) return { choice: config.dataPlane, persist: true };
+  if (config.dataPlaneSource === 'default' || config.dataPlane === remembered)
+    return { choice: remembered, persist: false };
+  return {
+    choice: config.dataPlane,
+    persist: true,
+    changed: { from: remembered, source: config.dataPlaneSource },
+  };
 }
 
 /** Init and join announce an address to the other nodes: it must be known. */

@@ -45,7 +45,7 @@ import { LEAVE_TIMEOUT_MS, runAgentParts } from './agent-parts.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { CaStatusClients } from './ca-status-clients.js';
 import { pollCertificateStatus } from './cert-status.js';
-import type { DaemonConfig } from './config.js';
+import { type DaemonConfig, type DataPlaneChoice, settleDataPlane } from './config.js';
 import { caStatusClient, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
 import { RoleSwitch } from './role-switch.js';
 import { type NodeRecord, StateDir } from './state-dir.js';
@@ -76,6 +76,8 @@ export class Daemon implements Component {
   private locked = false;
   private ready = false;
   private dataPlane: DaemonStatus['dataPlane'];
+  /** The data plane to start: this start's choice or the state directory's (`settleDataPlane`). */
+  private dataPlaneChoice: DataPlaneChoice;
   private unlockWaiter = deferred<NodeKeyFile>();
   private manager: Manager | undefined;
   private roles: RoleSwitch | undefined;
@@ -90,6 +92,7 @@ export class Daemon implements Component {
     private readonly start: DaemonStart,
   ) {
     this.dir = new StateDir(config.stateDir);
+    this.dataPlaneChoice = config.dataPlane;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -112,6 +115,7 @@ export class Daemon implements Component {
     if (!this.record)
       throw new FailedPreconditionError(`this node is not part of a swarm (no ${this.dir.nodeFile})`);
     const record = this.record;
+    await this.settleDataPlane(log);
 
     const local = new RpcServer({ logger: log }, { shutdownGraceMs: 500 });
     local.addService(DaemonService, this.daemonHandlers(), () => {});
@@ -279,6 +283,15 @@ export class Daemon implements Component {
     }
   }
 
+  /** Remembers the first start's data plane choice; a later explicit one replaces it, logged. */
+  private async settleDataPlane(log: Logger): Promise<void> {
+    const s = settleDataPlane(this.config, await this.dir.readDataPlane());
+    this.dataPlaneChoice = s.choice;
+    if (s.changed)
+      log.warn('data plane choice changed', { from: s.changed.from, to: s.choice, by: s.changed.source });
+    if (s.persist) await this.dir.writeDataPlane(s.choice);
+  }
+
   /** The agent on every node (managers too), over this node's Docker engine. */
   private async runAgent(
     record: NodeRecord,
@@ -295,7 +308,7 @@ export class Daemon implements Component {
         clock: this.deps.clock,
         random: this.deps.random,
         removeAllOnStop: () => this.leaving !== undefined,
-        ...(this.config.dataPlane !== 'auto' && { force: this.config.dataPlane }),
+        ...(this.dataPlaneChoice !== 'auto' && { force: this.dataPlaneChoice }),
       });
       this.dataPlane = {
         kind: mesh.kind,

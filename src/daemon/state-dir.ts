@@ -2,6 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NodeKeyStore, writeFileAtomic } from '../ca/index.js';
 import { CorruptionError, FailedPreconditionError } from '../common/index.js';
+import { type DataPlaneChoice, isDataPlaneChoice } from './config.js';
 
 /** What a node remembers about itself between restarts (no secrets: those are in the key file). */
 export interface NodeRecord {
@@ -32,6 +33,10 @@ export class StateDir {
   get raftDir(): string {
     return join(this.root, 'raft');
   }
+  /** The data plane chosen at the first start; kept across leave (a property of the host). */
+  get dataPlaneFile(): string {
+    return join(this.root, 'data-plane.json');
+  }
   get logFile(): string {
     return join(this.root, 'daemon.log');
   }
@@ -57,6 +62,31 @@ export class StateDir {
 
   async writeNode(record: NodeRecord): Promise<void> {
     await writeFileAtomic(this.nodeFile, `${JSON.stringify(record, null, 2)}\n`);
+  }
+
+  async readDataPlane(): Promise<DataPlaneChoice | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.dataPlaneFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      v = undefined;
+    }
+    const record = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+    if (record.format !== 1 || !isDataPlaneChoice(record.dataPlane))
+      throw new CorruptionError(`${this.dataPlaneFile} is not a swarmctl data plane record`);
+    return record.dataPlane;
+  }
+
+  async writeDataPlane(choice: DataPlaneChoice): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.dataPlaneFile, `${JSON.stringify({ format: 1, dataPlane: choice })}\n`);
   }
 
   async readRootCa(): Promise<string> {
