@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, type TestCa } from '../../../test/harness/test-ca.js';
-import { ManualClock, noopLogger, systemClock, waitFor } from '../../common/index.js';
-import { clientCredentials, NodeServerCredentials, RpcServer, serverNameOverride } from '../../rpc/index.js';
+import { isSwarmError, ManualClock, noopLogger, systemClock, waitFor } from '../../common/index.js';
+import {
+  clientCredentials,
+  createClient,
+  NodeServerCredentials,
+  RpcServer,
+  serverNameOverride,
+} from '../../rpc/index.js';
 import type { AppendMessage, Message, TransportReport } from '../types.js';
 import { GrpcTransport } from './grpc-transport.js';
 import { RaftService } from './service.js';
@@ -19,8 +25,12 @@ interface Member {
 let ca: TestCa;
 const members: Member[] = [];
 
+function materialOf(id: string) {
+  return { ca: ca.rootPem, ...ca.issue({ nodeId: id, role: 'swarm-manager', clusterId: 'c1' }) };
+}
+
 async function startMember(id: string, port = 0): Promise<Member> {
-  const material = { ca: ca.rootPem, ...ca.issue({ nodeId: id, role: 'swarm-manager', clusterId: 'c1' }) };
+  const material = materialOf(id);
   const transport = new GrpcTransport(
     {
       self: id,
@@ -29,7 +39,7 @@ async function startMember(id: string, port = 0): Promise<Member> {
       credentials: () => clientCredentials(material),
       channelOptions: serverNameOverride(),
     },
-    { snapshotChunkBytes: 64 * 1024, minBackoffMs: 10, maxBackoffMs: 50 },
+    { snapshotChunkBytes: 64 * 1024, minBackoffMs: 10, maxBackoffMs: 50, pushAfterMs: 200 },
   );
   const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
     RaftService,
@@ -155,6 +165,63 @@ describe('GrpcTransport', () => {
       },
       { timeoutMs: 10_000, intervalMs: 100, what: 'delivery after restart' },
     );
+  });
+
+  it('lets a member pull only its own messages', async () => {
+    const [a] = members as [Member];
+    const asB = createClient(
+      RaftService,
+      `127.0.0.1:${a.port}`,
+      clientCredentials(materialOf('b')),
+      serverNameOverride(),
+    );
+    try {
+      const outcome = await (async () => {
+        for await (const batch of asB.call.Pull({ to: 'c' }, { timeoutMs: 5000 }))
+          return `batch of ${batch.length}`;
+        return 'ended';
+      })().catch((e: unknown) => (isSwarmError(e) ? e.code : String(e)));
+      expect(outcome).toBe('PERMISSION_DENIED');
+    } finally {
+      asB.close();
+    }
+  });
+
+  it('pushes to a peer that does not pull from it yet, then hands over to its pull in order', async () => {
+    const a = members[0]!;
+    const d = await startMember('d');
+    members.push(d);
+    // d does not know a: it cannot pull, so after pushAfterMs a falls back to pushing.
+    a.transport.setPeer('d', `127.0.0.1:${d.port}`);
+    let next = 1;
+    const sendSome = (n: number): void => {
+      for (let i = 0; i < n; i++, next++) a.transport.send([append('a', 'd', next)]);
+    };
+    const receivedAll = (what: string) =>
+      waitFor(
+        () =>
+          d.received.length >= next - 1
+            ? { done: true, value: 0 }
+            : { done: false, state: `${d.received.length} of ${next - 1}` },
+        { timeoutMs: 10_000, what },
+      );
+    sendSome(200);
+    await receivedAll('pushed messages');
+    d.transport.setPeer('a', `127.0.0.1:${a.port}`);
+    // Keep sending while d's pull attaches and takes over from the push session.
+    await waitFor(
+      () => {
+        sendSome(50);
+        return (a.transport as unknown as { peers: Map<string, { outlet?: object }> }).peers.get('d')?.outlet
+          ? { done: true, value: 0 }
+          : { done: false, state: 'd has not pulled yet' };
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: 'pull from d attached' },
+    );
+    sendSome(500);
+    await receivedAll('messages after the hand-over');
+    const indexes = d.received.map((x) => (x as AppendMessage).entries[0]!.index);
+    expect(indexes).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
   });
 
   it('drops messages beyond the queue bound instead of growing without limit', () => {

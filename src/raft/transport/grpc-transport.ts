@@ -17,6 +17,7 @@ import type {
   TransportReport,
   TransportSubscription,
 } from '../types.js';
+import { Notifier } from './notifier.js';
 import { RaftService, type RaftServiceMethods, type SnapshotFrame } from './service.js';
 
 export interface GrpcTransportOptions {
@@ -29,6 +30,17 @@ export interface GrpcTransportOptions {
   /** Reconnect backoff after a stream fails. @default 50..2000 ms */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * HTTP/2 window this member grants each peer's stream of messages to it (connection and
+   * stream). The default 64 KiB made a leader's large append batches wait for window updates
+   * from a busy follower. @default 8 MiB
+   */
+  receiveWindowBytes?: number;
+  /**
+   * How long messages may wait for a peer that does not pull (it does not know our address yet,
+   * or runs a version without `Pull`) before we push them to it instead. @default 1000 ms
+   */
+  pushAfterMs?: number;
 }
 
 export interface GrpcTransportDeps {
@@ -43,9 +55,15 @@ export interface GrpcTransportDeps {
 interface Peer {
   id: NodeId;
   address: string;
+  /** Messages for this peer, taken by the peer's `Pull` stream on our server. */
   queue: Message[];
   snapshots: SnapshotMessage[];
-  wake: (() => void) | undefined;
+  work: Notifier;
+  /** The `Pull` call that currently drains `queue`; a newer one from the same peer replaces it. */
+  outlet: object | undefined;
+  outletChanged: Notifier;
+  /** Settles once a push session (the fallback) has delivered everything it took and ended. */
+  pushing: Promise<void> | undefined;
   stop: AbortController;
 }
 
@@ -56,15 +74,20 @@ function approxSize(m: Message): number {
 }
 
 /**
- * Raft messages over gRPC streams: one outbound stream per peer carrying batches (everything
- * queued since the last write goes in one frame), back-pressure from HTTP/2 flow control, a
- * bounded queue that drops on overload, and snapshots on their own connection.
+ * Raft messages over gRPC streams. Each member dials every peer and pulls the messages that peer
+ * has for it (one server stream per pair and direction, batches of everything queued since the
+ * last write), so the receiver sets the HTTP/2 window it grants. Back-pressure comes from HTTP/2
+ * flow control, a bounded queue drops on overload, and snapshots go on their own connection
+ * (pushed by the sender, as they are rare and large).
  */
 export class GrpcTransport implements Transport, Component {
   readonly name = 'raft-transport';
   private readonly peers = new Map<NodeId, Peer>();
   private readonly inbound = new Emitter<Message>();
   private readonly reports = new Emitter<TransportReport>();
+  /** A peer was added or the transport stopped: a `Pull` from an unknown peer waits on it. */
+  private readonly peersChanged = new Notifier();
+  private readonly stopped = new AbortController();
   private signal: AbortSignal | undefined;
   private readonly running: Promise<void>[] = [];
   private readonly o: Required<GrpcTransportOptions>;
@@ -79,6 +102,8 @@ export class GrpcTransport implements Transport, Component {
       snapshotChunkBytes: options.snapshotChunkBytes ?? 1024 * 1024,
       minBackoffMs: options.minBackoffMs ?? 50,
       maxBackoffMs: options.maxBackoffMs ?? 2000,
+      receiveWindowBytes: options.receiveWindowBytes ?? 8 * 1024 * 1024,
+      pushAfterMs: options.pushAfterMs ?? 1000,
     };
   }
 
@@ -100,10 +125,14 @@ export class GrpcTransport implements Transport, Component {
       address,
       queue: [],
       snapshots: [],
-      wake: undefined,
+      work: new Notifier(),
+      outlet: undefined,
+      outletChanged: new Notifier(),
+      pushing: undefined,
       stop: new AbortController(),
     };
     this.peers.set(id, peer);
+    this.peersChanged.notify();
     if (this.signal) this.startPeer(peer, this.signal);
   }
 
@@ -112,7 +141,8 @@ export class GrpcTransport implements Transport, Component {
     if (!peer) return;
     this.peers.delete(id);
     peer.stop.abort();
-    peer.wake?.();
+    peer.work.notify();
+    peer.outletChanged.notify();
   }
 
   /** Messages waiting for `peer` (observability; bounded by maxQueuedMessages). */
@@ -127,13 +157,14 @@ export class GrpcTransport implements Transport, Component {
       if (m.type === 'snapshot') peer.snapshots.push(m);
       else if (peer.queue.length < this.o.maxQueuedMessages) peer.queue.push(m);
       else continue;
-      peer.wake?.();
+      peer.work.notify();
     }
   }
 
   /** Server side, registered by the manager on its inter-node listener with its authorizer. */
   handlers(): Handlers<RaftServiceMethods> {
     return {
+      Pull: (request, ctx) => this.outlet(request.to, ctx.peer?.nodeId, ctx.signal),
       Send: async (batches) => {
         for await (const batch of batches)
           for (const m of batch) if (m.to === this.deps.self) this.inbound.fire(m);
@@ -176,9 +207,12 @@ export class GrpcTransport implements Transport, Component {
       for (const peer of this.peers.values()) this.startPeer(peer, signal);
       if (!signal.aborted)
         await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      this.stopped.abort();
+      this.peersChanged.notify();
       for (const peer of this.peers.values()) {
         peer.stop.abort();
-        peer.wake?.();
+        peer.work.notify();
+        peer.outletChanged.notify();
       }
       await Promise.allSettled(this.running);
     } finally {
@@ -190,53 +224,140 @@ export class GrpcTransport implements Transport, Component {
 
   private startPeer(peer: Peer, signal: AbortSignal): void {
     const stop = AbortSignal.any([signal, peer.stop.signal]);
-    this.running.push(this.pumpMessages(peer, stop), this.pumpSnapshots(peer, stop));
+    this.running.push(this.pullFrom(peer, stop), this.pushTo(peer, stop), this.pumpSnapshots(peer, stop));
   }
 
-  private waitForWork(peer: Peer, has: () => boolean, signal: AbortSignal): Promise<void> {
-    if (has() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const prev = peer.wake;
-      peer.wake = () => {
-        peer.wake = undefined;
-        prev?.();
-        resolve();
-      };
-    });
+  /**
+   * Server side of `Pull`: streams the messages queued for peer `to` until the caller goes away,
+   * the transport stops, or the same peer pulls again (its newer call takes over the queue). The
+   * first batch is empty and tells the caller the stream is up.
+   */
+  private async *outlet(
+    to: NodeId,
+    caller: string | undefined,
+    signal: AbortSignal,
+  ): AsyncIterable<Message[]> {
+    // With mutual TLS, a member pulls only its own messages (the certificate's node ID is its Raft ID).
+    if (caller !== undefined && caller !== to)
+      throw new SwarmError('PERMISSION_DENIED', `node ${caller} cannot pull the raft messages of ${to}`);
+    const stop = AbortSignal.any([signal, this.stopped.signal]);
+    let peer = this.peers.get(to);
+    while (!peer && !stop.aborted) {
+      await this.peersChanged.wait(stop);
+      peer = this.peers.get(to);
+    }
+    if (!peer || stop.aborted) return;
+    const token = {};
+    peer.outlet = token;
+    peer.work.notify();
+    peer.outletChanged.notify();
+    try {
+      yield [];
+      // Messages keep their order across the switch: a push session under way delivers and ends first.
+      if (peer.pushing) await this.settledOrTimeout(peer.pushing, stop);
+      while (!stop.aborted && peer.outlet === token && this.peers.get(to) === peer) {
+        if (peer.queue.length === 0) await peer.work.wait(stop);
+        else yield this.takeBatch(peer);
+      }
+    } finally {
+      if (peer.outlet === token) {
+        peer.outlet = undefined;
+        peer.outletChanged.notify();
+      }
+    }
   }
 
-  private async pumpMessages(peer: Peer, signal: AbortSignal): Promise<void> {
-    const log = this.deps.logger.child({ 'peer.id': peer.id });
+  private async settledOrTimeout(p: Promise<void>, signal: AbortSignal): Promise<void> {
+    const timer = new AbortController();
+    await Promise.race([p, abortableDelay(this.deps.clock, 5000, AbortSignal.any([signal, timer.signal]))]);
+    timer.abort();
+  }
+
+  /**
+   * The fallback: pushes queued messages on a `Send` stream while the peer has not pulled them for
+   * `pushAfterMs`, and hands over (ending the session once all it sent was delivered) when it does.
+   */
+  private async pushTo(peer: Peer, signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      await this.waitForWork(peer, () => peer.queue.length > 0, signal);
-      if (signal.aborted) break;
-      const client = createClient(
-        RaftService,
-        peer.address,
-        this.deps.credentials(),
-        this.deps.channelOptions,
-      );
-      const stream = client.call.Send({ signal });
-      let closed = false;
-      void stream.closed.then(() => {
-        closed = true;
-        peer.wake?.();
+      if (peer.outlet) await peer.outletChanged.wait(signal);
+      else if (peer.queue.length === 0) await peer.work.wait(signal);
+      else {
+        await abortableDelay(this.deps.clock, this.o.pushAfterMs, signal);
+        if (peer.outlet || peer.queue.length === 0 || signal.aborted) continue;
+        const client = createClient(
+          RaftService,
+          peer.address,
+          this.deps.credentials(),
+          this.deps.channelOptions,
+        );
+        let finished = (): void => {};
+        peer.pushing = new Promise((r) => {
+          finished = r;
+        });
+        try {
+          const stream = client.call.Send({ signal });
+          let closed = false;
+          void stream.closed.then(() => {
+            closed = true;
+            peer.work.notify();
+          });
+          while (!signal.aborted && !peer.outlet) {
+            if (closed)
+              throw new SwarmError('UNAVAILABLE', 'raft stream closed by peer', { retryable: true });
+            if (peer.queue.length === 0) await peer.work.wait(signal);
+            else await stream.write(this.takeBatch(peer));
+          }
+          if (signal.aborted) stream.cancel();
+          else await stream.end();
+          failures = 0;
+        } catch (e) {
+          failures++;
+          peer.queue.length = 0;
+          this.reports.fire({ kind: 'unreachable', peer: peer.id });
+          if (failures === 1)
+            this.deps.logger.debug('raft push to peer failed', {
+              'peer.id': peer.id,
+              error: errorMessage(e),
+            });
+          await abortableDelay(
+            this.deps.clock,
+            Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** failures),
+            signal,
+          );
+        } finally {
+          client.close();
+          peer.pushing = undefined;
+          finished();
+        }
+      }
+    }
+  }
+
+  /** Client side of `Pull`: receives what `peer` has for us, reconnecting with backoff. */
+  private async pullFrom(peer: Peer, signal: AbortSignal): Promise<void> {
+    const log = this.deps.logger.child({ 'peer.id': peer.id });
+    const self = this.deps.self;
+    let failures = 0;
+    while (!signal.aborted) {
+      const client = createClient(RaftService, peer.address, this.deps.credentials(), {
+        ...this.deps.channelOptions,
+        'grpc-node.flow_control_window': this.o.receiveWindowBytes,
       });
       try {
-        while (!signal.aborted) {
-          await this.waitForWork(peer, () => peer.queue.length > 0 || closed, signal);
-          if (signal.aborted) break;
-          if (closed) throw new SwarmError('UNAVAILABLE', 'raft stream closed by peer', { retryable: true });
-          await stream.write(this.takeBatch(peer));
+        for await (const batch of client.call.Pull({ to: self }, { signal })) {
           failures = 0;
+          for (const m of batch) if (m.to === self) this.inbound.fire(m);
         }
-        stream.cancel();
+        if (!signal.aborted)
+          throw new SwarmError('UNAVAILABLE', 'raft stream closed by peer', { retryable: true });
       } catch (e) {
+        if (signal.aborted) break;
         failures++;
+        // The peer cannot reach us either, as a rule: what waits for it is stale by the time it is back.
         peer.queue.length = 0;
         this.reports.fire({ kind: 'unreachable', peer: peer.id });
-        if (failures === 1) log.debug('raft stream to peer failed', { error: errorMessage(e) });
+        if (failures === 1) log.debug('raft stream from peer failed', { error: errorMessage(e) });
         await abortableDelay(
           this.deps.clock,
           Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** failures),
@@ -260,7 +381,7 @@ export class GrpcTransport implements Transport, Component {
 
   private async pumpSnapshots(peer: Peer, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await this.waitForWork(peer, () => peer.snapshots.length > 0, signal);
+      if (peer.snapshots.length === 0) await peer.work.wait(signal);
       const m = peer.snapshots.shift();
       if (!m || signal.aborted) continue;
       // A separate channel (distinct options => distinct connection) keeps bulk data off the heartbeat path.

@@ -1,5 +1,5 @@
 import { BinaryReader, BinaryWriter } from '../../common/index.js';
-import { type Codec, clientStream, defineService } from '../../rpc/index.js';
+import { type Codec, clientStream, defineService, serverStream } from '../../rpc/index.js';
 import type { Message, Snapshot } from '../types.js';
 import { decodeBatch, encodeBatch, readSnapshotMeta, writeSnapshotMeta } from './message-codec.js';
 
@@ -30,17 +30,31 @@ const frameCodec: Codec<SnapshotFrame> = {
   },
 };
 
+/** Which member's messages a `Pull` asks for: the caller's own. */
+export interface PullRequest {
+  readonly to: string;
+}
+
+const pullCodec: Codec<PullRequest> = {
+  encode: (p) => new BinaryWriter(64).string(p.to).finish(),
+  decode: (b) => ({ to: new BinaryReader(b).string() }),
+};
+
 const ackCodec: Codec<{ ok: boolean }> = {
   encode: (a) => Buffer.from([a.ok ? 1 : 0]),
   decode: (b) => ({ ok: b[0] === 1 }),
 };
 
 /**
- * Raft between managers: `Send` is a long-lived stream of message batches from one member to
- * another (replies travel on the other member's own stream); `Snapshot` moves InstallSnapshot
- * data in chunks on a separate connection, so a large snapshot never delays heartbeats.
+ * Raft between managers. `Pull` is a long-lived stream of message batches that the receiving
+ * member dials on the sender: the data flows server to client, so the receiver's own channel
+ * option sets the HTTP/2 window it grants (grpc-js has no such option for a server). `Send` is the
+ * earlier direction (the sender dials and streams), still served for members that use it.
+ * `Snapshot` moves InstallSnapshot data in chunks on a separate connection, so a large snapshot
+ * never delays heartbeats.
  */
 export const RaftService = defineService('swarmctl.raft.Raft', {
+  Pull: serverStream(pullCodec, batchCodec),
   Send: clientStream(batchCodec, ackCodec),
   Snapshot: clientStream(frameCodec, ackCodec),
 });
