@@ -1,19 +1,25 @@
 /**
- * npm run bench:mesh [-- --duration 5 --connections 16 --threads 2 --rounds 3]
+ * npm run bench:mesh [-- --duration 5 --connections 8 --threads 1 --rounds 3 --client-cpu 0 --server-cpu 1]
  *
  * The routing mesh's cost, on three lab hosts (docs/lab.md) running the kernel data plane alone
- * (scripts/mesh-driver.ts, fed one MeshState): one web container on host 1 on the ingress overlay,
- * published by the mesh on 8080 and by Docker in host mode on 8081. wrk runs on host 3 against:
+ * (scripts/mesh-driver.ts, fed one MeshState): one server container on host 1 on the ingress
+ * overlay (swarmctl-test/static:v1, scripts/build-bench-images.sh: one nginx process, keep-alive,
+ * a fixed 3-byte answer), published by the mesh on 8080 and by Docker in host mode on 8081. wrk
+ * (keep-alive) runs on host 3, pinned to --client-cpu, the server to --server-cpu ('' for no
+ * pinning), the same for every target, against:
  *  (a) the container's address directly (over the overlay: the only way to it from host 3),
  *  (b) the published port of its own node (host 1: DNAT to a local backend),
  *  (c) the published port of another node (host 2: DNAT, then VXLAN to host 1),
  *  (d) Docker's host-mode publish of the same container (host 1:8081) as the reference.
  * Requests/s and p99 latency per target, and the ratios to (a). Each round runs the four targets
  * in a rotated order (load on the shared machine drifts within minutes); the table shows each
- * target's median over the rounds, then every round's ratios. See docs/routing-mesh.md.
+ * target's median over the rounds, then every round's ratios, the load average, and the
+ * conntrack entries on hosts 1 and 2 that show (b) and (c) went through the mesh's DNAT.
+ * See docs/bench.md.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../src/api/index.js';
@@ -23,15 +29,20 @@ import { Lab } from '../test/harness/lab.js';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '16' },
-    threads: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '8' },
+    threads: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
+    'client-cpu': { type: 'string', default: '0' },
+    'server-cpu': { type: 'string', default: '1' },
   },
 });
 const ROOT = resolve(import.meta.dirname, '..');
 const ING = 'ingress' as NetworkId;
 const NODES = ['bench1', 'bench2', 'bench3'] as NodeId[];
 const BACKEND = '10.241.0.11';
+const IMAGE = 'swarmctl-test/static:v1';
+const clientCpu = values['client-cpu'];
+const serverCpu = values['server-cpu'];
 
 function meshState(lab: Lab): MeshState {
   return {
@@ -78,12 +89,26 @@ interface Result {
   rps: number;
   p99Ms: number;
   errors: string;
+  /** Connections of this run DNATed by the receiving node (mesh targets only). */
+  dnated?: number;
 }
 
 async function wrk(lab: Lab, label: string, url: string): Promise<Result> {
+  const pin = clientCpu ? ['taskset', '-c', clientCpu] : [];
   const r = await lab.exec(
     3,
-    ['wrk', '-t', values.threads, '-c', values.connections, '-d', `${values.duration}s`, '--latency', url],
+    [
+      ...pin,
+      'wrk',
+      '-t',
+      values.threads,
+      '-c',
+      values.connections,
+      '-d',
+      `${values.duration}s`,
+      '--latency',
+      url,
+    ],
     { timeoutMs: 120_000 },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 'NaN');
@@ -93,7 +118,23 @@ async function wrk(lab: Lab, label: string, url: string): Promise<Result> {
   return { label, url, rps, p99Ms: Number(p99?.[1] ?? 'NaN') * scale, errors };
 }
 
-const lab = await Lab.up({ hosts: 3, prefix: 'swbm', subnet: '10.213.18', images: ['swarmctl-test/web:v1'] });
+/**
+ * The client ports of the connections in host n's conntrack table that were sent to its port
+ * 8080 and DNATed to the backend: the proof that a target went through the mesh.
+ */
+async function dnatedPorts(n: number): Promise<Set<string>> {
+  const r = await lab.exec(n, ['cat', '/proc/net/nf_conntrack']);
+  const ports = new Set<string>();
+  for (const l of r.stdout.split('\n')) {
+    const m = / sport=(\d+) dport=8080 src=([\d.]+) dst=\S+ sport=80 /.exec(l);
+    if (m?.[2] === BACKEND) ports.add(m[1] as string);
+  }
+  return ports;
+}
+
+execFileSync('bash', [join(ROOT, 'scripts/build-bench-images.sh')], { stdio: 'inherit' });
+const loadBefore = loadavg();
+const lab = await Lab.up({ hosts: 3, prefix: 'swbm', subnet: '10.213.18', images: [IMAGE] });
 const dir = mkdtempSync(join(tmpdir(), 'bench-mesh-'));
 try {
   const state = meshState(lab);
@@ -133,17 +174,8 @@ try {
     BACKEND,
     '-p',
     '8081:80',
-    'swarmctl-test/web:v1',
-  ]);
-  // busybox httpd closes every connection, so each request is a new one: without this, host 3's
-  // ephemeral ports sit in TIME_WAIT after a target and starve the next ones (req/s ratios
-  // between rounds swung 20-fold). The same client settings apply to every target.
-  await lab.exec(3, [
-    'sysctl',
-    '-q',
-    '-w',
-    'net.ipv4.tcp_tw_reuse=1',
-    'net.ipv4.ip_local_port_range=1024 65535',
+    ...(serverCpu ? ['--cpuset-cpus', serverCpu] : []),
+    IMAGE,
   ]);
   const h1 = lab.host(1).address;
   const h2 = lab.host(2).address;
@@ -154,10 +186,10 @@ try {
     },
     { timeoutMs: 20_000, what: 'the web container through the mesh' },
   );
-  const targets: [string, string][] = [
+  const targets: [string, string, number?][] = [
     ['(a) direct to the container', `http://${BACKEND}/`],
-    ['(b) mesh, its own node', `http://${h1}:8080/`],
-    ['(c) mesh, another node', `http://${h2}:8080/`],
+    ['(b) mesh, its own node', `http://${h1}:8080/`, 1],
+    ['(c) mesh, another node', `http://${h2}:8080/`, 2],
     ['(d) docker host-mode publish', `http://${h1}:8081/`],
   ];
   const rounds = Math.max(1, Number(values.rounds) || 1);
@@ -165,8 +197,14 @@ try {
   for (let round = 0; round < rounds; round++) {
     const got = new Map<string, Result>();
     for (let i = 0; i < targets.length; i++) {
-      const [label, url] = targets[(i + round) % targets.length] as [string, string];
-      got.set(label, await wrk(lab, label, url));
+      const [label, url, meshHost] = targets[(i + round) % targets.length] as [string, string, number?];
+      const before = meshHost ? await dnatedPorts(meshHost) : new Set<string>();
+      const result = await wrk(lab, label, url);
+      if (meshHost) {
+        const after = await dnatedPorts(meshHost);
+        result.dnated = [...after].filter((p) => !before.has(p)).length;
+      }
+      got.set(label, result);
     }
     byRound.push(targets.map(([label]) => got.get(label) as Result));
   }
@@ -192,10 +230,18 @@ try {
       `${((x?.rps ?? Number.NaN) / a.rps).toFixed(2)}x/${((x?.p99Ms ?? Number.NaN) / a.p99Ms).toFixed(2)}x`;
     return `round ${i + 1}: (a) ${a.rps.toFixed(0)} req/s, p99 ${a.p99Ms.toFixed(2)} ms; (b) ${ratio(r[1])}  (c) ${ratio(r[2])}  (d) ${ratio(r[3])}   (req/s / p99 vs (a))`;
   });
+  // Each round's targets run within seconds of each other, so a round's own ratios see the same
+  // load: their median drifts less than the ratio of the targets' medians.
+  const pairedRatio = (i: number, key: 'rps' | 'p99Ms'): string =>
+    median(byRound.map((r) => (r[i] as Result)[key] / (r[0] as Result)[key])).toFixed(2);
+  const paired = `median of the rounds' own ratios to (a), req/s / p99: ${[1, 2, 3]
+    .map((i) => `${targets[i]?.[0].slice(0, 3)} ${pairedRatio(i, 'rps')}x / ${pairedRatio(i, 'p99Ms')}x`)
+    .join('   ')}`;
+  const loadAfter = loadavg();
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
   const lines = [
-    `bench:mesh  wrk -t${values.threads} -c${values.connections} -d${values.duration}s from lab host 3, web container on host 1 (busybox httpd), ${rounds} round(s), medians`,
-    `kernel ${kernel}; data plane nftables+vxlan`,
+    `bench:mesh  wrk -t${values.threads} -c${values.connections} -d${values.duration}s (keep-alive) from lab host 3, ${IMAGE} (one nginx process) on host 1, ${rounds} round(s), medians`,
+    `kernel ${kernel}; data plane nftables+vxlan; wrk on CPU ${clientCpu || 'any'}, server on CPU ${serverCpu || 'any'}; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after`,
     '',
     'target                              req/s    p99 ms   req/s vs (a)   p99 vs (a)',
     ...results.map(
@@ -204,7 +250,9 @@ try {
     ),
     '',
     ...perRound,
+    paired,
     '',
+    `through the mesh (new connections DNATed to ${BACKEND}:80 in the receiving host's conntrack table, per round; wrk opens -c connections plus one probe): (b) host 1 ${byRound.map((r) => r[1]?.dnated).join(', ')}; (c) host 2 ${byRound.map((r) => r[2]?.dnated).join(', ')}`,
     `Docker Swarm's own routing mesh does not answer on this kernel: it needs IPVS, and ${existsSync('/proc/net/ip_vs') ? '/proc/net/ip_vs exists (check again)' : 'this kernel has no ip_vs (/proc/net/ip_vs is missing)'}, so it has no column here.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -9,8 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # docker.io brings dockerd, containerd, runc and docker-init; the rest serve the lab
-# (namespaces, bridge, netfilter, nsenter, fuser) and the test images (busybox-static).
-PACKAGES=(docker.io iptables nftables busybox-static iproute2 util-linux psmisc procps
+# (namespaces, bridge, netfilter, nsenter, fuser) and the test images (busybox-static);
+# nginx-light is bench:mesh's server (scripts/build-bench-images.sh copies its binary).
+PACKAGES=(docker.io iptables nftables busybox-static iproute2 util-linux psmisc procps nginx-light
   etcd-server openssl wrk curl ca-certificates)
 
 step_log="$(mktemp)"
