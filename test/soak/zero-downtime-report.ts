@@ -121,3 +121,61 @@ export async function explain(lab: Lab, r: Reply, port: number, service: string)
 export async function containerTable(lab: Lab, service: string): Promise<string> {
   return (await containers(lab, service)).join('\n  ');
 }
+
+/**
+ * What the nodes logged of the mesh between `from` and `to` (epoch ms): how long the leader held
+ * stops for every node's acknowledgement, how long applies took, and stops released unconfirmed.
+ */
+export function holdSummary(lab: Lab, from: number, to: number): string {
+  const held: number[] = [];
+  const applies: number[] = [];
+  let early = 0;
+  for (const n of HOSTS) {
+    const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
+    if (!existsSync(path)) continue;
+    for (const raw of readFileSync(path, 'utf8').split('\n')) {
+      if (!raw.includes('"mesh applied"') && !raw.includes('held stop') && !raw.includes('before every node'))
+        continue;
+      const rec = JSON.parse(raw) as { time: string; msg: string; heldMs?: number; ms?: number };
+      const t = Date.parse(rec.time);
+      if (t < from || t > to) continue;
+      if (rec.msg === 'held stop released') held.push(rec.heldMs ?? 0);
+      else if (rec.msg === 'mesh applied') applies.push(rec.ms ?? 0);
+      else early++;
+    }
+  }
+  const max = (xs: number[]): number => xs.reduce((m, x) => Math.max(m, x), 0);
+  return (
+    `held stops ${held.length} (longest ${max(held)} ms), released unconfirmed ${early}; ` +
+    `mesh applies on the nodes ${applies.length} (longest ${max(applies)} ms)`
+  );
+}
+
+/**
+ * Connections bridged in from another node, as the backend's node tracks them (their original
+ * tuple is addressed to a backend of `service` already), whose client port that node changed.
+ * Each node maps client ports into its own share; a second mapping on the backend's node put
+ * connections through every node into one share, where a port reused through another node met
+ * the backend's TIME_WAIT with other timestamps (PAWS). Returns [tracked, remapped].
+ */
+export async function bridgedRemaps(
+  lab: Lab,
+  service: string,
+  targetPort: number,
+): Promise<[number, string[]]> {
+  const backends = (await containers(lab, service))
+    .filter((c) => / running /.test(c))
+    .flatMap((c) => c.split(' ').filter((w) => /^\d+\.\d+\.\d+\.\d+$/.test(w)));
+  let tracked = 0;
+  const remapped: string[] = [];
+  for (const n of HOSTS) {
+    for (const line of await conntrack(lab, n, (l) => l.includes(` dport=${targetPort} `))) {
+      const [orig, reply] = [...line.matchAll(/src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/g)];
+      if (!orig || !reply || !backends.includes(orig[2] as string) || orig[4] !== String(targetPort))
+        continue;
+      tracked++;
+      if (reply[4] !== orig[3]) remapped.push(`host${n}: ${line}`);
+    }
+  }
+  return [tracked, remapped];
+}

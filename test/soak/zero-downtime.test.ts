@@ -5,7 +5,13 @@ import { Lab } from '../harness/lab.js';
 import { LabSwarm } from '../harness/lab-swarm.js';
 import { ensureBuilt } from '../harness/swarm-nodes.js';
 import { Client, get, type Reply, SYN_RETRANSMIT_MS } from './zero-downtime-client.js';
-import { containerTable, explain, synRetransmits } from './zero-downtime-report.js';
+import {
+  bridgedRemaps,
+  containerTable,
+  explain,
+  holdSummary,
+  synRetransmits,
+} from './zero-downtime-report.js';
 
 /**
  * Issue 7's "Zero downtime" point on three lab hosts: a start-first rolling update of a service
@@ -145,6 +151,7 @@ async function rollThrough(
       { timeoutMs: 30_000, intervalMs: 20, what: '200 replies before the update' },
     );
     const updateFrom = client.now();
+    const updateWall = Date.now();
     const argv = [
       'service',
       'update',
@@ -188,6 +195,7 @@ async function rollThrough(
         `(${synRetransmits(during)} during the update); slowest connect ` +
         `${all.reduce((m, x) => Math.max(m, x.connectMs ?? Number.POSITIVE_INFINITY), 0).toFixed(1)} ms`,
     );
+    console.log(`${service}: ${holdSummary(lab, updateWall, Date.now())}`);
     console.log(await pawsCounters(service));
     // Slow (a retransmitted SYN or a stalled reply) or failed: where it went and what the nodes did then.
     const odd = all.filter((x) => x.body.startsWith('error') || x.ms >= SYN_RETRANSMIT_MS);
@@ -262,6 +270,12 @@ describe('zero downtime through the routing mesh', () => {
     console.log(
       `paws: ${PAWS_PAIRS} client ports each used through two nodes; ${await pawsCounters('paws')}`,
     );
+    // The backend's node leaves the port another node chose alone (it mapped it again into its
+    // own share before, which let connections through different nodes share the backend's ports).
+    const [tracked, remapped] = await bridgedRemaps(lab, 'paws', 80);
+    console.log(`paws: ${tracked} connections bridged in from other nodes tracked on the backend's node`);
+    expect(tracked).toBeGreaterThan(0);
+    expect(remapped.slice(0, 5)).toEqual([]);
     expect(slow).toEqual([]);
   }, 200_000);
 });

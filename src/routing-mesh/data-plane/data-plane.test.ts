@@ -122,7 +122,7 @@ describe('planMesh', () => {
       'return-mark': [],
       'to-overlay': [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
-        'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
+        'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
       ],
     });
   });
@@ -155,12 +155,24 @@ describe('planMesh keeping the client address', () => {
     expect(p.networks[0]?.mac).toBe('02:53:0a:00:00:02');
     expect(p.rules?.chains.get('to-overlay')).toEqual([
       'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip saddr { 192.168.1.11, 192.168.1.12, 192.168.1.13 } masquerade',
-      'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
+      'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
     ]);
     expect(p.rules?.chains.get('return-mark')).toEqual([
       'iifname "swmb4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
       'ct direction reply ct mark & 0x0000ffff != 0 meta mark set ct mark & 0x0000ffff',
     ]);
+  });
+});
+
+describe('planMesh client port shares', () => {
+  it('maps only connections this node DNATed, not those bridged in from another node', () => {
+    const p = planMesh(N1, state(1, [{ task: 't1', node: N1, addr: '10.0.0.11' }]), { keepSourceIp: true });
+    // `return-mark` gives a connection bridged in from another node the mesh bit as well (it comes
+    // with that node's port already): a port-mapping rule must not take it on the mesh bit alone.
+    expect(p.rules?.chains.get('return-mark')?.[0]).toContain('ct mark set ether saddr map');
+    const mapping = (p.rules?.chains.get('to-overlay') ?? []).filter((r) => r.includes('snat to ip saddr :'));
+    expect(mapping).toHaveLength(1);
+    for (const rule of mapping) expect(rule).toMatch(/^ct mark & 0x10000000 == 0x10000000 ct status dnat /);
   });
 });
 
@@ -252,7 +264,7 @@ describe('KernelDataPlane', () => {
       'bridge fdb del 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13',
       'nft -f - <<flush chain ip swarmctl-mesh to-overlay\n' +
         'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade\n' +
-        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-33279\n',
+        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-33279\n',
     ]);
 
     await stop();

@@ -193,7 +193,10 @@ function planRules(
   // port towards another node (other TCP timestamps: Linux bases them per address pair) would
   // meet that backend's TIME_WAIT of the same 4-tuple and be refused (PAWS) until its SYN is
   // retransmitted. Each node maps client ports into a range of its own, keeping the address.
-  const portMap = `${mark} oifname "${ingress.bridge}" meta l4proto tcp snat to ip saddr : ${ports.first}-${ports.last}`;
+  // Only connections this node DNATed: `return-mark` gives those bridged in from another node the
+  // mesh bit too, and mapping them again into this node's range let connections through different
+  // nodes (other timestamps) share the backend's ports: PAWS refused SYNs (1 s, or a timeout).
+  const portMap = `${mark} ct status dnat oifname "${ingress.bridge}" meta l4proto tcp snat to ip saddr : ${ports.first}-${ports.last}`;
   if (returnRoutes) {
     // The client's address is kept: a backend's node sends replies back through the node that
     // DNATed them (it knows that node by the bridge MAC the connection arrived with).
