@@ -13,7 +13,7 @@ import {
 } from '../../../common/index.js';
 import type { ContainerEvent, ContainerState, Controller } from '../executor.js';
 import { containerCreateOptions, stopTimeoutSeconds } from './container-config.js';
-import { callEngine, type EngineReply } from './docker-errors.js';
+import { callEngine, callEngineWithin, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
 import { attachNetworks, type OverlayNetworks, overlayResolver } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
@@ -27,6 +27,11 @@ export interface DockerControllerDeps {
   readonly events: Event<ContainerEvent>;
   /** The node's overlays, for tasks attached to networks; absent: such tasks are rejected. */
   readonly networks?: OverlayNetworks;
+  /**
+   * Bound of each inspect, kill and remove call, and of a stop beyond the task's stop grace
+   * (resolved by the executor: `resolveEngineCallTimeout`).
+   */
+  readonly engineCallTimeoutMs: number;
 }
 
 interface Waiter {
@@ -173,8 +178,8 @@ export class DockerController implements Controller {
     if (c && isUp(c.state)) {
       // The engine sends the container's stop signal, then SIGKILL after `t` seconds.
       const t = stopTimeoutSeconds(this.task.spec.container.stopGracePeriodMs);
-      const r = await callEngine('stop container', () =>
-        this.deps.docker.getContainer(c.id).stop({ t, abortSignal: signal }),
+      const r = await this.bounded('stop container', t * 1000 + this.deps.engineCallTimeoutMs, signal, (s) =>
+        this.deps.docker.getContainer(c.id).stop({ t, abortSignal: s }),
       );
       // 304: already stopped; 404: already gone. Anything else is the engine failing us.
       if (!r.ok && r.reply.statusCode !== 304 && r.reply.statusCode !== 404)
@@ -186,8 +191,8 @@ export class DockerController implements Controller {
   async terminate(signal?: AbortSignal): Promise<void> {
     this.intent.stopRequested = true;
     const target = this.containerId ?? this.name;
-    const r = await callEngine('kill container', () =>
-      this.deps.docker.getContainer(target).kill({ signal: 'SIGKILL', abortSignal: signal }),
+    const r = await this.bounded('kill container', this.deps.engineCallTimeoutMs, signal, (s) =>
+      this.deps.docker.getContainer(target).kill({ signal: 'SIGKILL', abortSignal: s }),
     );
     // 404: gone; 409: not running. Both mean there is nothing left to kill.
     if (!r.ok && r.reply.statusCode !== 404 && r.reply.statusCode !== 409)
@@ -201,8 +206,8 @@ export class DockerController implements Controller {
     if (c && isUp(c.state)) await this.shutdown(signal);
     this.intent.removeRequested = true;
     const target = this.containerId ?? this.name;
-    const r = await callEngine('remove container', () =>
-      this.deps.docker.getContainer(target).remove({ force: true, v: true, abortSignal: signal }),
+    const r = await this.bounded('remove container', this.deps.engineCallTimeoutMs, signal, (s) =>
+      this.deps.docker.getContainer(target).remove({ force: true, v: true, abortSignal: s }),
     );
     // 404: already gone; 409: a removal is already in progress.
     if (!r.ok && r.reply.statusCode !== 404 && r.reply.statusCode !== 409)
@@ -247,6 +252,15 @@ export class DockerController implements Controller {
     })();
   }
 
+  private bounded<T>(
+    what: string,
+    ms: number,
+    signal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): ReturnType<typeof callEngineWithin<T>> {
+    return callEngineWithin(`${what} ${this.name}`, ms, this.deps.clock, signal, fn);
+  }
+
   private async startFailed(reply: EngineReply, signal: AbortSignal | undefined): Promise<TaskStatus> {
     const mapped = mapStatus(await this.inspect(signal), this.intent, this.deps.clock.now());
     if (mapped && isPastRunning(mapped.state)) return this.record(mapped);
@@ -255,8 +269,8 @@ export class DockerController implements Controller {
 
   private async inspectRaw(signal?: AbortSignal): Promise<Docker.ContainerInspectInfo | undefined> {
     const target = this.containerId ?? this.name;
-    const r = await callEngine('inspect container', () =>
-      this.deps.docker.getContainer(target).inspect({ abortSignal: signal }),
+    const r = await this.bounded('inspect container', this.deps.engineCallTimeoutMs, signal, (s) =>
+      this.deps.docker.getContainer(target).inspect({ abortSignal: s }),
     );
     if (r.ok) return r.value;
     if (r.reply.statusCode === 404) return undefined;

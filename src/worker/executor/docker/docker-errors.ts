@@ -1,4 +1,10 @@
-import { errorMessage, isAbortError, UnavailableError } from '../../../common/index.js';
+import {
+  type Clock,
+  errorMessage,
+  isAbortError,
+  SwarmError,
+  UnavailableError,
+} from '../../../common/index.js';
 
 /**
  * The one place where Docker API errors become ours (a protocol edge, style §8.5).
@@ -61,4 +67,39 @@ export function unavailable(what: string, cause: unknown): UnavailableError {
     cause,
     details: typeof code === 'string' ? { errno: code } : {},
   });
+}
+
+/**
+ * Like `callEngine`, bounded: the call gets a signal that aborts after `ms` (dockerode then drops
+ * the request), and if it has not settled by then it fails with DEADLINE_EXCEEDED naming the
+ * call (details.call), whether or not the call heeds the abort. For the calls of a stop, kill or
+ * removal: a hung engine must not hold a leave or a task's removal forever. The caller's own
+ * abort still comes through as an abort.
+ */
+export async function callEngineWithin<T>(
+  what: string,
+  ms: number,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; reply: EngineReply }> {
+  signal?.throwIfAborted();
+  const timer = new AbortController();
+  const both = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
+  let cancel: () => void = () => {};
+  const deadline = new Promise<never>((_, reject) => {
+    cancel = clock.setTimer(ms, () => {
+      const e = new SwarmError('DEADLINE_EXCEEDED', `docker engine: ${what} did not answer within ${ms} ms`, {
+        retryable: true,
+        details: { call: what, timeoutMs: ms },
+      });
+      reject(e);
+      timer.abort(e);
+    });
+  });
+  try {
+    return await Promise.race([callEngine(what, () => fn(both)), deadline]);
+  } finally {
+    cancel();
+  }
 }

@@ -4,7 +4,9 @@ import {
   type Clock,
   type Component,
   type Event,
+  errorMessage,
   InvalidArgumentError,
+  isSwarmError,
   type Logger,
   NotFoundError,
   noopLogger,
@@ -21,7 +23,7 @@ import type {
   ManagedContainer,
 } from '../executor.js';
 import { DockerController } from './controller.js';
-import { callEngine, mustCallEngine } from './docker-errors.js';
+import { callEngine, callEngineWithin, mustCallEngine } from './docker-errors.js';
 import { EngineEvents } from './engine-events.js';
 import { ExitLog } from './exit-log.js';
 import {
@@ -45,6 +47,25 @@ export interface DockerExecutorOptions {
   readonly logger?: Logger;
   /** The node's overlay data plane: containers of tasks on overlays are attached through it. */
   readonly networks?: OverlayNetworks;
+  /**
+   * Bound of each engine call that stops, kills, inspects or removes a container (a stop gets
+   * the task's stop grace on top). @default ENGINE_CALL_TIMEOUT_MS
+   */
+  readonly engineCallTimeoutMs?: number;
+}
+
+/** A hung engine must not hold a task's removal, a leave or a stop forever. */
+export const ENGINE_CALL_TIMEOUT_MS = 15_000;
+
+/** `engineCallTimeoutMs` as given (undefined: the default), checked where the options are read. */
+export function resolveEngineCallTimeout(ms: number | undefined): number {
+  if (ms === undefined) return ENGINE_CALL_TIMEOUT_MS;
+  if (!Number.isInteger(ms) || ms <= 0 || ms > 600_000)
+    throw new InvalidArgumentError(
+      'engineCallTimeoutMs',
+      `invalid engineCallTimeoutMs ${String(ms)}: expected whole milliseconds between 1 and 600000`,
+    );
+  return ms;
 }
 
 /**
@@ -62,6 +83,7 @@ export class DockerExecutor implements Executor, Component {
   private readonly logger: Logger;
   private readonly networks: OverlayNetworks | undefined;
   private readonly exits: ExitLog;
+  private readonly engineCallTimeoutMs: number;
 
   /** Loads dockerode only now, so that CLI verbs that never touch an engine do not pay for it. */
   static async create(options: DockerExecutorOptions): Promise<DockerExecutor> {
@@ -74,6 +96,7 @@ export class DockerExecutor implements Executor, Component {
     options: DockerExecutorOptions,
   ) {
     this.nodeId = options.nodeId;
+    this.engineCallTimeoutMs = resolveEngineCallTimeout(options.engineCallTimeoutMs);
     this.networks = options.networks;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? noopLogger).child({ component: 'docker-executor' });
@@ -124,6 +147,7 @@ export class DockerExecutor implements Executor, Component {
       clock: this.clock,
       logger: this.logger,
       events: this.onDidContainerEvent,
+      engineCallTimeoutMs: this.engineCallTimeoutMs,
       ...(this.networks && { networks: this.networks }),
     });
   }
@@ -155,9 +179,19 @@ export class DockerExecutor implements Executor, Component {
       // Errors are left to the remove below, which forces the matter.
       await callEngine('stop container', () => container.stop({ abortSignal: signal }));
     }
-    const r = await callEngine('remove container', () =>
-      container.remove({ force: true, v: true, abortSignal: signal }),
-    );
+    // The forced remove is bounded: a hung engine must not hold a leave (the stop above is left
+    // to the caller's signal: its grace period is the container's own, unknown here).
+    const r = await callEngineWithin(
+      `remove container ${c.containerId}`,
+      this.engineCallTimeoutMs,
+      this.clock,
+      signal,
+      (s) => container.remove({ force: true, v: true, abortSignal: s }),
+    ).catch((e: unknown) => {
+      // One hung removal must not hide what the others did (they run side by side).
+      if (!isSwarmError(e, 'DEADLINE_EXCEEDED')) throw e;
+      return { ok: false as const, reply: { statusCode: 0, message: errorMessage(e) } };
+    });
     // 404: gone meanwhile; 409: a removal already under way. Either way it is going.
     if (r.ok || r.reply.statusCode === 404 || r.reply.statusCode === 409) {
       this.logger.info('removed container of a task this node no longer owns', {
