@@ -1,5 +1,5 @@
 /**
- * npm run bench:mesh [-- --duration 5 --connections 8 --threads 1 --rounds 3 --client-cpu 0 --server-cpu 1]
+ * npm run bench:mesh [-- --duration 2 --connections 8 --threads 1 --rounds 9 --client-cpu 0 --server-cpu 1]
  *
  * The routing mesh's cost, on three lab hosts (docs/lab.md) running the kernel data plane alone
  * (scripts/mesh-driver.ts, fed one MeshState): one server container on host 1 on the ingress
@@ -28,10 +28,10 @@ import { Lab } from '../test/harness/lab.js';
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '2' },
     connections: { type: 'string', default: '8' },
     threads: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '9' },
     'client-cpu': { type: 'string', default: '0' },
     'server-cpu': { type: 'string', default: '1' },
   },
