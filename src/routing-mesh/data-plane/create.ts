@@ -8,6 +8,7 @@ import { KernelDataPlane, type MeshDataPlane } from './data-plane.js';
 import { type DataPlaneKind, detectDataPlane } from './detect.js';
 import { dockerNetworkEngine } from './docker-networks.js';
 import { lockNetns } from './netns-lock.js';
+import { resolveEngineCallTimeout } from './teardown.js';
 
 export interface CreateDataPlaneOptions {
   readonly nodeId: NodeId;
@@ -79,6 +80,7 @@ export async function createDataPlane(
           logger: log,
           clock: o.clock,
           removeAllOnStop: o.removeAllOnStop,
+          engineCallTimeoutMs: resolveEngineCallTimeout(undefined),
         }),
         dns: new DnsServer({ logger: o.logger, clock: o.clock, random: o.random }, { nodeId: o.nodeId }),
       }),

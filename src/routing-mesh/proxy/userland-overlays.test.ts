@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MeshState, NetworkId, NodeId, ServiceId } from '../../api/index.js';
 import { ManualClock, noopLogger } from '../../common/index.js';
 import type { CommandRunner } from '../data-plane/command-runner.js';
@@ -101,15 +101,16 @@ describe('UserlandOverlays', () => {
     for (const s of stops.splice(0)) await s();
   });
 
-  function start(f: ReturnType<typeof fakes>, leaving: () => boolean) {
+  function start(f: ReturnType<typeof fakes>, leaving: () => boolean, engine: NetworkEngine = f.engine) {
     const clock = new ManualClock();
     const o = new UserlandOverlays({
       nodeId: N1,
-      engine: f.engine,
+      engine,
       run: f.run,
       logger: noopLogger,
       clock,
       removeAllOnStop: leaving,
+      engineCallTimeoutMs: 5_000,
     });
     const abort = new AbortController();
     const running = o.run(abort.signal);
@@ -158,5 +159,34 @@ describe('UserlandOverlays', () => {
       await stop();
       expect(f.removed).toEqual([{ name: 'swarmctl-appnet', onlyIfUnused: !leaving }]);
     }
+  });
+
+  it('at stop gives up on an engine call that never answers after its bound, so leave cannot hang', async () => {
+    const f = fakes();
+    let hang = false;
+    let hung = 0;
+    const engine: NetworkEngine = {
+      ...f.engine,
+      remove: (name, o) => {
+        if (!hang) return f.engine.remove(name, o);
+        hung++;
+        return new Promise<void>(() => {});
+      },
+    };
+    const { o, stop, clock } = start(f, () => true, engine);
+    await o.update(state(1, { onApp: true, vips: [] }));
+    hang = true;
+    let stopped = false;
+    const stopping = stop().then(() => {
+      stopped = true;
+    });
+    await vi.waitFor(() => expect(hung).toBe(1));
+    clock.advance(4_999);
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    clock.advance(1);
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(f.networks.has('swarmctl-appnet')).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import {
 import type { CommandRunner } from '../data-plane/command-runner.js';
 import type { NetworkEngine } from '../data-plane/docker-networks.js';
 import { type NetworkPlan, planMesh } from '../data-plane/plan.js';
+import { boundedEngine } from '../data-plane/teardown.js';
 
 export interface UserlandOverlaysDeps {
   readonly nodeId: NodeId;
@@ -20,6 +21,11 @@ export interface UserlandOverlaysDeps {
   readonly clock: Clock;
   /** Asked at stop: true (leaving) removes every network of ours, else only unused ones. */
   readonly removeAllOnStop: () => boolean;
+  /**
+   * Bound of each engine call at stop (resolved by `resolveEngineCallTimeout`), so a hung engine
+   * cannot hang `leave`; calls while running are not bounded (a slow create is retried anyway).
+   */
+  readonly engineCallTimeoutMs: number;
 }
 
 /** A failed convergence is tried again after this long even if no new state arrives. */
@@ -155,9 +161,10 @@ export class UserlandOverlays {
   /** Leaving: every network of ours; a plain stop: those no container uses (VIPs go with them). */
   private async teardown(): Promise<void> {
     const all = this.deps.removeAllOnStop();
+    const engine = boundedEngine(this.deps.engine, this.deps.engineCallTimeoutMs, this.deps.clock);
     try {
-      for (const e of await this.deps.engine.listOurs()) {
-        await this.deps.engine.remove(e.name, { onlyIfUnused: !all }).catch((err: unknown) =>
+      for (const e of await engine.listOurs()) {
+        await engine.remove(e.name, { onlyIfUnused: !all }).catch((err: unknown) =>
           this.deps.logger.warn('overlay network not removed', {
             network: e.name,
             error: errorMessage(err),
