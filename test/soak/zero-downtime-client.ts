@@ -61,7 +61,10 @@ export function get(address: string, port: number, localPort?: number): Promise<
       if (sport === 0) sport = req.socket?.localPort ?? 0;
       req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }));
     });
-    req.on('error', (e: NodeJS.ErrnoException) => done(`error ${e.code ?? e.message}`));
+    // "socket hang up" is a FIN before any response, "read ECONNRESET" a reset: the message tells.
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      done(e.code ? `error ${e.code} (${e.message})` : `error ${e.message}`),
+    );
     req.end();
   });
 }

@@ -79,7 +79,10 @@ async function pawsCounters(service: string): Promise<string> {
       const values = (lines[1] ?? '').split(' ');
       const picked = names
         .map((name, i) => [name, values[i]] as const)
-        .filter(([name, v]) => /PAWS|TW|OutOfWindow/.test(name) && v !== '0');
+        .filter(
+          ([name, v]) =>
+            /PAWS|TW|OutOfWindow|Listen|Syncookies|ReqQFull|Abort|Timeouts/.test(name) && v !== '0',
+        );
       out.push(`${id}@host${n}: ${picked.map(([name, v]) => `${name}=${v}`).join(' ')}`);
     }
   }
