@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from '../harness/lab.js';
 import { NODE_PROC } from '../harness/lab-swarm.js';
@@ -57,6 +57,28 @@ async function containers(lab: Lab, service: string): Promise<string[]> {
   return out;
 }
 
+/** How much each node's log holds, so that an empty timeline is not mistaken for a quiet one. */
+function logSpan(lab: Lab): string {
+  return HOSTS.map((n) => {
+    const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
+    if (!existsSync(path)) return `host${n} no log`;
+    const recs = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    const time = (l: string | undefined): string => /"time":"[^"]*T([^"]+)"/.exec(l ?? '')?.[1] ?? '?';
+    return `host${n} ${recs.length} records ${time(recs[0])}-${time(recs.at(-1))}`;
+  }).join(', ');
+}
+
+/** Copies every node's log into `dir` (kept after the lab's teardown), named by host. */
+export function keepLogs(lab: Lab, dir: string, tag: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const n of HOSTS) {
+    const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
+    if (existsSync(path)) copyFileSync(path, join(dir, `${tag}-host${n}.log`));
+  }
+}
+
 /** The node logs' records of interest between `from` and `to` (epoch ms), merged by time. */
 function timeline(lab: Lab, from: number, to: number): string[] {
   const rows: { t: number; line: string }[] = [];
@@ -112,7 +134,7 @@ export async function explain(lab: Lab, r: Reply, port: number, service: string)
     );
     lines.push(`  backend ${backend}: ${behind.join(' | ') || '(no container of the service has it now)'}`);
   }
-  lines.push(`  timeline (request at ${new Date(r.wall).toISOString().slice(11)}):`);
+  lines.push(`  timeline (request at ${new Date(r.wall).toISOString().slice(11)}; ${logSpan(lab)}):`);
   for (const l of timeline(lab, r.wall - 1_500, r.wall + r.ms + 500)) lines.push(`    ${l}`);
   return lines.join('\n');
 }

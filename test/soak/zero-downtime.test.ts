@@ -10,6 +10,7 @@ import {
   containerTable,
   explain,
   holdSummary,
+  keepLogs,
   synRetransmits,
 } from './zero-downtime-report.js';
 
@@ -203,6 +204,9 @@ async function rollThrough(
     // Slow (a retransmitted SYN or a stalled reply) or failed: where it went and what the nodes did then.
     const odd = all.filter((x) => x.body.startsWith('error') || x.ms >= SYN_RETRANSMIT_MS);
     if (odd.length > 0) console.log(`containers of ${service}:\n  ${await containerTable(lab, service)}`);
+    // The nodes' logs go with the lab: ZERO_DOWNTIME_LOGS=<dir> keeps them when a request failed.
+    const keep = process.env.ZERO_DOWNTIME_LOGS;
+    if (keep && failed.length > 0) keepLogs(lab, keep, `${service}-${Date.now()}`);
     for (const x of odd.slice(0, 10)) {
       console.log(
         `${x.body.startsWith('error') ? 'failed' : 'slow'}: at +${Math.round(x.at - updateFrom)} ms from the ` +
