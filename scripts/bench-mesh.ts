@@ -1,12 +1,13 @@
 /**
- * npm run bench:mesh [-- --duration 2 --connections 8 --threads 1 --rounds 9 --client-cpu 0 --server-cpu 1]
+ * npm run bench:mesh [-- --duration 2 --connections 8 --threads 1 --rounds 9 --client-cpu CPU --server-cpu CPU]
  *
  * The routing mesh's cost, on three lab hosts (docs/lab.md) running the kernel data plane alone
  * (scripts/mesh-driver.ts, fed one MeshState): one server container on host 1 on the ingress
  * overlay (swarmctl-test/static:v1, scripts/build-bench-images.sh: one nginx process, keep-alive,
  * a fixed 3-byte answer), published by the mesh on 8080 and by Docker in host mode on 8081. wrk
- * (keep-alive) runs on host 3, pinned to --client-cpu, the server to --server-cpu ('' for no
- * pinning), the same for every target, against:
+ * (keep-alive) runs on host 3, against the targets below; --client-cpu / --server-cpu pin wrk and
+ * the server to CPUs, the same for every target (default none: pinning did not steady the
+ * figures on the shared machine, docs/bench.md):
  *  (a) the container's address directly (over the overlay: the only way to it from host 3),
  *  (b) the published port of its own node (host 1: DNAT to a local backend),
  *  (c) the published port of another node (host 2: DNAT, then VXLAN to host 1),
@@ -32,8 +33,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '8' },
     threads: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '9' },
-    'client-cpu': { type: 'string', default: '0' },
-    'server-cpu': { type: 'string', default: '1' },
+    'client-cpu': { type: 'string', default: '' },
+    'server-cpu': { type: 'string', default: '' },
   },
 });
 const ROOT = resolve(import.meta.dirname, '..');
