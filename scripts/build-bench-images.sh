@@ -25,17 +25,23 @@ if [[ "${1:-}" == --list ]]; then
   exit 0
 fi
 
-if [[ ! -x "$NGINX" ]]; then
-  [[ "$(id -u)" == 0 ]] || fail "$NGINX not found (apt-get install nginx-light, or run scripts/install-world.sh)"
-  # policy-rc.d keeps the package from starting a host-wide nginx where one is in place.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null ||
-    fail "apt-get install nginx-light failed"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# Without nginx installed, take the binary out of Debian's package without installing it: an
+# installed nginx package would start a host-wide server on port 80 where no policy-rc.d stops it.
+if [[ ! -x "$NGINX" || -n "${SWARMCTL_BENCH_NGINX_FROM_DEB:-}" ]]; then
+  (cd "$work" && apt-get download -q nginx >/dev/null 2>&1) ||
+    fail "apt-get download nginx failed (is Debian's package index reachable? apt-get update)"
+  dpkg-deb -x "$work"/nginx_*.deb "$work/deb" || fail "dpkg-deb could not unpack the nginx package"
+  NGINX="$work/deb/usr/sbin/nginx"
+  [[ -x "$NGINX" ]] || fail "the nginx package holds no usr/sbin/nginx"
+fi
+if ldd "$NGINX" | grep -q 'not found'; then
+  fail "libraries nginx needs are missing: $(ldd "$NGINX" | grep 'not found' | tr -s ' \t' ' ') (scripts/install-world.sh installs them)"
 fi
 command -v docker >/dev/null || fail "docker is not installed (run scripts/install-world.sh)"
 docker info >/dev/null 2>&1 || fail "no Docker engine answers (run scripts/ensure-docker.sh)"
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 mkdir -p "$rootfs"/{etc/nginx,tmp,proc,sys,dev,usr/sbin}
 chmod 1777 "$rootfs/tmp"
