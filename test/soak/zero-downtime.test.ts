@@ -20,9 +20,11 @@ import {
  * published port in a loop, one fresh connection per request (no keep-alive, so every request
  * goes through the DNAT choice anew and sees backends joining and leaving the rotation).
  *
- * Run by `npm run test:soak` (about 80 s; outside the default suite: it passed 27 runs of 27 and
- * one CI run of two, which lost one request of 12,712 to a 2 s timeout in the health-checked
- * case, cause not found). Before the two fixes it covers, one run in 2 to 3 lost
+ * Run by `npm run test:soak` (about 65 s; outside the default suite: a CI run lost one request of
+ * 12,712 to a 2 s timeout in the health-checked case, and resets still happen there, about one run
+ * in 7; docs/routing-mesh.md "Zero downtime"). Every slow or failed request is explained (client
+ * port, handshake and first-byte times, conntrack on both nodes, the backend's container, each
+ * node's applied mesh revisions from debug logs). Before the two fixes it covers, one run in 2 to 3 lost
  * requests: a node still routing to a task already told to stop (now the stop waits for every
  * node's acknowledgement of the mesh without it), and a client port reused through another node
  * meeting the backend's TIME_WAIT (PAWS; now each node maps client ports into its own share).
