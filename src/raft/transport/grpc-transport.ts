@@ -9,15 +9,9 @@ import {
   SwarmError,
 } from '../../common/index.js';
 import { type ChannelCredentials, createClient, type Handlers } from '../../rpc/index.js';
-import type {
-  Message,
-  NodeId,
-  SnapshotMessage,
-  Transport,
-  TransportReport,
-  TransportSubscription,
-} from '../types.js';
+import type { Message, NodeId, Transport, TransportReport, TransportSubscription } from '../types.js';
 import { Notifier } from './notifier.js';
+import { newPeer, type Peer, stopPeer, takeBatch } from './peer.js';
 import { RaftService, type RaftServiceMethods, type SnapshotFrame } from './service.js';
 
 export interface GrpcTransportOptions {
@@ -50,27 +44,6 @@ export interface GrpcTransportDeps {
   /** Client credentials for dialling peers (mutual TLS in production). */
   credentials: () => ChannelCredentials;
   channelOptions?: Record<string, string | number>;
-}
-
-interface Peer {
-  id: NodeId;
-  address: string;
-  /** Messages for this peer, taken by the peer's `Pull` stream on our server. */
-  queue: Message[];
-  snapshots: SnapshotMessage[];
-  work: Notifier;
-  /** The `Pull` call that currently drains `queue`; a newer one from the same peer replaces it. */
-  outlet: object | undefined;
-  outletChanged: Notifier;
-  /** Settles once a push session (the fallback) has delivered everything it took and ended. */
-  pushing: Promise<void> | undefined;
-  stop: AbortController;
-}
-
-function approxSize(m: Message): number {
-  if (m.type === 'append') return 64 + m.entries.reduce((n, e) => n + e.data.length + 24, 0);
-  if (m.type === 'propose') return 64 + m.entries.reduce((n, e) => n + e.data.length + 8, 0);
-  return 64;
 }
 
 /**
@@ -120,17 +93,7 @@ export class GrpcTransport implements Transport, Component {
     const existing = this.peers.get(id);
     if (existing?.address === address) return;
     if (existing) this.removePeer(id);
-    const peer: Peer = {
-      id,
-      address,
-      queue: [],
-      snapshots: [],
-      work: new Notifier(),
-      outlet: undefined,
-      outletChanged: new Notifier(),
-      pushing: undefined,
-      stop: new AbortController(),
-    };
+    const peer = newPeer(id, address);
     this.peers.set(id, peer);
     this.peersChanged.notify();
     if (this.signal) this.startPeer(peer, this.signal);
@@ -140,9 +103,7 @@ export class GrpcTransport implements Transport, Component {
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
-    peer.stop.abort();
-    peer.work.notify();
-    peer.outletChanged.notify();
+    stopPeer(peer);
   }
 
   /** Messages waiting for `peer` (observability; bounded by maxQueuedMessages). */
@@ -154,10 +115,13 @@ export class GrpcTransport implements Transport, Component {
     for (const m of messages) {
       const peer = this.peers.get(m.to);
       if (!peer) continue;
-      if (m.type === 'snapshot') peer.snapshots.push(m);
-      else if (peer.queue.length < this.o.maxQueuedMessages) peer.queue.push(m);
-      else continue;
-      peer.work.notify();
+      if (m.type === 'snapshot') {
+        peer.snapshots.push(m);
+        peer.snapshotQueued.notify();
+      } else if (peer.queue.length < this.o.maxQueuedMessages) {
+        peer.queue.push(m);
+        peer.work.notify();
+      }
     }
   }
 
@@ -209,11 +173,7 @@ export class GrpcTransport implements Transport, Component {
         await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
       this.stopped.abort();
       this.peersChanged.notify();
-      for (const peer of this.peers.values()) {
-        peer.stop.abort();
-        peer.work.notify();
-        peer.outletChanged.notify();
-      }
+      for (const peer of this.peers.values()) stopPeer(peer);
       await Promise.allSettled(this.running);
     } finally {
       store.dispose();
@@ -242,11 +202,25 @@ export class GrpcTransport implements Transport, Component {
       throw new SwarmError('PERMISSION_DENIED', `node ${caller} cannot pull the raft messages of ${to}`);
     const stop = AbortSignal.any([signal, this.stopped.signal]);
     let peer = this.peers.get(to);
-    while (!peer && !stop.aborted) {
-      await this.peersChanged.wait(stop);
-      peer = this.peers.get(to);
+    // One listener per call (not per wait) wakes the loops below when the caller goes away.
+    const wake = (): void => {
+      this.peersChanged.notify();
+      peer?.work.notify();
+    };
+    stop.addEventListener('abort', wake, { once: true });
+    try {
+      while (!peer && !stop.aborted) {
+        await this.peersChanged.wait();
+        peer = this.peers.get(to);
+      }
+      if (!peer || stop.aborted) return;
+      yield* this.drain(peer, stop);
+    } finally {
+      stop.removeEventListener('abort', wake);
     }
-    if (!peer || stop.aborted) return;
+  }
+
+  private async *drain(peer: Peer, stop: AbortSignal): AsyncIterable<Message[]> {
     const token = {};
     peer.outlet = token;
     peer.work.notify();
@@ -255,9 +229,9 @@ export class GrpcTransport implements Transport, Component {
       yield [];
       // Messages keep their order across the switch: a push session under way delivers and ends first.
       if (peer.pushing) await this.settledOrTimeout(peer.pushing, stop);
-      while (!stop.aborted && peer.outlet === token && this.peers.get(to) === peer) {
-        if (peer.queue.length === 0) await peer.work.wait(stop);
-        else yield this.takeBatch(peer);
+      while (!stop.aborted && peer.outlet === token && this.peers.get(peer.id) === peer) {
+        if (peer.queue.length === 0) await peer.work.wait();
+        else yield takeBatch(peer, this.o.maxBatchBytes);
       }
     } finally {
       if (peer.outlet === token) {
@@ -280,8 +254,8 @@ export class GrpcTransport implements Transport, Component {
   private async pushTo(peer: Peer, signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      if (peer.outlet) await peer.outletChanged.wait(signal);
-      else if (peer.queue.length === 0) await peer.work.wait(signal);
+      if (peer.outlet) await peer.outletChanged.wait();
+      else if (peer.queue.length === 0) await peer.work.wait();
       else {
         await abortableDelay(this.deps.clock, this.o.pushAfterMs, signal);
         if (peer.outlet || peer.queue.length === 0 || signal.aborted) continue;
@@ -305,8 +279,8 @@ export class GrpcTransport implements Transport, Component {
           while (!signal.aborted && !peer.outlet) {
             if (closed)
               throw new SwarmError('UNAVAILABLE', 'raft stream closed by peer', { retryable: true });
-            if (peer.queue.length === 0) await peer.work.wait(signal);
-            else await stream.write(this.takeBatch(peer));
+            if (peer.queue.length === 0) await peer.work.wait();
+            else await stream.write(takeBatch(peer, this.o.maxBatchBytes));
           }
           if (signal.aborted) stream.cancel();
           else await stream.end();
@@ -369,19 +343,9 @@ export class GrpcTransport implements Transport, Component {
     }
   }
 
-  private takeBatch(peer: Peer): Message[] {
-    let bytes = 0;
-    let n = 0;
-    while (n < peer.queue.length && (n === 0 || bytes + approxSize(peer.queue[n]!) <= this.o.maxBatchBytes)) {
-      bytes += approxSize(peer.queue[n]!);
-      n++;
-    }
-    return peer.queue.splice(0, n);
-  }
-
   private async pumpSnapshots(peer: Peer, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      if (peer.snapshots.length === 0) await peer.work.wait(signal);
+      if (peer.snapshots.length === 0) await peer.snapshotQueued.wait();
       const m = peer.snapshots.shift();
       if (!m || signal.aborted) continue;
       // A separate channel (distinct options => distinct connection) keeps bulk data off the heartbeat path.

@@ -156,9 +156,19 @@ export function readMessage(r: BinaryReader): Message {
   }
 }
 
+/** An upper estimate of a batch's encoded size, so the writer never grows (copies) a large batch. */
+function sizeHint(messages: readonly Message[]): number {
+  let n = 16;
+  for (const m of messages) {
+    n += 96;
+    if (m.type === 'append' || m.type === 'propose') for (const e of m.entries) n += e.data.length + 24;
+  }
+  return n;
+}
+
 /** Several messages in one frame: the transport's unit of batching. */
 export function encodeBatch(messages: readonly Message[]): Buffer {
-  const w = new BinaryWriter(1024);
+  const w = new BinaryWriter(sizeHint(messages));
   w.uint(messages.length);
   for (const m of messages) writeMessage(w, m);
   return w.finish();

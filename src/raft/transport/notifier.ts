@@ -1,23 +1,25 @@
-/** Wakes whoever waits for a change (several waiters at once, each with its own signal). */
+/**
+ * Wakes whoever waits for a change; all waiters share one promise. No abort signal per wait (an
+ * AbortSignal listener added and removed per batch showed in busy members' profiles): whoever
+ * stops a waiter's loop notifies it.
+ */
 export class Notifier {
-  private waiters = new Set<() => void>();
+  private pending: { promise: Promise<void>; resolve: () => void } | undefined;
 
   notify(): void {
-    const woken = this.waiters;
-    this.waiters = new Set();
-    for (const w of woken) w();
+    const p = this.pending;
+    this.pending = undefined;
+    p?.resolve();
   }
 
-  wait(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  wait(): Promise<void> {
+    if (!this.pending) {
+      let resolve = (): void => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.pending = { promise, resolve };
+    }
+    return this.pending.promise;
   }
 }
