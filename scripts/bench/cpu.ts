@@ -2,7 +2,7 @@
  * CPU time used by a set of processes (Linux /proc), so a benchmark can report CPU per write:
  * a figure that stays meaningful on a shared, busy machine where throughput and latency do not.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
@@ -23,4 +23,26 @@ function cpuMsOf(pid: number): number {
 
 export function cpuMs(pids: readonly number[]): number {
   return pids.reduce((n, p) => n + cpuMsOf(p), 0);
+}
+
+/** Context switches (voluntary + involuntary) of every thread of `pids` so far: wake-ups per write. */
+export function contextSwitches(pids: readonly number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return n;
 }

@@ -22,6 +22,8 @@ export interface RaftKvOptions {
   channels?: number;
   /** Extra node flags for the member processes (e.g. --cpu-prof for profiling). */
   nodeArgs?: readonly string[];
+  /** Extra environment variables for the member processes (A/B variants in benchmarks). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface Member {
@@ -67,7 +69,10 @@ export class RaftKvCluster {
       `--keep=${this.o.keep ?? 500}`,
       ...(bootstrap ? ['--bootstrap'] : []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', log] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', log],
+      ...(this.o.env ? { env: { ...process.env, ...this.o.env } } : {}),
+    });
     m.process = child;
     await new Promise<void>((resolve, reject) => {
       let out = '';

@@ -16,6 +16,7 @@ import { WalStorage } from '../../../src/raft/storage/index.js';
 import { GrpcTransport, RaftService } from '../../../src/raft/transport/index.js';
 import { ChannelCredentials, RpcServer, ServerCredentials } from '../../../src/rpc/index.js';
 import { KvService, type PutRequest } from './service.js';
+import { dumpTimeline, mark, timedStorage, timedTransport } from './timeline.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +45,7 @@ const logger = createLogger(
   },
 ).child({ 'node.id': id });
 
+const timeline = process.env.RAFT_KV_TIMELINE === '1';
 const kv = new KvStateMachine();
 const transport = new GrpcTransport({
   self: id,
@@ -57,8 +59,10 @@ const driver = new RaftDriver<KvOutput | null>(
     id,
     clock: systemClock,
     random: new SeededRandom(Date.now() ^ process.pid),
-    storage: new WalStorage(values.dir!, { logger }),
-    transport,
+    storage: timeline
+      ? timedStorage(new WalStorage(values.dir!, { logger }))
+      : new WalStorage(values.dir!, { logger }),
+    transport: timeline ? timedTransport(transport) : transport,
     stateMachine: kv,
     logger,
     defer: setImmediate,
@@ -77,10 +81,12 @@ const server = new RpcServer({ logger })
     KvService,
     {
       Put: async (r) => {
+        if (timeline) mark('put');
         const a = await driver.propose(
           encodeKvCommand({ kind: 'put', key: r.key, value: r.value }),
           sessionOf(r),
         );
+        if (timeline) mark('put-done');
         return { index: a.index };
       },
       Cas: async (r) => {
@@ -135,5 +141,6 @@ await running.catch((e: unknown) => {
   process.stderr.write(`raft-kv node failed: ${e instanceof Error ? e.stack : String(e)}\n`);
   process.exitCode = 1;
 });
+dumpTimeline((l) => process.stderr.write(l));
 // Everything we own has stopped; the open stdin pipe would keep the process alive otherwise.
 process.stdin.destroy();

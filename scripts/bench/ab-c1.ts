@@ -1,0 +1,124 @@
+/**
+ * Interleaved A/B of member variants at one concurrency level (c=1 by default), with etcd as the
+ * anchor: every variant is a raft-kv cluster of its own (all started up front, idle between
+ * turns), and each round runs every variant and etcd once, in a rotated order, so that a shared
+ * machine's load drifts over all of them alike.
+ *   node --import tsx scripts/bench/ab-c1.ts --variants 'base={};x={"VAR":"1"}' --rounds 6
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
+import { contextSwitches, cpuMs } from './cpu.js';
+import { startEtcd } from './etcd.js';
+import { type LoadResult, runLoad, valueOfSize } from './load.js';
+import { freePortRun } from './ports.js';
+
+const { values } = parseArgs({
+  options: {
+    variants: { type: 'string', default: 'base={}' },
+    rounds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '1' },
+    /** Seconds of load at concurrency 64 on each side before the rounds (JIT warm-up); `name:0` exempts a variant. */
+    warmup: { type: 'string', default: '0' },
+  },
+});
+const variants = values.variants!.split(';').map((v) => {
+  const i = v.indexOf('=');
+  return { name: v.slice(0, i), env: JSON.parse(v.slice(i + 1)) as Record<string, string> };
+});
+const concurrency = Number(values.concurrency);
+const durationMs = Number(values.seconds) * 1000;
+const value = valueOfSize(256);
+const text = value.toString('latin1');
+const dir = mkdtempSync(join(tmpdir(), 'ab-c1-'));
+const clusters: RaftKvCluster[] = [];
+const switches = new Map<string, number[]>();
+const results = new Map<string, LoadResult[]>([
+  ['etcd', []],
+  ...variants.map((v) => [v.name, []] as [string, LoadResult[]]),
+]);
+const etcd = await startEtcd(join(dir, 'etcd'), await freePortRun(24800, 6));
+try {
+  for (const [i, v] of variants.entries()) {
+    const d = join(dir, `v${i}`);
+    mkdirSync(d);
+    const c = new RaftKvCluster({
+      dir: d,
+      size: 3,
+      basePort: await freePortRun(24900 + i * 10, 3),
+      channels: 4,
+      env: v.env,
+    });
+    clusters.push(c);
+    await c.startAll();
+  }
+  const warm = async (c: RaftKvCluster | null): Promise<void> => {
+    const seconds = Number(values.warmup);
+    if (seconds <= 0) return;
+    await runLoad({
+      concurrency: 64,
+      durationMs: seconds * 1000,
+      warmupMs: 0,
+      op: (w, s) =>
+        c
+          ? c
+              .client(c.members[w % 3]!)
+              .Put({ key: `w${w}-${s % 1000}`, value: text }, { timeoutMs: 10_000 })
+              .then(() => undefined)
+          : etcd.put(w, Buffer.from(`w${w}-${s % 1000}`), value),
+    });
+  };
+  for (const [i, v] of variants.entries()) if (!v.name.startsWith('cold')) await warm(clusters[i]!);
+  await warm(null);
+  const turns = [
+    ...variants.map((v, i) => ({ name: v.name, cluster: clusters[i]! })),
+    { name: 'etcd', cluster: null },
+  ];
+  for (let round = 0; round < Number(values.rounds); round++) {
+    const order = turns.map((_, k) => turns[(k + round) % turns.length]!);
+    for (const t of order) {
+      const c = t.cluster;
+      if (c) await c.transferLeader(c.members[0]!);
+      else await etcd.moveLeader(0);
+      const pids = c ? c.members.map((m) => m.process!.pid!) : etcd.pids();
+      let ops = 0;
+      const cs0 = contextSwitches([process.pid, ...pids]);
+      const r = await runLoad({
+        concurrency,
+        durationMs,
+        cpu: () => cpuMs(pids),
+        op: async (w, s) => {
+          await (c
+            ? c
+                .client(c.members[w % 3]!)
+                .Put({ key: `k${w}-${s % 1000}`, value: text }, { timeoutMs: 10_000 })
+            : etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value));
+          ops++;
+        },
+      });
+      const cs = (contextSwitches([process.pid, ...pids]) - cs0) / ops;
+      switches.set(t.name, [...(switches.get(t.name) ?? []), cs]);
+      results.get(t.name)!.push(r);
+    }
+    const line = turns.map((t) => {
+      const r = results.get(t.name)!.at(-1)!;
+      return `${t.name} ${r.p50Ms.toFixed(2)}`;
+    });
+    process.stdout.write(`round ${round}: p50 ms ${line.join(', ')}\n`);
+  }
+} finally {
+  for (const c of clusters) await c.stop();
+  await etcd.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const etcdP50 = results.get('etcd')!.map((r) => r.p50Ms);
+for (const [name, rs] of results) {
+  const ratios = rs.map((r, k) => r.p50Ms / etcdP50[k]!);
+  process.stdout.write(
+    `${name.padEnd(12)} p50 median ${median(rs.map((r) => r.p50Ms)).toFixed(2)} ms, p99 median ${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms, w/s ${median(rs.map((r) => r.opsPerSec)).toFixed(0)}, member CPU/1k ${median(rs.map((r) => r.cpuMsPer1k ?? 0)).toFixed(0)} ms, context switches/write (members + client) ${median(switches.get(name) ?? [0]).toFixed(1)}, client CPU/1k ${median(rs.map((r) => r.clientCpuMsPer1k)).toFixed(0)} ms, p50/etcd per round ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)}x)\n`,
+  );
+}
