@@ -158,7 +158,12 @@ export function holdSummary(lab: Lab, from: number, to: number): string {
     for (const raw of readFileSync(path, 'utf8').split('\n')) {
       if (!raw.includes('"mesh applied"') && !raw.includes('held stop') && !raw.includes('before every node'))
         continue;
-      const rec = JSON.parse(raw) as { time: string; msg: string; heldMs?: number; ms?: number };
+      let rec: { time: string; msg: string; heldMs?: number; ms?: number };
+      try {
+        rec = JSON.parse(raw) as typeof rec;
+      } catch {
+        continue; // a line still being written
+      }
       const t = Date.parse(rec.time);
       if (t < from || t > to) continue;
       if (rec.msg === 'held stop released') held.push(rec.heldMs ?? 0);
