@@ -30,12 +30,35 @@ export function synRetransmits(replies: readonly Reply[]): number {
   return replies.filter((r) => r.connectMs === undefined || r.connectMs >= SYN_RETRANSMIT_MS).length;
 }
 
+/** Conntrack's TCP timeouts (s) by state: with the time left, when the entry last saw a packet. */
+const CT_TIMEOUTS: Record<string, number> = {
+  SYN_SENT: 120,
+  SYN_RECV: 60,
+  FIN_WAIT: 120,
+  CLOSE_WAIT: 60,
+  LAST_ACK: 30,
+  TIME_WAIT: 120,
+  CLOSE: 10,
+};
+
+/**
+ * Matching entries, each with the time of its last packet (± 1 s): a client port is reused
+ * towards the same node within seconds, so an entry may belong to a later connection.
+ */
 async function conntrack(lab: Lab, n: number, match: (line: string) => boolean): Promise<string[]> {
   const r = await lab.exec(n, ['cat', '/proc/net/nf_conntrack'], { allowFailure: true });
+  const now = Date.now();
   return r.stdout
     .split('\n')
     .filter(match)
-    .map((l) => l.replace(/\s+/g, ' ').replace(/^ipv4 2 /, ''));
+    .map((l) => {
+      const line = l.replace(/\s+/g, ' ').replace(/^ipv4 2 /, '');
+      const m = /^tcp 6 (\d+) (\S+) /.exec(line);
+      const full = m ? CT_TIMEOUTS[m[2] as string] : undefined;
+      if (!m || full === undefined) return line;
+      const last = new Date(now - (full - Number(m[1])) * 1_000).toISOString().slice(11, 21);
+      return `${line} (last packet ~${last})`;
+    });
 }
 
 /** Every container of `service` on every host, running or not, by its address on any network. */
