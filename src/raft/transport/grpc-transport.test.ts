@@ -39,7 +39,7 @@ async function startMember(id: string, port = 0): Promise<Member> {
       credentials: () => clientCredentials(material),
       channelOptions: serverNameOverride(),
     },
-    { snapshotChunkBytes: 64 * 1024, minBackoffMs: 10, maxBackoffMs: 50, pushAfterMs: 200 },
+    { snapshotChunkBytes: 64 * 1024, minBackoffMs: 10, maxBackoffMs: 50, pushAfterMs: 200, receive: 'pull' },
   );
   const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
     RaftService,
@@ -84,9 +84,13 @@ beforeAll(async () => {
     for (const p of members) if (p !== m) m.transport.setPeer(p.id, `127.0.0.1:${p.port}`);
 });
 
+const pushStops: AbortController[] = [];
+const pushRuns: Promise<unknown>[] = [];
+
 afterAll(async () => {
   for (const m of members) m.stop.abort();
-  await Promise.all(members.map((m) => m.done));
+  for (const s of pushStops) s.abort();
+  await Promise.all([...members.map((m) => m.done), ...pushRuns]);
   ca.dispose();
 });
 
@@ -222,6 +226,42 @@ describe('GrpcTransport', () => {
     await receivedAll('messages after the hand-over');
     const indexes = d.received.map((x) => (x as AppendMessage).entries[0]!.index);
     expect(indexes).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
+  });
+
+  it('in push mode (the default), the sender dials and delivers in order to a receiver that knows no peer', async () => {
+    const start = async (id: string): Promise<{ t: GrpcTransport; port: number; got: Message[] }> => {
+      const material = materialOf(id);
+      const t = new GrpcTransport({
+        self: id,
+        clock: systemClock,
+        logger: noopLogger,
+        credentials: () => clientCredentials(material),
+        channelOptions: serverNameOverride(),
+      });
+      const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
+        RaftService,
+        t.handlers(),
+        () => {},
+      );
+      const port = await server.bind('127.0.0.1:0', new NodeServerCredentials(material));
+      const got: Message[] = [];
+      t.onMessage((m) => got.push(m));
+      const stop = new AbortController();
+      pushStops.push(stop);
+      pushRuns.push(Promise.all([server.run(stop.signal), t.run(stop.signal)]));
+      return { t, port, got };
+    };
+    const e = await start('e');
+    const f = await start('f');
+    e.t.setPeer('f', `127.0.0.1:${f.port}`);
+    for (let i = 1; i <= 1000; i++) e.t.send([append('e', 'f', i)]);
+    await waitFor(
+      () => (f.got.length >= 1000 ? { done: true, value: 0 } : { done: false, state: `${f.got.length}` }),
+      { timeoutMs: 10_000, what: 'pushed appends' },
+    );
+    expect(f.got.map((x) => (x as AppendMessage).entries[0]!.index)).toEqual(
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+    );
   });
 
   it('drops messages beyond the queue bound instead of growing without limit', () => {

@@ -35,6 +35,13 @@ export interface GrpcTransportOptions {
    * or runs a version without `Pull`) before we push them to it instead. @default 1000 ms
    */
   pushAfterMs?: number;
+  /**
+   * How this member receives: `pull` dials each peer's `Pull` (its own window, above); `push`
+   * leaves it to the peers, which then push on `Send` without waiting (pushAfterMs is 0). Both
+   * serve both, so a cluster may mix them. `push` stays the default: in interleaved c=1024
+   * benchmarks `pull` used more member CPU per write (docs/raft-core.md). @default 'push'
+   */
+  receive?: 'pull' | 'push';
 }
 
 export interface GrpcTransportDeps {
@@ -47,11 +54,12 @@ export interface GrpcTransportDeps {
 }
 
 /**
- * Raft messages over gRPC streams. Each member dials every peer and pulls the messages that peer
- * has for it (one server stream per pair and direction, batches of everything queued since the
- * last write), so the receiver sets the HTTP/2 window it grants. Back-pressure comes from HTTP/2
- * flow control, a bounded queue drops on overload, and snapshots go on their own connection
- * (pushed by the sender, as they are rare and large).
+ * Raft messages over gRPC streams, one per pair and direction, each carrying batches (everything
+ * queued since the last write). A member receives either by pulling (it dials each peer's `Pull`,
+ * so it sets the HTTP/2 window it grants) or by letting its peers push on `Send` (see
+ * `receive`); a sender serves a pull when one comes and pushes otherwise. Back-pressure comes from
+ * HTTP/2 flow control, a bounded queue drops on overload, and snapshots are pushed on their own
+ * connection.
  */
 export class GrpcTransport implements Transport, Component {
   readonly name = 'raft-transport';
@@ -76,7 +84,8 @@ export class GrpcTransport implements Transport, Component {
       minBackoffMs: options.minBackoffMs ?? 50,
       maxBackoffMs: options.maxBackoffMs ?? 2000,
       receiveWindowBytes: options.receiveWindowBytes ?? 8 * 1024 * 1024,
-      pushAfterMs: options.pushAfterMs ?? 1000,
+      pushAfterMs: options.pushAfterMs ?? (options.receive === 'pull' ? 1000 : 0),
+      receive: options.receive ?? 'push',
     };
   }
 
@@ -184,7 +193,8 @@ export class GrpcTransport implements Transport, Component {
 
   private startPeer(peer: Peer, signal: AbortSignal): void {
     const stop = AbortSignal.any([signal, peer.stop.signal]);
-    this.running.push(this.pullFrom(peer, stop), this.pushTo(peer, stop), this.pumpSnapshots(peer, stop));
+    if (this.o.receive === 'pull') this.running.push(this.pullFrom(peer, stop));
+    this.running.push(this.pushTo(peer, stop), this.pumpSnapshots(peer, stop));
   }
 
   /**
@@ -257,7 +267,7 @@ export class GrpcTransport implements Transport, Component {
       if (peer.outlet) await peer.outletChanged.wait();
       else if (peer.queue.length === 0) await peer.work.wait();
       else {
-        await abortableDelay(this.deps.clock, this.o.pushAfterMs, signal);
+        if (this.o.pushAfterMs > 0) await abortableDelay(this.deps.clock, this.o.pushAfterMs, signal);
         if (peer.outlet || peer.queue.length === 0 || signal.aborted) continue;
         const client = createClient(
           RaftService,
