@@ -65,6 +65,10 @@ async function callEach(addr: string, trust: Trust): Promise<Record<string, stri
   const membership = createClient(MembershipService, addr, creds, opts);
   const raft = createClient(RaftService, addr, creds, opts);
   const { csrPem } = await generateNodeKeyAndCsr();
+  // A server stream: the outcome is whether its first read is refused (a refused call ends at once).
+  const pull = async (): Promise<void> => {
+    for await (const _ of raft.call.Pull({ to: 'x' }, { timeoutMs: 5000 })) return;
+  };
   try {
     const send = raft.call.Send({ timeoutMs: 5000 });
     return {
@@ -77,6 +81,7 @@ async function callEach(addr: string, trust: Trust): Promise<Record<string, stri
         membership.call.Join({ nodeId: 'x', raftAddr: '127.0.0.1:1' }, { timeoutMs: 5000 }),
       ),
       'Raft.Send': await outcome(send.end()),
+      'Raft.Pull': await outcome(pull()),
     };
   } finally {
     for (const c of [ca, control, membership, raft]) c.close();
@@ -99,6 +104,7 @@ describe('mutual TLS on the inter-node listener', () => {
         'Control.RemoveNode': 'UNAUTHENTICATED',
         'Membership.Join': 'UNAUTHENTICATED',
         'Raft.Send': 'UNAUTHENTICATED',
+        'Raft.Pull': 'UNAUTHENTICATED',
       });
     }
     // The join call itself answers, and refuses a bad token.
@@ -131,6 +137,7 @@ describe('mutual TLS on the inter-node listener', () => {
       'Control.RemoveNode': 'PERMISSION_DENIED',
       'Membership.Join': 'PERMISSION_DENIED',
       'Raft.Send': 'PERMISSION_DENIED',
+      'Raft.Pull': 'PERMISSION_DENIED',
     });
   });
 
