@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveDaemonConfig, settleDataPlane } from './config.js';
+import { dataPlaneChosenBy, resolveDaemonConfig, settleDataPlane } from './config.js';
 import { StateDir } from './state-dir.js';
 
 describe('daemon config: the data plane choice', () => {
@@ -45,12 +45,17 @@ describe('daemon config: the data plane choice across restarts', () => {
   it("records the first start's choice and keeps it on a restart without flag or environment", async () => {
     const dir = await stateDir();
     expect(await dir.readDataPlane()).toBeUndefined();
-    expect(await start(dir, { dataPlane: 'userland' })).toEqual({ choice: 'userland', persist: true });
+    expect(await start(dir, { dataPlane: 'userland' })).toEqual({
+      choice: 'userland',
+      chosenBy: '--data-plane',
+      persist: true,
+    });
     expect(await dir.readDataPlane()).toBe('userland');
     // The bug: a restart without --data-plane came back with auto.
-    expect(await start(dir, {})).toEqual({ choice: 'userland', persist: false });
+    expect(await start(dir, {})).toEqual({ choice: 'userland', chosenBy: 'state directory', persist: false });
     expect(await start(dir, {}, { SWARMCTL_DATA_PLANE: 'userland' })).toEqual({
       choice: 'userland',
+      chosenBy: 'SWARMCTL_DATA_PLANE',
       persist: false,
     });
     expect(await dir.readDataPlane()).toBe('userland');
@@ -58,7 +63,7 @@ describe('daemon config: the data plane choice across restarts', () => {
 
   it('records auto at a first start without a choice, so a later default start stays auto', async () => {
     const dir = await stateDir();
-    expect(await start(dir, {})).toEqual({ choice: 'auto', persist: true });
+    expect(await start(dir, {})).toEqual({ choice: 'auto', chosenBy: 'default', persist: true });
     expect(JSON.parse(await readFile(dir.dataPlaneFile, 'utf8'))).toEqual({ format: 1, dataPlane: 'auto' });
     expect((await start(dir, {})).choice).toBe('auto');
   });
@@ -68,15 +73,27 @@ describe('daemon config: the data plane choice across restarts', () => {
     await start(dir, { dataPlane: 'userland' });
     expect(await start(dir, {}, { SWARMCTL_DATA_PLANE: 'nftables+vxlan' })).toEqual({
       choice: 'nftables+vxlan',
+      chosenBy: 'SWARMCTL_DATA_PLANE',
       persist: true,
       changed: { from: 'userland', source: 'SWARMCTL_DATA_PLANE' },
     });
     expect(await start(dir, { dataPlane: 'auto' })).toEqual({
       choice: 'auto',
+      chosenBy: '--data-plane',
       persist: true,
       changed: { from: 'nftables+vxlan', source: '--data-plane' },
     });
     expect(await dir.readDataPlane()).toBe('auto');
+  });
+
+  it("says in the node's status what made the choice", () => {
+    expect(dataPlaneChosenBy({ choice: 'userland', chosenBy: '--data-plane' })).toBe('--data-plane userland');
+    expect(dataPlaneChosenBy({ choice: 'userland', chosenBy: 'SWARMCTL_DATA_PLANE' })).toBe(
+      'SWARMCTL_DATA_PLANE=userland',
+    );
+    expect(dataPlaneChosenBy({ choice: 'userland', chosenBy: 'state directory' })).toBe(
+      "the state directory's record (userland)",
+    );
   });
 
   it('refuses a damaged record instead of guessing, naming the file', async () => {

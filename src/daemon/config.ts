@@ -147,6 +147,8 @@ function resolveDataPlaneChoice(
 /** What the node runs with, and whether the state directory must (re)record it. */
 export interface DataPlaneSettlement {
   readonly choice: DataPlaneChoice;
+  /** What made the choice, for the node's status: this start's flag or environment, or the record. */
+  readonly chosenBy: DataPlaneSource | 'state directory';
   readonly persist: boolean;
   /** An explicit choice that replaces a different remembered one (logged by the daemon). */
   readonly changed?: { readonly from: DataPlaneChoice; readonly source: DataPlaneSource };
@@ -162,14 +164,25 @@ export function settleDataPlane(
   config: Pick<DaemonConfig, 'dataPlane' | 'dataPlaneSource'>,
   remembered: DataPlaneChoice | undefined,
 ): DataPlaneSettlement {
-  if (remembered === undefined) return { choice: config.dataPlane, persist: true };
-  if (config.dataPlaneSource === 'default' || config.dataPlane === remembered)
-    return { choice: remembered, persist: false };
+  if (remembered === undefined)
+    return { choice: config.dataPlane, chosenBy: config.dataPlaneSource, persist: true };
+  if (config.dataPlaneSource === 'default')
+    return { choice: remembered, chosenBy: 'state directory', persist: false };
+  if (config.dataPlane === remembered)
+    return { choice: remembered, chosenBy: config.dataPlaneSource, persist: false };
   return {
     choice: config.dataPlane,
+    chosenBy: config.dataPlaneSource,
     persist: true,
     changed: { from: remembered, source: config.dataPlaneSource },
   };
+}
+
+/** The phrase a forced data plane's status gives after "chosen by". */
+export function dataPlaneChosenBy(s: Pick<DataPlaneSettlement, 'choice' | 'chosenBy'>): string {
+  if (s.chosenBy === 'state directory') return `the state directory's record (${s.choice})`;
+  if (s.chosenBy === '--data-plane') return `--data-plane ${s.choice}`;
+  return `${s.chosenBy}=${s.choice}`;
 }
 
 /** Init and join announce an address to the other nodes: it must be known. */

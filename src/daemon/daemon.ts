@@ -45,7 +45,7 @@ import { LEAVE_TIMEOUT_MS, runAgentParts } from './agent-parts.js';
 import { type InitOptions, initIdentity, joinIdentity } from './bootstrap.js';
 import { CaStatusClients } from './ca-status-clients.js';
 import { pollCertificateStatus } from './cert-status.js';
-import { type DaemonConfig, type DataPlaneChoice, settleDataPlane } from './config.js';
+import { type DaemonConfig, type DataPlaneChoice, dataPlaneChosenBy, settleDataPlane } from './config.js';
 import { caStatusClient, keyFileLock, renewAtManagers, tlsMaterial } from './identity.js';
 import { RoleSwitch } from './role-switch.js';
 import { type NodeRecord, StateDir } from './state-dir.js';
@@ -78,6 +78,7 @@ export class Daemon implements Component {
   private dataPlane: DaemonStatus['dataPlane'];
   /** The data plane to start: this start's choice or the state directory's (`settleDataPlane`). */
   private dataPlaneChoice: DataPlaneChoice;
+  private dataPlaneChosenBy: string | undefined;
   private unlockWaiter = deferred<NodeKeyFile>();
   private manager: Manager | undefined;
   private roles: RoleSwitch | undefined;
@@ -287,6 +288,7 @@ export class Daemon implements Component {
   private async settleDataPlane(log: Logger): Promise<void> {
     const s = settleDataPlane(this.config, await this.dir.readDataPlane());
     this.dataPlaneChoice = s.choice;
+    this.dataPlaneChosenBy = dataPlaneChosenBy(s);
     if (s.changed)
       log.warn('data plane choice changed', { from: s.changed.from, to: s.choice, by: s.changed.source });
     if (s.persist) await this.dir.writeDataPlane(s.choice);
@@ -308,7 +310,10 @@ export class Daemon implements Component {
         clock: this.deps.clock,
         random: this.deps.random,
         removeAllOnStop: () => this.leaving !== undefined,
-        ...(this.dataPlaneChoice !== 'auto' && { force: this.dataPlaneChoice }),
+        ...(this.dataPlaneChoice !== 'auto' && {
+          force: this.dataPlaneChoice,
+          forcedBy: this.dataPlaneChosenBy,
+        }),
       });
       this.dataPlane = {
         kind: mesh.kind,

@@ -67,6 +67,9 @@ describe('data plane choice across a restart', () => {
     ok(node.cli('daemon', '-d', '--state-dir', node.dir, '--control-socket', node.socket));
     const after = await dataPlane(node);
     expect(info(node)?.node.pid).not.toBe(pid);
-    expect(after).toMatchObject({ kind: 'userland', reason: 'chosen by --data-plane userland' });
+    expect(after).toMatchObject({
+      kind: 'userland',
+      reason: "chosen by the state directory's record (userland)",
+    });
   }, 60_000);
 });

@@ -21,6 +21,8 @@ export interface CreateDataPlaneOptions {
   readonly removeAllOnStop: () => boolean;
   /** Forces one kind (the daemon's `--data-plane`); by default the kernel one where it can run (root, nft, VXLAN). */
   readonly force?: DataPlaneKind;
+  /** What forced it, for the status ("chosen by …"); `--data-plane <kind>` when not given. */
+  readonly forcedBy?: string;
   readonly run?: CommandRunner;
   readonly isRoot?: boolean;
 }
@@ -33,7 +35,7 @@ export async function createDataPlane(
   const force = o.force;
   let detected =
     force === 'userland'
-      ? { kind: 'userland' as const, reason: 'chosen by --data-plane userland' }
+      ? { kind: 'userland' as const, reason: `chosen by ${o.forcedBy ?? '--data-plane userland'}` }
       : await detectDataPlane(run, o.isRoot ?? process.getuid?.() === 0);
   const release = detected.kind === 'nftables+vxlan' ? lockNetns() : undefined;
   // Nodes sharing a namespace share an engine too: their overlays' Docker networks would clash.
