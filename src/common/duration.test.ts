@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, parseDuration, resolveMillis } from './duration.js';
 import { InvalidArgumentError } from './errors.js';
 
 describe('parseDuration', () => {
@@ -59,5 +59,18 @@ describe('formatDuration', () => {
     for (const ms of [1, 999, 1000, 61_000, 3_600_001, 86_400_000]) {
       expect(parseDuration(formatDuration(ms))).toBeCloseTo(ms, 6);
     }
+  });
+});
+
+describe('resolveMillis', () => {
+  it('gives the default when unset, keeps a valid value and refuses others naming the field', () => {
+    expect(resolveMillis('fooMs', undefined, 5_000)).toBe(5_000);
+    expect(resolveMillis('fooMs', 1, 5_000)).toBe(1);
+    expect(resolveMillis('fooMs', 600_000, 5_000)).toBe(600_000);
+    for (const bad of [0, -1, 1.5, 600_001, Number.NaN])
+      expect(() => resolveMillis('fooMs', bad, 5_000), String(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('fooMs') }),
+      );
+    expect(() => resolveMillis('fooMs', 11, 5, 10)).toThrow(/between 1 and 10/);
   });
 });

@@ -65,3 +65,22 @@ export function formatDuration(ms: number): string {
 function trim(n: number): string {
   return String(Number(n.toFixed(9)));
 }
+
+/**
+ * A time option in whole milliseconds as given (undefined: its default), checked once where the
+ * options are read: a bad value is refused naming the field, never clamped.
+ */
+export function resolveMillis(
+  field: string,
+  ms: number | undefined,
+  defaultMs: number,
+  maxMs = 600_000,
+): number {
+  if (ms === undefined) return defaultMs;
+  if (!Number.isInteger(ms) || ms <= 0 || ms > maxMs)
+    throw new InvalidArgumentError(
+      field,
+      `invalid ${field} ${String(ms)}: expected whole milliseconds between 1 and ${maxMs}`,
+    );
+  return ms;
+}

@@ -1,10 +1,4 @@
-import {
-  type Clock,
-  errorMessage,
-  InvalidArgumentError,
-  type Logger,
-  SwarmError,
-} from '../../common/index.js';
+import { type Clock, errorMessage, type Logger, resolveMillis, SwarmError } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 import type { EngineNetwork, NetworkEngine } from './docker-networks.js';
 import { diffReturnRoutes, removeReturnRules, runNft, setForwardRule } from './kernel-ops.js';
@@ -30,13 +24,7 @@ export const ENGINE_CALL_TIMEOUT_MS = 5_000;
 
 /** `engineCallTimeoutMs` as given (undefined: the default), checked once where the options are read. */
 export function resolveEngineCallTimeout(ms: number | undefined): number {
-  if (ms === undefined) return ENGINE_CALL_TIMEOUT_MS;
-  if (!Number.isInteger(ms) || ms <= 0 || ms > 600_000)
-    throw new InvalidArgumentError(
-      'engineCallTimeoutMs',
-      `invalid engineCallTimeoutMs ${String(ms)}: expected whole milliseconds between 1 and 600000`,
-    );
-  return ms;
+  return resolveMillis('engineCallTimeoutMs', ms, ENGINE_CALL_TIMEOUT_MS);
 }
 
 export interface TeardownDeps {
