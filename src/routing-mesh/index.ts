@@ -27,6 +27,16 @@ export {
   type UpstreamSource,
 } from './dns/index.js';
 export {
+  type ConntrackReader,
+  type ConntrackTcpEntry,
+  DRAIN_LIMIT_MS,
+  type DrainResult,
+  drainConnections,
+  parseConntrack,
+  procConntrackReader,
+  resolveDrainLimit,
+} from './drain/index.js';
+export {
   createUserlandMesh,
   PortProxy,
   type ProxyBackend,

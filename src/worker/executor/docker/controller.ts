@@ -15,6 +15,7 @@ import type { ContainerEvent, ContainerState, Controller } from '../executor.js'
 import { containerCreateOptions, stopTimeoutSeconds } from './container-config.js';
 import { callEngine, callEngineWithin, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
+import { drainBeforeStop, type MeshDrain } from './mesh-drain.js';
 import { attachNetworks, type OverlayNetworks, overlayResolver } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
 
@@ -32,6 +33,8 @@ export interface DockerControllerDeps {
    * (resolved by the executor: `resolveEngineCallTimeout`).
    */
   readonly engineCallTimeoutMs: number;
+  /** Connection draining of a mesh backend before its stop signal; absent: none. */
+  readonly drain?: MeshDrain;
 }
 
 interface Waiter {
@@ -176,6 +179,8 @@ export class DockerController implements Controller {
     this.intent.stopRequested = true;
     const c = await this.inspect(signal);
     if (c && isUp(c.state)) {
+      await drainBeforeStop(this.task, this.deps.drain, this.deps, signal);
+      signal?.throwIfAborted();
       // The engine sends the container's stop signal, then SIGKILL after `t` seconds.
       const t = stopTimeoutSeconds(this.task.spec.container.stopGracePeriodMs);
       const r = await this.bounded('stop container', t * 1000 + this.deps.engineCallTimeoutMs, signal, (s) =>

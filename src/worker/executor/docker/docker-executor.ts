@@ -14,6 +14,7 @@ import {
   systemClock,
   systemRandom,
 } from '../../../common/index.js';
+import { type ConntrackReader, procConntrackReader, resolveDrainLimit } from '../../../routing-mesh/index.js';
 import type {
   ContainerEvent,
   Controller,
@@ -34,6 +35,7 @@ import {
   managedLabelFilter,
 } from './labels.js';
 import { dockerSince, LogDemuxer } from './log-stream.js';
+import type { MeshDrain } from './mesh-drain.js';
 import type { OverlayNetworks } from './networks.js';
 import { toContainerState } from './status.js';
 
@@ -52,6 +54,13 @@ export interface DockerExecutorOptions {
    * the task's stop grace on top). @default ENGINE_CALL_TIMEOUT_MS
    */
   readonly engineCallTimeoutMs?: number;
+  /**
+   * How long a stopping mesh backend's open connections (this node's conntrack) may hold its stop
+   * signal; capped by the task's stop grace; 0: no drain. @default DRAIN_LIMIT_MS
+   */
+  readonly drainLimitMs?: number;
+  /** The conntrack table's text (tests). @default procConntrackReader */
+  readonly readConntrack?: ConntrackReader;
 }
 
 /** A hung engine must not hold a task's removal, a leave or a stop forever. */
@@ -84,6 +93,7 @@ export class DockerExecutor implements Executor, Component {
   private readonly networks: OverlayNetworks | undefined;
   private readonly exits: ExitLog;
   private readonly engineCallTimeoutMs: number;
+  private readonly drain: MeshDrain;
 
   /** Loads dockerode only now, so that CLI verbs that never touch an engine do not pay for it. */
   static async create(options: DockerExecutorOptions): Promise<DockerExecutor> {
@@ -97,6 +107,10 @@ export class DockerExecutor implements Executor, Component {
   ) {
     this.nodeId = options.nodeId;
     this.engineCallTimeoutMs = resolveEngineCallTimeout(options.engineCallTimeoutMs);
+    this.drain = {
+      limitMs: resolveDrainLimit(options.drainLimitMs),
+      read: options.readConntrack ?? procConntrackReader,
+    };
     this.networks = options.networks;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? noopLogger).child({ component: 'docker-executor' });
@@ -148,6 +162,7 @@ export class DockerExecutor implements Executor, Component {
       logger: this.logger,
       events: this.onDidContainerEvent,
       engineCallTimeoutMs: this.engineCallTimeoutMs,
+      drain: this.drain,
       ...(this.networks && { networks: this.networks }),
     });
   }

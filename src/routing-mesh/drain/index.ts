@@ -1,0 +1,16 @@
+export {
+  type ConntrackReader,
+  type ConntrackTcpEntry,
+  LIVE_TCP_STATES,
+  liveConnectionsTo,
+  parseConntrack,
+  procConntrackReader,
+} from './conntrack.js';
+export {
+  DRAIN_LIMIT_MS,
+  DRAIN_POLL_MS,
+  type DrainDeps,
+  type DrainResult,
+  drainConnections,
+  resolveDrainLimit,
+} from './drain.js';

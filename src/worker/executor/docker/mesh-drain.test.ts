@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { Endpoint, NetworkId, Task, TaskId } from '../../../api/index.js';
+import { ManualClock, noopLogger } from '../../../common/index.js';
+import { drainBeforeStop, meshBackendAddresses } from './mesh-drain.js';
+
+const LIVE =
+  'ipv4     2 tcp      6 431999 ESTABLISHED src=10.213.9.1 dst=10.213.9.3 sport=41060 dport=8080 src=10.0.0.12 dst=10.213.9.1 sport=80 dport=28937 [ASSURED] mark=0 zone=0 use=2\n';
+
+function task(endpoint: Endpoint | undefined, stopGracePeriodMs?: number): Task {
+  const t = {
+    id: 't1' as TaskId,
+    spec: { container: { image: 'web', ...(stopGracePeriodMs !== undefined && { stopGracePeriodMs }) } },
+    networks: [{ networkId: 'ingress' as NetworkId, addresses: ['10.0.0.12/24'] }],
+    ...(endpoint && { endpoint }),
+  };
+  // Only the fields the drain reads.
+  return t as unknown as Task;
+}
+
+const ingress: Endpoint = {
+  spec: { mode: 'vip' },
+  ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' }],
+  virtualIps: [],
+};
+
+describe('meshBackendAddresses', () => {
+  it('names the overlay addresses of a task with an ingress port or a VIP, none otherwise', () => {
+    expect(meshBackendAddresses(task(ingress))).toEqual(['10.0.0.12']);
+    const vip: Endpoint = {
+      spec: { mode: 'vip' },
+      ports: [],
+      virtualIps: [{ networkId: 'n' as NetworkId, addr: '10.0.1.2/24' }],
+    };
+    expect(meshBackendAddresses(task(vip))).toEqual(['10.0.0.12']);
+    const hostOnly: Endpoint = {
+      spec: { mode: 'dnsrr' },
+      ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'host' }],
+      virtualIps: [],
+    };
+    expect(meshBackendAddresses(task(hostOnly))).toEqual([]);
+    expect(meshBackendAddresses(task(undefined))).toEqual([]);
+  });
+});
+
+describe('drainBeforeStop', () => {
+  it('waits no longer than the task stop grace when that is below the drain limit', async () => {
+    const clock = new ManualClock();
+    let reads = 0;
+    const read = async (): Promise<string> => {
+      reads++;
+      return LIVE;
+    };
+    let done = false;
+    const p = drainBeforeStop(
+      task(ingress, 100),
+      { limitMs: 2000, read },
+      { clock, logger: noopLogger },
+    ).then(() => {
+      done = true;
+    });
+    for (let i = 0; i < 100 && !done; i++) {
+      for (let j = 0; j < 10; j++) await Promise.resolve();
+      if (!done) clock.advance(50);
+    }
+    await p;
+    expect(clock.now()).toBe(100);
+    expect(reads).toBe(3);
+  });
+
+  it('reads nothing for a task that was no mesh backend or with draining off', async () => {
+    const clock = new ManualClock();
+    let reads = 0;
+    const read = async (): Promise<string> => {
+      reads++;
+      return LIVE;
+    };
+    await drainBeforeStop(task(undefined), { limitMs: 2000, read }, { clock, logger: noopLogger });
+    await drainBeforeStop(task(ingress), { limitMs: 0, read }, { clock, logger: noopLogger });
+    expect(reads).toBe(0);
+  });
+});
