@@ -1,4 +1,4 @@
-import { type Clock, InvalidArgumentError, type Logger } from '../../common/index.js';
+import { type Clock, type Logger, resolveMillis } from '../../common/index.js';
 import { type ConntrackReader, liveConnectionsTo, parseConntrack } from './conntrack.js';
 
 /** How long a stopping backend's open connections may hold its stop signal by default. */
@@ -8,13 +8,7 @@ export const DRAIN_POLL_MS = 50;
 
 /** `drainLimitMs` as given (undefined: the default; 0: no drain), checked where options are read. */
 export function resolveDrainLimit(ms: number | undefined): number {
-  if (ms === undefined) return DRAIN_LIMIT_MS;
-  if (!Number.isInteger(ms) || ms < 0 || ms > 600_000)
-    throw new InvalidArgumentError(
-      'drainLimitMs',
-      `invalid drainLimitMs ${String(ms)}: expected whole milliseconds between 0 and 600000`,
-    );
-  return ms;
+  return ms === 0 ? 0 : resolveMillis('drainLimitMs', ms, DRAIN_LIMIT_MS);
 }
 
 export interface DrainDeps {
