@@ -174,14 +174,28 @@ export async function containerTable(lab: Lab, service: string): Promise<string>
 export function holdSummary(lab: Lab, from: number, to: number): string {
   const held: number[] = [];
   const applies: number[] = [];
+  const drains: { initial: number; remaining: number; waitedMs: number }[] = [];
   let early = 0;
   for (const n of HOSTS) {
     const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
     if (!existsSync(path)) continue;
     for (const raw of readFileSync(path, 'utf8').split('\n')) {
-      if (!raw.includes('"mesh applied"') && !raw.includes('held stop') && !raw.includes('before every node'))
+      if (
+        !raw.includes('"mesh applied"') &&
+        !raw.includes('held stop') &&
+        !raw.includes('before every node') &&
+        !raw.includes('"connections drained"')
+      )
         continue;
-      let rec: { time: string; msg: string; heldMs?: number; ms?: number };
+      let rec: {
+        time: string;
+        msg: string;
+        heldMs?: number;
+        ms?: number;
+        initial?: number;
+        remaining?: number;
+        waitedMs?: number;
+      };
       try {
         rec = JSON.parse(raw) as typeof rec;
       } catch {
@@ -191,14 +205,49 @@ export function holdSummary(lab: Lab, from: number, to: number): string {
       if (t < from || t > to) continue;
       if (rec.msg === 'held stop released') held.push(rec.heldMs ?? 0);
       else if (rec.msg === 'mesh applied') applies.push(rec.ms ?? 0);
+      else if (rec.msg === 'connections drained')
+        drains.push({
+          initial: rec.initial ?? 0,
+          remaining: rec.remaining ?? 0,
+          waitedMs: rec.waitedMs ?? 0,
+        });
       else early++;
     }
   }
   const max = (xs: number[]): number => xs.reduce((m, x) => Math.max(m, x), 0);
   return (
     `held stops ${held.length} (longest ${max(held)} ms), released unconfirmed ${early}; ` +
-    `mesh applies on the nodes ${applies.length} (longest ${max(applies)} ms)`
+    `mesh applies on the nodes ${applies.length} (longest ${max(applies)} ms); ` +
+    `stops that waited for open connections ${drains.length} (longest ${max(drains.map((d) => d.waitedMs))} ms, ` +
+    `most open ${max(drains.map((d) => d.initial))}, left at the limit ${drains.filter((d) => d.remaining > 0).length})`
   );
+}
+
+export interface DrainRecord {
+  readonly host: number;
+  readonly initial: number;
+  readonly remaining: number;
+  readonly waitedMs: number;
+}
+
+/** The nodes' `connections drained` debug lines (a stop that waited for open connections). */
+export function drainRecords(lab: Lab, from: number): DrainRecord[] {
+  const out: DrainRecord[] = [];
+  for (const n of HOSTS) {
+    const path = join(lab.host(n).logDir, `${NODE_PROC}.log`);
+    if (!existsSync(path)) continue;
+    for (const raw of readFileSync(path, 'utf8').split('\n')) {
+      if (!raw.includes('"connections drained"')) continue;
+      try {
+        const r = JSON.parse(raw) as { time: string; initial: number; remaining: number; waitedMs: number };
+        if (Date.parse(r.time) >= from)
+          out.push({ host: n, initial: r.initial, remaining: r.remaining, waitedMs: r.waitedMs });
+      } catch {
+        // a line still being written
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/index.js';
 import { Lab } from '../harness/lab.js';
@@ -8,6 +10,7 @@ import { Client, get, type Reply, SYN_RETRANSMIT_MS } from './zero-downtime-clie
 import {
   bridgedRemaps,
   containerTable,
+  drainRecords,
   explain,
   holdSummary,
   keepLogs,
@@ -286,5 +289,53 @@ describe('zero downtime through the routing mesh', () => {
     expect(tracked).toBeGreaterThan(0);
     expect(remapped.slice(0, 5)).toEqual([]);
     expect(slow).toEqual([]);
+  }, 200_000);
+
+  it('a connection open to a backend that leaves the rotation holds its stop signal up to the drain limit', async () => {
+    // A request routed to a backend just before it left the rotation may still be in flight: its
+    // node waits until its conntrack shows no connection to the backend (at most 2 s) before the
+    // stop signal. An idle connection through another host stands for such a request here.
+    const port = 8084;
+    const via = lab.host(2).address;
+    await cli(1, 'service', 'create', '--detach', '--name', 'drain', '-p', `${port}:80`, V1);
+    await waitFor(
+      async () => {
+        const { body } = await get(via, port);
+        return body.startsWith('v1 ') ? { done: true, value: 0 } : { done: false, state: body };
+      },
+      { timeoutMs: 90_000, intervalMs: 200, what: 'drain answering through host 2' },
+    );
+    const held = connect(port, via);
+    try {
+      await once(held, 'connect');
+      const from = Date.now();
+      const argv = [
+        'service',
+        'update',
+        '--detach=false',
+        '--image',
+        V2,
+        '--update-order',
+        'start-first',
+        'drain',
+      ];
+      const r = await swarm.run(1, argv, { allowFailure: true, timeoutMs: 120_000 });
+      expect(r.code, `service update: ${r.stderr.trim()}`).toBe(0);
+      const records = await waitFor(
+        () => {
+          const d = drainRecords(lab, from);
+          return d.length > 0 ? { done: true, value: d } : { done: false, state: 'no drain logged yet' };
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: "the old task's drain in its node's log" },
+      );
+      console.log(`drain: ${JSON.stringify(records)}`);
+      expect(records).toHaveLength(1);
+      const [d] = records;
+      expect(d?.initial).toBeGreaterThan(0);
+      expect(d?.remaining).toBeGreaterThan(0);
+      expect(d?.waitedMs).toBeGreaterThanOrEqual(1_900);
+    } finally {
+      held.destroy();
+    }
   }, 200_000);
 });
