@@ -11,6 +11,7 @@ import {
   NotFoundError,
   noopLogger,
   type Random,
+  resolveMillis,
   systemClock,
   systemRandom,
 } from '../../../common/index.js';
@@ -68,13 +69,7 @@ export const ENGINE_CALL_TIMEOUT_MS = 15_000;
 
 /** `engineCallTimeoutMs` as given (undefined: the default), checked where the options are read. */
 export function resolveEngineCallTimeout(ms: number | undefined): number {
-  if (ms === undefined) return ENGINE_CALL_TIMEOUT_MS;
-  if (!Number.isInteger(ms) || ms <= 0 || ms > 600_000)
-    throw new InvalidArgumentError(
-      'engineCallTimeoutMs',
-      `invalid engineCallTimeoutMs ${String(ms)}: expected whole milliseconds between 1 and 600000`,
-    );
-  return ms;
+  return resolveMillis('engineCallTimeoutMs', ms, ENGINE_CALL_TIMEOUT_MS);
 }
 
 /**
