@@ -140,9 +140,9 @@ export class Supervisor implements Component {
 }
 
 /** Waits `ms` on the given clock; resolves early (without throwing) when `signal` aborts. */
-export function abortableDelay(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+export function abortableDelay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) {
+    if (signal?.aborted) {
       resolve();
       return;
     }
@@ -151,9 +151,9 @@ export function abortableDelay(clock: Clock, ms: number, signal: AbortSignal): P
       resolve();
     };
     const cancel = clock.setTimer(ms, () => {
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     });
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -297,18 +297,7 @@ export class GrpcTransport implements Transport, Component {
           failures = 0;
         } catch (e) {
           failures++;
-          peer.queue.length = 0;
-          this.reports.fire({ kind: 'unreachable', peer: peer.id });
-          if (failures === 1)
-            this.deps.logger.debug('raft push to peer failed', {
-              'peer.id': peer.id,
-              error: errorMessage(e),
-            });
-          await abortableDelay(
-            this.deps.clock,
-            Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** failures),
-            signal,
-          );
+          await this.backOff(peer, failures, 'raft push to peer failed', e, signal);
         } finally {
           client.close();
           peer.pushing = undefined;
@@ -318,9 +307,30 @@ export class GrpcTransport implements Transport, Component {
     }
   }
 
+  /**
+   * After a failed stream with `peer` (either direction): drop what waits for it, report it
+   * unreachable, log the first failure of a run, and wait the exponential backoff.
+   */
+  private async backOff(
+    peer: Peer,
+    failures: number,
+    what: string,
+    e: unknown,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // The peer cannot reach us either, as a rule: what waits for it is stale by the time it is back.
+    peer.queue.length = 0;
+    this.reports.fire({ kind: 'unreachable', peer: peer.id });
+    if (failures === 1) this.deps.logger.debug(what, { 'peer.id': peer.id, error: errorMessage(e) });
+    await abortableDelay(
+      this.deps.clock,
+      Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** failures),
+      signal,
+    );
+  }
+
   /** Client side of `Pull`: receives what `peer` has for us, reconnecting with backoff. */
   private async pullFrom(peer: Peer, signal: AbortSignal): Promise<void> {
-    const log = this.deps.logger.child({ 'peer.id': peer.id });
     const self = this.deps.self;
     let failures = 0;
     while (!signal.aborted) {
@@ -338,15 +348,7 @@ export class GrpcTransport implements Transport, Component {
       } catch (e) {
         if (signal.aborted) break;
         failures++;
-        // The peer cannot reach us either, as a rule: what waits for it is stale by the time it is back.
-        peer.queue.length = 0;
-        this.reports.fire({ kind: 'unreachable', peer: peer.id });
-        if (failures === 1) log.debug('raft stream from peer failed', { error: errorMessage(e) });
-        await abortableDelay(
-          this.deps.clock,
-          Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** failures),
-          signal,
-        );
+        await this.backOff(peer, failures, 'raft stream from peer failed', e, signal);
       } finally {
         client.close();
       }

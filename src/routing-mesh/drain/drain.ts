@@ -1,4 +1,4 @@
-import { type Clock, type Logger, resolveMillis } from '../../common/index.js';
+import { abortableDelay, type Clock, type Logger, resolveMillis } from '../../common/index.js';
 import { type ConntrackReader, liveConnectionsTo, parseConntrack } from './conntrack.js';
 
 /** How long a stopping backend's open connections may hold its stop signal by default. */
@@ -49,23 +49,11 @@ export async function drainConnections(
   while (remaining > 0 && !signal?.aborted) {
     const left = limitMs - (deps.clock.monotonic() - start);
     if (left <= 0) break;
-    await pause(deps.clock, Math.min(DRAIN_POLL_MS, left), signal);
+    await abortableDelay(deps.clock, Math.min(DRAIN_POLL_MS, left), signal);
     if (signal?.aborted) break;
     remaining = await count();
   }
   const waitedMs = Math.round(deps.clock.monotonic() - start);
   deps.logger.debug('connections drained', { addresses: addresses.join(','), initial, remaining, waitedMs });
   return { waitedMs, remaining };
-}
-
-function pause(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      cancel();
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const cancel = clock.setTimer(ms, done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
