@@ -4,6 +4,7 @@
  * turns), and each round runs every variant and etcd once, in a rotated order, so that a shared
  * machine's load drifts over all of them alike.
  *   node --import tsx scripts/bench/ab-c1.ts --variants 'base={};x={"VAR":"1"}' --rounds 6
+ * The key `ENTRY` of a variant names the member's entry file (e.g. node.ts of another checkout).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,8 @@ const { values } = parseArgs({
 });
 const variants = values.variants!.split(';').map((v) => {
   const i = v.indexOf('=');
-  return { name: v.slice(0, i), env: JSON.parse(v.slice(i + 1)) as Record<string, string> };
+  const { ENTRY: entry, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
+  return { name: v.slice(0, i), env, entry };
 });
 const concurrency = Number(values.concurrency);
 const durationMs = Number(values.seconds) * 1000;
@@ -51,6 +53,7 @@ try {
       basePort: await freePortRun(24900 + i * 10, 3),
       channels: 4,
       env: v.env,
+      ...(v.entry ? { entry: v.entry } : {}),
     });
     clusters.push(c);
     await c.startAll();

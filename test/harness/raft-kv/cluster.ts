@@ -24,6 +24,8 @@ export interface RaftKvOptions {
   nodeArgs?: readonly string[];
   /** Extra environment variables for the member processes (A/B variants in benchmarks). */
   env?: Readonly<Record<string, string>>;
+  /** The member's entry file (an A/B of two checkouts). @default this directory's node.ts */
+  entry?: string;
 }
 
 export interface Member {
@@ -59,7 +61,7 @@ export class RaftKvCluster {
       ...(this.o.nodeArgs ?? []),
       '--import',
       'tsx',
-      NODE_ENTRY,
+      this.o.entry ?? NODE_ENTRY,
       `--id=${m.id}`,
       `--dir=${dir}`,
       `--listen=${m.address}`,
