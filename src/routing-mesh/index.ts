@@ -27,11 +27,14 @@ export {
   type UpstreamSource,
 } from './dns/index.js';
 export {
+  type ConntrackPurger,
   type ConntrackReader,
   type ConntrackTcpEntry,
+  conntrackCliPurger,
   DRAIN_LIMIT_MS,
   type DrainResult,
   drainConnections,
+  type PurgeResult,
   parseConntrack,
   procConntrackReader,
   resolveDrainLimit,

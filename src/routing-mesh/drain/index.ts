@@ -14,3 +14,4 @@ export {
   drainConnections,
   resolveDrainLimit,
 } from './drain.js';
+export { type ConntrackPurger, conntrackCliPurger, type PurgeResult } from './purge.js';

@@ -15,7 +15,13 @@ import {
   systemClock,
   systemRandom,
 } from '../../../common/index.js';
-import { type ConntrackReader, procConntrackReader, resolveDrainLimit } from '../../../routing-mesh/index.js';
+import {
+  type ConntrackPurger,
+  type ConntrackReader,
+  conntrackCliPurger,
+  procConntrackReader,
+  resolveDrainLimit,
+} from '../../../routing-mesh/index.js';
 import type {
   ContainerEvent,
   Controller,
@@ -62,6 +68,8 @@ export interface DockerExecutorOptions {
   readonly drainLimitMs?: number;
   /** The conntrack table's text (tests). @default procConntrackReader */
   readonly readConntrack?: ConntrackReader;
+  /** Deletes a drained backend's conntrack entries (tests; null: none). @default conntrackCliPurger() */
+  readonly purgeConntrack?: ConntrackPurger | null;
 }
 
 /** A hung engine must not hold a task's removal, a leave or a stop forever. */
@@ -105,6 +113,7 @@ export class DockerExecutor implements Executor, Component {
     this.drain = {
       limitMs: resolveDrainLimit(options.drainLimitMs),
       read: options.readConntrack ?? procConntrackReader,
+      ...(options.purgeConntrack !== null && { purge: options.purgeConntrack ?? conntrackCliPurger() }),
     };
     this.networks = options.networks;
     this.clock = options.clock ?? systemClock;

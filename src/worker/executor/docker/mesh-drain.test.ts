@@ -78,4 +78,55 @@ describe('drainBeforeStop', () => {
     await drainBeforeStop(task(ingress), { limitMs: 0, read }, { clock, logger: noopLogger });
     expect(reads).toBe(0);
   });
+
+  it('purges the task addresses once drained, and a failed purge does not fail the stop', async () => {
+    const clock = new ManualClock();
+    const read = async (): Promise<string> => '';
+    const purged: string[][] = [];
+    await drainBeforeStop(
+      task(ingress),
+      {
+        limitMs: 2000,
+        read,
+        purge: async (a) => {
+          purged.push([...a]);
+          return { deleted: 3, available: true };
+        },
+      },
+      { clock, logger: noopLogger },
+    );
+    expect(purged).toEqual([['10.0.0.12']]);
+    await expect(
+      drainBeforeStop(
+        task(ingress),
+        {
+          limitMs: 2000,
+          read,
+          purge: async () => {
+            throw new Error('conntrack failed');
+          },
+        },
+        { clock, logger: noopLogger },
+      ),
+    ).resolves.toBeUndefined();
+  });
+
+  it('does not purge for a task that was no mesh backend, with draining off, or once aborted', async () => {
+    const clock = new ManualClock();
+    const read = async (): Promise<string> => '';
+    let purges = 0;
+    const purge = async (): Promise<{ deleted: number; available: boolean }> => {
+      purges++;
+      return { deleted: 0, available: true };
+    };
+    await drainBeforeStop(task(undefined), { limitMs: 2000, read, purge }, { clock, logger: noopLogger });
+    await drainBeforeStop(task(ingress), { limitMs: 0, read, purge }, { clock, logger: noopLogger });
+    await drainBeforeStop(
+      task(ingress),
+      { limitMs: 2000, read, purge },
+      { clock, logger: noopLogger },
+      AbortSignal.abort(),
+    );
+    expect(purges).toBe(0);
+  });
 });
