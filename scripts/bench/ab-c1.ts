@@ -108,9 +108,9 @@ try {
     }
     const line = turns.map((t) => {
       const r = results.get(t.name)!.at(-1)!;
-      return `${t.name} ${r.p50Ms.toFixed(2)}`;
+      return `${t.name} ${r.p50Ms.toFixed(2)}/${r.p99Ms.toFixed(2)} ms ${r.opsPerSec.toFixed(0)} w/s`;
     });
-    process.stdout.write(`round ${round}: p50 ms ${line.join(', ')}\n`);
+    process.stdout.write(`round ${round}: p50/p99 ${line.join(', ')}\n`);
   }
 } finally {
   for (const c of clusters) await c.stop();

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, type TestCa } from '../../../test/harness/test-ca.js';
-import { isSwarmError, ManualClock, noopLogger, systemClock, waitFor } from '../../common/index.js';
+import {
+  type Clock,
+  isSwarmError,
+  ManualClock,
+  noopLogger,
+  systemClock,
+  waitFor,
+} from '../../common/index.js';
 import {
   clientCredentials,
   createClient,
@@ -9,7 +16,7 @@ import {
   serverNameOverride,
 } from '../../rpc/index.js';
 import type { AppendMessage, Message, TransportReport } from '../types.js';
-import { GrpcTransport } from './grpc-transport.js';
+import { GrpcTransport, type GrpcTransportOptions } from './grpc-transport.js';
 import { RaftService } from './service.js';
 
 interface Member {
@@ -75,6 +82,54 @@ function append(from: string, to: string, index: number, size = 8): AppendMessag
     commit: 0,
     entries: [{ term: 1, index, type: 'normal', data: new Uint8Array(size).fill(index % 251) }],
   };
+}
+
+interface PushMember {
+  t: GrpcTransport;
+  port: number;
+  got: Message[];
+}
+
+/** A member with the default (push) receive mode, stopped after all tests. */
+async function startPushMember(
+  id: string,
+  clock: Clock = systemClock,
+  options: GrpcTransportOptions = {},
+): Promise<PushMember> {
+  const material = materialOf(id);
+  const t = new GrpcTransport(
+    {
+      self: id,
+      clock,
+      logger: noopLogger,
+      credentials: () => clientCredentials(material),
+      channelOptions: serverNameOverride(),
+    },
+    options,
+  );
+  const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
+    RaftService,
+    t.handlers(),
+    () => {},
+  );
+  const port = await server.bind('127.0.0.1:0', new NodeServerCredentials(material));
+  const got: Message[] = [];
+  t.onMessage((m) => got.push(m));
+  const stop = new AbortController();
+  pushStops.push(stop);
+  pushRuns.push(Promise.all([server.run(stop.signal), t.run(stop.signal)]));
+  return { t, port, got };
+}
+
+function commitOnly(from: string, to: string, commit: number): AppendMessage {
+  return { type: 'append', from, to, term: 1, prevIndex: commit, prevTerm: 1, commit, entries: [] };
+}
+
+async function gotCount(m: PushMember, n: number, what: string): Promise<void> {
+  await waitFor(
+    () => (m.got.length >= n ? { done: true, value: 0 } : { done: false, state: `${m.got.length} of ${n}` }),
+    { timeoutMs: 10_000, what },
+  );
 }
 
 beforeAll(async () => {
@@ -229,30 +284,8 @@ describe('GrpcTransport', () => {
   });
 
   it('in push mode (the default), the sender dials and delivers in order to a receiver that knows no peer', async () => {
-    const start = async (id: string): Promise<{ t: GrpcTransport; port: number; got: Message[] }> => {
-      const material = materialOf(id);
-      const t = new GrpcTransport({
-        self: id,
-        clock: systemClock,
-        logger: noopLogger,
-        credentials: () => clientCredentials(material),
-        channelOptions: serverNameOverride(),
-      });
-      const server = new RpcServer({ logger: noopLogger }, { shutdownGraceMs: 100 }).addService(
-        RaftService,
-        t.handlers(),
-        () => {},
-      );
-      const port = await server.bind('127.0.0.1:0', new NodeServerCredentials(material));
-      const got: Message[] = [];
-      t.onMessage((m) => got.push(m));
-      const stop = new AbortController();
-      pushStops.push(stop);
-      pushRuns.push(Promise.all([server.run(stop.signal), t.run(stop.signal)]));
-      return { t, port, got };
-    };
-    const e = await start('e');
-    const f = await start('f');
+    const e = await startPushMember('e');
+    const f = await startPushMember('f');
     e.t.setPeer('f', `127.0.0.1:${f.port}`);
     for (let i = 1; i <= 1000; i++) e.t.send([append('e', 'f', i)]);
     await waitFor(
@@ -262,6 +295,70 @@ describe('GrpcTransport', () => {
     expect(f.got.map((x) => (x as AppendMessage).entries[0]!.index)).toEqual(
       Array.from({ length: 1000 }, (_, i) => i + 1),
     );
+  });
+
+  it('holds an append without entries (a commit-index update) until company or commitDelayMs, in order', async () => {
+    const clock = new ManualClock();
+    const e = await startPushMember('h', clock, { commitDelayMs: 1000 });
+    const f = await startPushMember('i');
+    const g = await startPushMember('j');
+    e.t.setPeer('i', `127.0.0.1:${f.port}`);
+    e.t.setPeer('j', `127.0.0.1:${g.port}`);
+    e.t.send([append('h', 'i', 1), append('h', 'j', 1)]);
+    await gotCount(f, 1, 'first append to i');
+    await gotCount(g, 1, 'first append to j');
+    // Held: once j has a message sent after it, the one for i has not even left the queue.
+    e.t.send([commitOnly('h', 'i', 1), append('h', 'j', 2)]);
+    await gotCount(g, 2, 'second append to j');
+    expect(e.t.queued('i')).toBe(1);
+    // Company releases it, ahead of the message that came later.
+    e.t.send([append('h', 'i', 2)]);
+    await gotCount(f, 3, 'the held update and the next append');
+    expect(f.got.map((m) => (m as AppendMessage).entries.length)).toEqual([1, 0, 1]);
+    // Alone, it leaves once the delay is over.
+    e.t.send([commitOnly('h', 'i', 2)]);
+    expect(e.t.queued('i')).toBe(1);
+    clock.advance(1000);
+    await gotCount(f, 4, 'the update released by its timer');
+    expect((f.got[3] as AppendMessage).commit).toBe(2);
+    // A member that forwards proposals to us waits for commits: its updates are not held.
+    g.t.setPeer('h', `127.0.0.1:${e.port}`);
+    g.t.send([
+      {
+        type: 'propose',
+        from: 'j',
+        to: 'h',
+        term: 1,
+        entries: [{ type: 'normal', data: new Uint8Array(1) }],
+      },
+    ]);
+    await gotCount(e, 1, 'the forwarded proposal');
+    e.t.send([commitOnly('h', 'j', 2)]);
+    await gotCount(g, 3, 'the update to a member that forwards');
+  });
+
+  it('refuses a commitDelayMs that is not whole milliseconds in 0..1000, naming it', () => {
+    const make = (commitDelayMs: number) =>
+      new GrpcTransport(
+        {
+          self: 'x',
+          clock: new ManualClock(),
+          logger: noopLogger,
+          credentials: () => clientCredentials({ ca: ca.rootPem }),
+        },
+        { commitDelayMs },
+      );
+    expect(() => make(0)).not.toThrow();
+    for (const bad of [-1, 1.5, 1001]) {
+      try {
+        make(bad);
+        expect.fail(`commitDelayMs ${bad} accepted`);
+      } catch (err) {
+        expect(
+          isSwarmError(err) && err.code === 'INVALID_ARGUMENT' && err.details?.field === 'commitDelayMs',
+        ).toBe(true);
+      }
+    }
   });
 
   it('drops messages beyond the queue bound instead of growing without limit', () => {

@@ -1,3 +1,4 @@
+import { type Clock, InvalidArgumentError } from '../../common/index.js';
 import type { Message, NodeId, SnapshotMessage } from '../types.js';
 import { Notifier } from './notifier.js';
 
@@ -16,6 +17,10 @@ export interface Peer {
   readonly outletChanged: Notifier;
   /** Settles once a push session (the fallback) has delivered everything it took and ended. */
   pushing: Promise<void> | undefined;
+  /** Cancels the timer that releases commit-only appends held back (see `commitDelayMs`). */
+  held: (() => void) | undefined;
+  /** Until this monotonic time, commit-only appends to this peer are not held (it forwards to us). */
+  waitsForCommits: number;
   readonly stop: AbortController;
 }
 
@@ -30,12 +35,16 @@ export function newPeer(id: NodeId, address: string): Peer {
     outlet: undefined,
     outletChanged: new Notifier(),
     pushing: undefined,
+    held: undefined,
+    waitsForCommits: 0,
     stop: new AbortController(),
   };
 }
 
 /** Stops every loop serving `peer` (each checks its signal once woken). */
 export function stopPeer(peer: Peer): void {
+  peer.held?.();
+  peer.held = undefined;
   peer.stop.abort();
   peer.work.notify();
   peer.snapshotQueued.notify();
@@ -57,4 +66,45 @@ export function takeBatch(peer: Peer, maxBytes: number): Message[] {
     n++;
   }
   return peer.queue.splice(0, n);
+}
+
+/** How long after a forwarded proposal or read its sender's commit-index updates go out at once. */
+const WAITS_FOR_COMMITS_MS = 1000;
+
+export function resolveCommitDelay(ms: number | undefined): number {
+  if (ms === undefined) return 2;
+  if (!Number.isInteger(ms) || ms < 0 || ms > 1000)
+    throw new InvalidArgumentError(
+      'commitDelayMs',
+      `invalid commitDelayMs ${String(ms)}: expected whole milliseconds between 0 and 1000`,
+    );
+  return ms;
+}
+
+/** `peer` forwarded a proposal or a read: its clients wait for our commit index. */
+export function waitsForCommits(peer: Peer, clock: Clock): void {
+  peer.waitsForCommits = clock.monotonic() + WAITS_FOR_COMMITS_MS;
+}
+
+/**
+ * Queues `m` and wakes the peer's stream, except that a commit-index update (an append without
+ * entries) to a peer that does not wait for commits may wait up to `delayMs` for company.
+ */
+export function enqueue(peer: Peer, m: Message, clock: Clock, delayMs: number): void {
+  peer.queue.push(m);
+  if (
+    m.type === 'append' &&
+    m.entries.length === 0 &&
+    delayMs > 0 &&
+    clock.monotonic() >= peer.waitsForCommits
+  ) {
+    peer.held ??= clock.setTimer(delayMs, () => {
+      peer.held = undefined;
+      peer.work.notify();
+    });
+    return;
+  }
+  peer.held?.();
+  peer.held = undefined;
+  peer.work.notify();
 }

@@ -5,6 +5,8 @@
  *   node --import tsx test/harness/raft-kv/node.ts --id n1 --dir DIR --listen 127.0.0.1:P \
  *     --peers n1=127.0.0.1:P,n2=…,n3=… [--bootstrap] [--tick-ms 100] [--snapshot-every N] [--keep N]
  * Prints one line `ready <port>` on stdout once it serves; stops cleanly on SIGTERM.
+ * Environment (benchmark variants): RAFT_KV_COMMIT_DELAY_MS sets the transport's commitDelayMs;
+ * RAFT_KV_TIMELINE=1 records per-stage timestamps (timeline.ts).
  */
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -47,12 +49,17 @@ const logger = createLogger(
 
 const timeline = process.env.RAFT_KV_TIMELINE === '1';
 const kv = new KvStateMachine();
-const transport = new GrpcTransport({
-  self: id,
-  clock: systemClock,
-  logger,
-  credentials: () => ChannelCredentials.createInsecure(),
-});
+const transport = new GrpcTransport(
+  {
+    self: id,
+    clock: systemClock,
+    logger,
+    credentials: () => ChannelCredentials.createInsecure(),
+  },
+  process.env.RAFT_KV_COMMIT_DELAY_MS !== undefined
+    ? { commitDelayMs: Number(process.env.RAFT_KV_COMMIT_DELAY_MS) }
+    : {},
+);
 for (const [pid, addr] of peers) if (pid !== id) transport.setPeer(pid, addr);
 const driver = new RaftDriver<KvOutput | null>(
   {
