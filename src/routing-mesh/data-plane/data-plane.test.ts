@@ -116,7 +116,10 @@ describe('planMesh', () => {
     expect(chains).toEqual({
       'svc-svc1': [
         'tcp dport 8080 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 80',
+        // What the DNAT let through is dropped, never delivered to the node's own stack.
+        'tcp dport 8080 drop',
         'udp dport 7007 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.0.11, 1 : 10.0.0.12 } : 7',
+        'udp dport 7007 drop',
       ],
       published: ['tcp dport 8080 jump svc-svc1', 'udp dport 7007 jump svc-svc1'],
       'return-mark': [],

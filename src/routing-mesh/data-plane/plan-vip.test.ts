@@ -50,6 +50,7 @@ describe('planMesh: service VIPs on a user overlay', () => {
     const chains = p.rules?.chains;
     expect(chains?.get('published')).toEqual([
       'ip daddr 10.0.1.100 ct mark set ct mark | 0x10000000 dnat to numgen random mod 2 map { 0 : 10.0.1.11, 1 : 10.0.1.12 }',
+      'ip daddr 10.0.1.100 drop',
     ]);
     expect(chains?.get('to-overlay')).toEqual([
       'ct mark & 0x10000000 == 0x10000000 oifname "swmb4097" snat to 10.0.1.2',

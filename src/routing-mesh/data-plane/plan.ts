@@ -183,6 +183,7 @@ function planRules(
     for (const p of ports) {
       dispatch.push(`${p.protocol} dport ${p.publishedPort} jump ${chain}`);
       rules.push(serviceRule(p.protocol, p.publishedPort, p.targetPort, backends));
+      if (backends.length > 0) rules.push(`${p.protocol} dport ${p.publishedPort} ${FALLTHROUGH}`);
     }
     chains.set(chain, rules);
   }
@@ -252,6 +253,14 @@ export function clientPortRange(nodeId: NodeId, nodeIds: readonly NodeId[]): Por
 
 const MARK_MATCH = `ct mark & ${hex(MESH_CT_MARK)} == ${hex(MESH_CT_MARK)}`;
 
+/**
+ * After a DNAT rule: a packet it did not DNAT must not reach the node's own stack, which has no
+ * listener there and would refuse the connection. The soak saw this twice in 70 updates, each
+ * time as that chain was being rewritten (cause not proven); dropped, the client's retransmitted
+ * SYN meets the new rule about a second later instead of failing.
+ */
+const FALLTHROUGH = 'drop';
+
 function vipsOn(networkId: NetworkId, services: readonly MeshService[]): string[] {
   return services
     .filter((s) => s.endpointMode === 'vip')
@@ -285,6 +294,7 @@ function vipRules(networks: readonly NetworkPlan[], services: readonly MeshServi
       const map = backends.map((b, i) => `${i} : ${b}`).join(', ');
       rules.push(
         `${match} ct mark set ct mark | ${hex(MESH_CT_MARK)} dnat to numgen random mod ${backends.length} map { ${map} }`,
+        `${match} ${FALLTHROUGH}`,
       );
     }
   }
