@@ -12,8 +12,9 @@ cd "$ROOT"
 # (namespaces, bridge, netfilter, nsenter, fuser) and the test images (busybox-static);
 # the libraries of Debian's nginx serve bench:mesh's server (scripts/build-bench-images.sh copies
 # the binary out of the package without installing it, so no host-wide nginx is started);
-# conntrack (conntrack-tools) is what a node uses to purge a stopping mesh backend's entries.
-PACKAGES=(docker.io iptables nftables conntrack busybox-static iproute2 util-linux psmisc procps
+# python3 (netlink, exact) or conntrack (conntrack-tools) is what a node uses to purge a stopping
+# mesh backend's conntrack entries.
+PACKAGES=(docker.io iptables nftables conntrack python3 busybox-static iproute2 util-linux psmisc procps
   libcrypt1 libpcre2-8-0 libssl3 zlib1g
   etcd-server openssl wrk curl ca-certificates)
 

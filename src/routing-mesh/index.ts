@@ -34,6 +34,8 @@ export {
   DRAIN_LIMIT_MS,
   type DrainResult,
   drainConnections,
+  firstAvailablePurger,
+  netlinkPurger,
   type PurgeResult,
   parseConntrack,
   procConntrackReader,

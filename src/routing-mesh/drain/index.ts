@@ -14,4 +14,5 @@ export {
   drainConnections,
   resolveDrainLimit,
 } from './drain.js';
-export { type ConntrackPurger, conntrackCliPurger, type PurgeResult } from './purge.js';
+export { netlinkPurger } from './netlink-purge.js';
+export { type ConntrackPurger, conntrackCliPurger, firstAvailablePurger, type PurgeResult } from './purge.js';

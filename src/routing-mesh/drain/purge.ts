@@ -17,8 +17,9 @@ export interface PurgeResult {
  * A client that meanwhile reuses its port towards the same published port reopens the entry's
  * TIME_WAIT (the kernel replaces it with a new entry, same original tuple, DNATed to a backend
  * still in rotation): Docker's delete then kills that live connection, and the client sees a reset
- * or a timeout. Once we have deleted the entries, Docker's dump finds none. Our own delete goes
- * entry by entry as the dump is read, so the same race has a window of milliseconds, not a second.
+ * or a timeout. Once we have deleted the entries, Docker's dump finds none. Our own delete must
+ * not repeat Docker's race: netlinkPurger deletes by reply tuple; conntrackCliPurger, the
+ * fallback, by original tuple entry by entry as it reads the dump (a window of milliseconds).
  */
 export type ConntrackPurger = (addresses: readonly string[]) => Promise<PurgeResult>;
 
@@ -44,5 +45,19 @@ export function conntrackCliPurger(run: CommandRunner = systemCommandRunner): Co
       );
     }
     return { deleted, available: true };
+  };
+}
+
+/**
+ * The first of `purgers` whose tool is installed: the exact one (python3, netlink) before
+ * conntrack-tools (whose delete goes by original tuple: a window of milliseconds remains).
+ */
+export function firstAvailablePurger(...purgers: readonly ConntrackPurger[]): ConntrackPurger {
+  return async (addresses) => {
+    for (const purge of purgers) {
+      const r = await purge(addresses);
+      if (r.available) return r;
+    }
+    return { deleted: 0, available: false };
   };
 }

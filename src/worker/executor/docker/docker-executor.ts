@@ -19,6 +19,8 @@ import {
   type ConntrackPurger,
   type ConntrackReader,
   conntrackCliPurger,
+  firstAvailablePurger,
+  netlinkPurger,
   procConntrackReader,
   resolveDrainLimit,
 } from '../../../routing-mesh/index.js';
@@ -68,7 +70,7 @@ export interface DockerExecutorOptions {
   readonly drainLimitMs?: number;
   /** The conntrack table's text (tests). @default procConntrackReader */
   readonly readConntrack?: ConntrackReader;
-  /** Deletes a drained backend's conntrack entries (tests; null: none). @default conntrackCliPurger() */
+  /** Deletes a drained backend's conntrack entries (tests; null: none). @default netlink (python3), else conntrack-tools */
   readonly purgeConntrack?: ConntrackPurger | null;
 }
 
@@ -113,7 +115,9 @@ export class DockerExecutor implements Executor, Component {
     this.drain = {
       limitMs: resolveDrainLimit(options.drainLimitMs),
       read: options.readConntrack ?? procConntrackReader,
-      ...(options.purgeConntrack !== null && { purge: options.purgeConntrack ?? conntrackCliPurger() }),
+      ...(options.purgeConntrack !== null && {
+        purge: options.purgeConntrack ?? firstAvailablePurger(netlinkPurger(), conntrackCliPurger()),
+      }),
     };
     this.networks = options.networks;
     this.clock = options.clock ?? systemClock;

@@ -58,7 +58,7 @@ export async function drainBeforeStop(
     else if (!warnedUnavailable) {
       warnedUnavailable = true;
       logger.warn(
-        'conntrack (conntrack-tools) is not installed: a stopping mesh backend is left to the engine, whose own conntrack purge can reset a client that reuses a port',
+        'neither python3 nor conntrack (conntrack-tools) is installed: a stopping mesh backend is left to the engine, whose own conntrack purge can reset a client that reuses a port',
       );
     }
   } catch (e) {
