@@ -23,11 +23,12 @@ import {
  * published port in a loop, one fresh connection per request (no keep-alive, so every request
  * goes through the DNAT choice anew and sees backends joining and leaving the rotation).
  *
- * Run by `npm run test:soak` (about 65 s; outside the default suite: a CI run lost one request of
- * 12,712 to a 2 s timeout in the health-checked case, and resets still happen there, about one run
- * in 7; docs/routing-mesh.md "Zero downtime"). Every slow or failed request is explained (client
- * port, handshake and first-byte times, conntrack on both nodes, the backend's container, each
- * node's applied mesh revisions from debug logs). Before the two fixes it covers, one run in 2 to 3 lost
+ * In the default suite again (about 65 s) since the node purges a stopping backend's conntrack
+ * entries itself, by reply tuple: Docker's own purge, by original tuple, was what cost the rare
+ * reset or 2 s timeout (docs/routing-mesh.md "Zero downtime"). `npm run test:soak` runs this file
+ * alone, for repeated runs. Every slow or failed request is explained (client port, handshake
+ * and first-byte times, conntrack on both nodes, the backend's container, each node's applied
+ * mesh revisions from debug logs). Before the two earlier fixes it covers, one run in 2 to 3 lost
  * requests: a node still routing to a task already told to stop (now the stop waits for every
  * node's acknowledgement of the mesh without it), and a client port reused through another node
  * meeting the backend's TIME_WAIT (PAWS; now each node maps client ports into its own share).
