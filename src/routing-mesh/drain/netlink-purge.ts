@@ -22,21 +22,16 @@ s.bind((0, 0))
 NFGEN = struct.pack('=BBH', socket.AF_INET, 0, 0)
 def msg(kind, flags, seq, body):
     return struct.pack('=IHHII', 16 + len(body), kind, flags, seq, 0) + body
-def attrs(b):
+def chunks(b, head):
+    # Netlink messages (16-byte header) and attributes (4-byte header) share one layout: length,
+    # type, payload, padded to 4 bytes.
+    fmt = '=IH' if head == 16 else '=HH'
     i = 0
-    while i + 4 <= len(b):
-        n, t = struct.unpack_from('=HH', b, i)
-        if n < 4:
+    while i + head <= len(b):
+        n, t = struct.unpack_from(fmt, b, i)
+        if n < head:
             return
-        yield t & 0x3fff, b[i + 4:i + n], b[i:i + n]
-        i += (n + 3) & ~3
-def messages(data):
-    i = 0
-    while i + 16 <= len(data):
-        n, t = struct.unpack_from('=IH', data, i)
-        if n < 16:
-            return
-        yield t, data[i + 16:i + n]
+        yield t & 0x3fff, b[i + head:i + n], b[i:i + n]
         i += (n + 3) & ~3
 def fail(what, err):
     sys.stderr.write('%s: errno %d\n' % (what, -err))
@@ -47,7 +42,7 @@ if done:
 else:
     s.send(msg(0x101, 0x301, 1, NFGEN))
 while not done:
-    for t, body in messages(s.recv(1 << 20)):
+    for t, body, _ in chunks(s.recv(1 << 20), 16):
         if t == 3:
             done = True
         elif t == 2:
@@ -58,11 +53,11 @@ while not done:
         else:
             reply = zone = src = None
             tcp = False
-            for a, v, raw in attrs(body[4:]):
+            for a, v, raw in chunks(body[4:], 4):
                 if a == 2:
                     reply = raw
-                    for a2, v2, _ in attrs(v):
-                        for a3, v3, _ in attrs(v2):
+                    for a2, v2, _ in chunks(v, 4):
+                        for a3, v3, _ in chunks(v2, 4):
                             if a2 == 1 and a3 == 1:
                                 src = v3
                             if a2 == 2 and a3 == 1 and v3[:1] == b'\x06':
@@ -84,7 +79,7 @@ for k in range(0, len(victims), 64):
     s.send(out)
     acks = 0
     while acks < len(batch):
-        for t, body in messages(s.recv(1 << 16)):
+        for t, body, _ in chunks(s.recv(1 << 16), 16):
             if t != 2:
                 continue
             acks += 1
