@@ -5,7 +5,8 @@
  *   node --import tsx test/harness/raft-kv/node.ts --id n1 --dir DIR --listen 127.0.0.1:P \
  *     --peers n1=127.0.0.1:P,n2=…,n3=… [--bootstrap] [--tick-ms 100] [--snapshot-every N] [--keep N]
  * Prints one line `ready <port>` on stdout once it serves; stops cleanly on SIGTERM.
- * Environment (benchmark variants): RAFT_KV_COMMIT_DELAY_MS sets the transport's commitDelayMs;
+ * Environment (benchmark variants): RAFT_KV_COMMIT_DELAY_MS sets the transport's commitDelayMs,
+ * RAFT_KV_RECEIVE=pull its receive mode;
  * RAFT_KV_TIMELINE=1 records per-stage timestamps (timeline.ts).
  */
 import { createHash } from 'node:crypto';
@@ -56,9 +57,12 @@ const transport = new GrpcTransport(
     logger,
     credentials: () => ChannelCredentials.createInsecure(),
   },
-  process.env.RAFT_KV_COMMIT_DELAY_MS !== undefined
-    ? { commitDelayMs: Number(process.env.RAFT_KV_COMMIT_DELAY_MS) }
-    : {},
+  {
+    ...(process.env.RAFT_KV_COMMIT_DELAY_MS !== undefined
+      ? { commitDelayMs: Number(process.env.RAFT_KV_COMMIT_DELAY_MS) }
+      : {}),
+    ...(process.env.RAFT_KV_RECEIVE === 'pull' ? { receive: 'pull' as const } : {}),
+  },
 );
 for (const [pid, addr] of peers) if (pid !== id) transport.setPeer(pid, addr);
 const driver = new RaftDriver<KvOutput | null>(
