@@ -81,7 +81,18 @@ async function pawsCounters(service: string): Promise<string> {
     ).stdout.trim();
     for (const id of ids === '' ? [] : ids.split('\n')) {
       const pid = (await lab.dockerCli(n, ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim();
-      const lines = readFileSync(`/proc/${pid}/net/netstat`, 'utf8').split('\n');
+      // A container listed a moment ago may have exited since (pid 0, or its /proc gone): skip it.
+      let text: string;
+      try {
+        text = pid === '0' ? '' : readFileSync(`/proc/${pid}/net/netstat`, 'utf8');
+      } catch {
+        text = '';
+      }
+      if (text === '') {
+        out.push(`${id}@host${n}: (exited)`);
+        continue;
+      }
+      const lines = text.split('\n');
       const names = (lines[0] ?? '').split(' ');
       const values = (lines[1] ?? '').split(' ');
       const picked = names
