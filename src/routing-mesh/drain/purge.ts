@@ -4,7 +4,7 @@ import { type CommandRunner, systemCommandRunner } from '../data-plane/command-r
 export interface PurgeResult {
   /** Entries deleted over all addresses. */
   readonly deleted: number;
-  /** False when the `conntrack` tool is not installed: nothing was deleted. */
+  /** False when the purger's tool (python3, conntrack) is not installed: nothing was deleted. */
   readonly available: boolean;
 }
 

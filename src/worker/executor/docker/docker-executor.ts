@@ -65,7 +65,7 @@ export interface DockerExecutorOptions {
   readonly engineCallTimeoutMs?: number;
   /**
    * How long a stopping mesh backend's open connections (this node's conntrack) may hold its stop
-   * signal; capped by the task's stop grace; 0: no drain. @default DRAIN_LIMIT_MS
+   * signal; capped by the task's stop grace; 0: no wait (the purge still runs). @default DRAIN_LIMIT_MS
    */
   readonly drainLimitMs?: number;
   /** The conntrack table's text (tests). @default procConntrackReader */

@@ -111,7 +111,7 @@ describe('drainBeforeStop', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('does not purge for a task that was no mesh backend, with draining off, or once aborted', async () => {
+  it('does not purge for a task that was no mesh backend or once aborted; with the wait off it still purges', async () => {
     const clock = new ManualClock();
     const read = async (): Promise<string> => '';
     let purges = 0;
@@ -120,7 +120,6 @@ describe('drainBeforeStop', () => {
       return { deleted: 0, available: true };
     };
     await drainBeforeStop(task(undefined), { limitMs: 2000, read, purge }, { clock, logger: noopLogger });
-    await drainBeforeStop(task(ingress), { limitMs: 0, read, purge }, { clock, logger: noopLogger });
     await drainBeforeStop(
       task(ingress),
       { limitMs: 2000, read, purge },
@@ -128,5 +127,7 @@ describe('drainBeforeStop', () => {
       AbortSignal.abort(),
     );
     expect(purges).toBe(0);
+    await drainBeforeStop(task(ingress), { limitMs: 0, read, purge }, { clock, logger: noopLogger });
+    expect(purges).toBe(1);
   });
 });

@@ -39,11 +39,12 @@ export async function drainBeforeStop(
   deps: { readonly clock: Clock; readonly logger: Logger },
   signal?: AbortSignal,
 ): Promise<void> {
-  if (!drain || drain.limitMs === 0) return;
+  if (!drain) return;
   const addresses = meshBackendAddresses(task);
   if (addresses.length === 0) return;
   const grace = task.spec.container.stopGracePeriodMs ?? DEFAULT_STOP_GRACE_PERIOD_MS;
   const logger = deps.logger.child({ task: task.id });
+  // A zero limit turns the wait off, not the purge: that protects other clients' connections.
   await drainConnections(
     addresses,
     Math.min(drain.limitMs, grace),
