@@ -1,4 +1,4 @@
-import { type Clock, InvalidArgumentError } from '../../common/index.js';
+import { type Clock, resolveMillis } from '../../common/index.js';
 import type { Message, NodeId, SnapshotMessage } from '../types.js';
 import { Notifier } from './notifier.js';
 
@@ -71,14 +71,9 @@ export function takeBatch(peer: Peer, maxBytes: number): Message[] {
 /** How long after a forwarded proposal or read its sender's commit-index updates go out at once. */
 const WAITS_FOR_COMMITS_MS = 1000;
 
+/** `commitDelayMs` as given (undefined: 2 ms; 0: send at once), checked where options are read. */
 export function resolveCommitDelay(ms: number | undefined): number {
-  if (ms === undefined) return 2;
-  if (!Number.isInteger(ms) || ms < 0 || ms > 1000)
-    throw new InvalidArgumentError(
-      'commitDelayMs',
-      `invalid commitDelayMs ${String(ms)}: expected whole milliseconds between 0 and 1000`,
-    );
-  return ms;
+  return ms === 0 ? 0 : resolveMillis('commitDelayMs', ms, 2, 1000);
 }
 
 /** `peer` forwarded a proposal or a read: its clients wait for our commit index. */
