@@ -172,6 +172,26 @@ async function applied(dp: KernelDataPlane, revision: number, what: string): Pro
   );
 }
 
+/** Advances `clock` a retry step at a time until `finished`; how far it went (ms). */
+async function advanceUntil(
+  clock: ManualClock,
+  finished: () => boolean,
+  what: string,
+  detail: () => string = () => '',
+): Promise<number> {
+  let advanced = 0;
+  await waitFor(
+    () => {
+      if (finished()) return { done: true, value: 0 };
+      clock.advance(TEARDOWN_RETRY_MS);
+      advanced += TEARDOWN_RETRY_MS;
+      return { done: false, state: `advanced ${advanced} ms ${detail()}` };
+    },
+    { timeoutMs: 10_000, intervalMs: 1, what },
+  );
+  return advanced;
+}
+
 describe('KernelDataPlane teardown', () => {
   it('on leave, keeps removing a Docker network that Docker refuses while a container is still exiting', async () => {
     const { kernel, engine, clock, dp, ac, done, isFinished } = started();
@@ -202,16 +222,7 @@ describe('KernelDataPlane teardown', () => {
     await applied(dp, 1, 'both overlays up');
     engine.refuse('swarmctl-app', Number.MAX_SAFE_INTEGER);
     ac.abort();
-    let advanced = 0;
-    await waitFor(
-      () => {
-        if (isFinished()) return { done: true, value: 0 };
-        clock.advance(TEARDOWN_RETRY_MS);
-        advanced += TEARDOWN_RETRY_MS;
-        return { done: false, state: `advanced ${advanced} ms` };
-      },
-      { timeoutMs: 10_000, intervalMs: 1, what: 'the teardown to give up' },
-    );
+    const advanced = await advanceUntil(clock, isFinished, 'the teardown to give up');
     await done;
     expect(advanced).toBeGreaterThanOrEqual(TEARDOWN_DEADLINE_MS);
     expect([...engine.nets.keys()]).toEqual(['swarmctl-app']);
@@ -280,15 +291,11 @@ describe('KernelDataPlane teardown with an engine that never answers', () => {
     await applied(dp, 1, 'both overlays up');
     engine.hung = true;
     ac.abort();
-    let advanced = 0;
-    await waitFor(
-      () => {
-        if (isFinished()) return { done: true, value: 0 };
-        clock.advance(TEARDOWN_RETRY_MS);
-        advanced += TEARDOWN_RETRY_MS;
-        return { done: false, state: `advanced ${advanced} ms, ${engine.hungCalls} calls hung` };
-      },
-      { timeoutMs: 10_000, intervalMs: 1, what: 'the teardown to end despite the hung engine' },
+    const advanced = await advanceUntil(
+      clock,
+      isFinished,
+      'the teardown to end despite the hung engine',
+      () => `${engine.hungCalls} calls hung`,
     );
     await done;
     // The networks' retries until their deadline, then one more bounded call for the links step.

@@ -36,22 +36,15 @@ describe('the kernel conntrack table (this process namespace)', () => {
     const live = liveConnectionsTo(parseConntrack((await procConntrackReader()) ?? ''), new Set([ADDR]));
     expect(live.map((e) => e.state)).toContain('ESTABLISHED');
 
-    const held = await drainConnections([ADDR], 300, {
-      clock: systemClock,
-      read: procConntrackReader,
-      logger: noopLogger,
-    });
+    const deps = { clock: systemClock, read: procConntrackReader, logger: noopLogger };
+    const held = await drainConnections([ADDR], 300, deps);
     expect(held.remaining).toBeGreaterThan(0);
     expect(held.waitedMs).toBeGreaterThanOrEqual(300);
 
     client.end();
     server.end();
     await once(client, 'close');
-    const drained = await drainConnections([ADDR], 5000, {
-      clock: systemClock,
-      read: procConntrackReader,
-      logger: noopLogger,
-    });
+    const drained = await drainConnections([ADDR], 5000, deps);
     expect(drained.remaining).toBe(0);
     expect(drained.waitedMs).toBeLessThan(5000);
   });

@@ -42,14 +42,22 @@ describe('meshBackendAddresses', () => {
   });
 });
 
+/** A conntrack reader that always returns `text`, and how many times it was read. */
+function counting(text: string): { read: () => Promise<string>; reads: () => number } {
+  let n = 0;
+  return {
+    read: async () => {
+      n++;
+      return text;
+    },
+    reads: () => n,
+  };
+}
+
 describe('drainBeforeStop', () => {
   it('waits no longer than the task stop grace when that is below the drain limit', async () => {
     const clock = new ManualClock();
-    let reads = 0;
-    const read = async (): Promise<string> => {
-      reads++;
-      return LIVE;
-    };
+    const { read, reads } = counting(LIVE);
     let done = false;
     const p = drainBeforeStop(
       task(ingress, 100),
@@ -64,19 +72,15 @@ describe('drainBeforeStop', () => {
     }
     await p;
     expect(clock.now()).toBe(100);
-    expect(reads).toBe(3);
+    expect(reads()).toBe(3);
   });
 
   it('reads nothing for a task that was no mesh backend or with draining off', async () => {
     const clock = new ManualClock();
-    let reads = 0;
-    const read = async (): Promise<string> => {
-      reads++;
-      return LIVE;
-    };
+    const { read, reads } = counting(LIVE);
     await drainBeforeStop(task(undefined), { limitMs: 2000, read }, { clock, logger: noopLogger });
     await drainBeforeStop(task(ingress), { limitMs: 0, read }, { clock, logger: noopLogger });
-    expect(reads).toBe(0);
+    expect(reads()).toBe(0);
   });
 
   it('purges the task addresses once drained, and a failed purge does not fail the stop', async () => {
