@@ -116,7 +116,8 @@ describe('WalStorage encryption at rest', () => {
 
   it('detects sealed records moved to another position even when every checksum still matches', async () => {
     const cipher = new AesGcmCipher({ keys: [K1], activeKeyId: 'k1' });
-    const storage = new WalStorage(tmp.path, { cipher });
+    // Exact file layout: no zero-filled space after the tail.
+    const storage = new WalStorage(tmp.path, { cipher }, { preallocateBytes: 0 });
     await storage.load();
     const [file] = (await readdir(join(tmp.path, 'wal'))).map((n) => join(tmp.path, 'wal', n));
     const start = (await stat(file!)).size;

@@ -15,7 +15,6 @@ export interface StorageFile {
   /** fdatasync: the file's bytes and size are durable when this resolves. */
   datasync(): Promise<void>;
   truncate(size: number): Promise<void>;
-  size(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -89,10 +88,6 @@ class NodeStorageFile implements StorageFile {
 
   truncate(size: number): Promise<void> {
     return this.handle.truncate(size);
-  }
-
-  async size(): Promise<number> {
-    return (await this.handle.stat()).size;
   }
 
   close(): Promise<void> {

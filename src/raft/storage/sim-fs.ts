@@ -386,10 +386,6 @@ class SimFile implements StorageFile {
     this.fs.mutateTruncate(this.path, this.id, size);
   }
 
-  async size(): Promise<number> {
-    return this.fs.liveInode(this.path, this.id).current.size;
-  }
-
   async close(): Promise<void> {
     // Nothing to release; closing never syncs (as on Linux).
   }

@@ -27,6 +27,9 @@ async function reopen(options: WalStorageOptions = {}): Promise<{ storage: WalSt
   return { storage, state: await storage.load() };
 }
 
+/** Files end where their data ends (no preallocated zeros): for tests that cut them by size. */
+const EXACT: WalStorageOptions = { preallocateBytes: 0 };
+
 async function walFiles(): Promise<string[]> {
   return (await readdir(join(tmp.path, 'wal'))).sort().map((n) => join(tmp.path, 'wal', n));
 }
@@ -121,7 +124,7 @@ describe('WalStorage', () => {
   });
 
   it('recovers from a torn last batch cut at every byte offset, and appends after it', async () => {
-    const { storage } = await reopen();
+    const { storage } = await reopen(EXACT);
     await storage.save({ entries: entryRange(1, 3, 1), hardState: { term: 1, vote: 'n1', commit: 1 } });
     const [file] = await walFiles();
     const before = (await stat(file!)).size;
@@ -144,7 +147,7 @@ describe('WalStorage', () => {
   });
 
   it('treats a partly written last batch followed by zeros or garbage as a torn tail', async () => {
-    const { storage } = await reopen();
+    const { storage } = await reopen(EXACT);
     await storage.save({ entries: entryRange(1, 2, 1) });
     const [file] = await walFiles();
     const before = (await stat(file!)).size;
@@ -274,5 +277,102 @@ describe('WalStorage', () => {
     // The failed batch counted as clean yet never reached the disk (fsyncgate): it is gone.
     const after = new WalStorage('/data', { fs: fs.crash() });
     expect(labels((await after.load()).entries)).toEqual(['1/1']);
+  });
+});
+
+describe('WalStorage preallocation', () => {
+  const PRE: WalStorageOptions = { preallocateBytes: 4096 };
+
+  it('zero-fills ahead of the tail, and after a reopen appends where the data ends, not the file', async () => {
+    const first = await reopen(PRE);
+    for (let i = 1; i <= 5; i++) await first.storage.save({ entries: [entry(i, 1)] });
+    await first.storage.close();
+    const [file] = await walFiles();
+    const size = (await stat(file!)).size;
+    expect(size).toBeGreaterThanOrEqual(4096);
+    const bytes = await readFile(file!);
+    expect(bytes.subarray(bytes.length - 1024).every((b) => b === 0)).toBe(true);
+    // The zeros are space, not a torn tail: nothing is cut off on reopening.
+    const second = await reopen(PRE);
+    expect(labels(second.state.entries)).toEqual(labels(entryRange(1, 5, 1)));
+    expect((await stat(file!)).size).toBe(size);
+    // A batch written at the file's end instead would sit behind zeros and fail the next load.
+    for (let i = 6; i <= 8; i++) await second.storage.save({ entries: [entry(i, 1)] });
+    await second.storage.close();
+    expect(labels((await reopen(PRE)).state.entries)).toEqual(labels(entryRange(1, 8, 1)));
+  });
+
+  it('extends the zero-filled space as the tail reaches it, never past the segment size', async () => {
+    const options = { preallocateBytes: 512, segmentBytes: 4096 };
+    const { storage } = await reopen(options);
+    const sizes: number[] = [];
+    for (let i = 1; i <= 30; i++) {
+      await storage.save({ entries: [entry(i, 1, Buffer.alloc(40, i))] });
+      sizes.push((await stat((await walFiles())[0]!)).size);
+    }
+    await storage.close();
+    // The file grows in steps of zeros a few batches apart, not with every batch.
+    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
+    const steps = new Set(sizes).size;
+    expect(steps).toBeGreaterThan(2);
+    expect(steps).toBeLessThan(sizes.length / 3);
+    for (const f of await walFiles()) expect((await stat(f)).size).toBeLessThanOrEqual(4096 + 128);
+    expect(labels((await reopen(options)).state.entries)).toEqual(labels(entryRange(1, 30, 1)));
+  });
+
+  it('trims a segment to its data before the next one starts, so only the last may end in zeros', async () => {
+    const options = { preallocateBytes: 4096, segmentBytes: 1024 };
+    const { storage } = await reopen(options);
+    for (let i = 1; i <= 20; i++) await storage.save({ entries: [entry(i, 1, Buffer.alloc(100, i))] });
+    await storage.close();
+    const files = await walFiles();
+    expect(files.length).toBeGreaterThan(2);
+    const last = await readFile(files.at(-1)!);
+    expect(last.length).toBe(1024);
+    expect(last.subarray(last.length - 64).every((b) => b === 0)).toBe(true);
+    for (const f of files.slice(0, -1)) {
+      const bytes = await readFile(f);
+      // A commit record ends in at most 4 bytes of padding.
+      expect(
+        bytes.subarray(bytes.length - 8).some((b) => b !== 0),
+        f,
+      ).toBe(true);
+    }
+    expect(labels((await reopen(options)).state.entries)).toEqual(labels(entryRange(1, 20, 1)));
+  });
+
+  it('cuts off a batch torn inside the zero-filled space', async () => {
+    const { storage } = await reopen(PRE);
+    await storage.save({ entries: entryRange(1, 2, 1) });
+    await storage.close();
+    const [file] = await walFiles();
+    const synced = await readFile(file!);
+    const end = synced.length - synced.reverse().findIndex((b) => b !== 0);
+    // The next batch half written over the zeros (as a crash during its write leaves it).
+    const bytes = await readFile(file!);
+    const batch = Buffer.from(bytes.subarray(0, end)).subarray(end - 64, end - 24);
+    batch.copy(bytes, end);
+    await writeFile(file!, bytes);
+    const { state } = await reopen(PRE);
+    expect(labels(state.entries)).toEqual(['1/1', '2/1']);
+    expect((await stat(file!)).size).toBeLessThan(bytes.length);
+  });
+
+  it('refuses to start when zeros replace acknowledged data that a verified batch follows', async () => {
+    const { storage } = await reopen(PRE);
+    for (let i = 1; i <= 3; i++) await storage.save({ entries: [entry(i, 1, Buffer.alloc(64, i))] });
+    await storage.close();
+    const [file] = await walFiles();
+    const bytes = await readFile(file!);
+    const at = bytes.indexOf(Buffer.alloc(64, 2));
+    bytes.fill(0, at - 64, at + 64);
+    await writeFile(file!, bytes);
+    const e = await rejection(reopen(PRE));
+    expect(isSwarmError(e, 'CORRUPTION')).toBe(true);
+    expect((e as Error).message).toContain(file!);
+  });
+
+  it('rejects a negative preallocateBytes, naming the field', () => {
+    expect(() => new WalStorage(tmp.path, {}, { preallocateBytes: -1 })).toThrow(/preallocateBytes.*-1/);
   });
 });

@@ -3,6 +3,13 @@
  * batches of records (record.ts). One batch per append, one fdatasync per batch. New segments
  * are written as a temp file with their header batch, synced, renamed into place and the
  * directory fsynced, so a segment under its final name always starts with a valid header.
+ *
+ * The last segment is zero-filled ahead of its tail (`preallocateBytes` at a time): an fdatasync
+ * that only overwrites blocks the file already has need not commit the file system's journal for
+ * a new size and new blocks, and three members' syncs on one disk no longer queue behind each
+ * other's journal commits. Zeros after the last verified batch of the last segment are that
+ * space, not damage. A segment is trimmed to its data before the next one starts, so a sealed
+ * segment never ends in zeros.
  */
 import { posix } from 'node:path';
 import type { Logger, SwarmError } from '../../common/index.js';
@@ -63,6 +70,8 @@ export class Wal {
   private segments: Segment[] = [];
   private tail: StorageFile | null = null;
   private tailSize = 0;
+  /** Bytes the tail file has (zeros beyond `tailSize`). */
+  private allocated = 0;
   private lastIndex = 0;
   private hardState: HardState | null = null;
   private marker: SnapshotMarker | null = null;
@@ -73,6 +82,7 @@ export class Wal {
     readonly dir: string,
     deps: WalDeps,
     private readonly segmentBytes: number,
+    private readonly preallocateBytes: number,
   ) {
     this.fs = deps.fs;
     this.cipher = deps.cipher;
@@ -96,10 +106,7 @@ export class Wal {
     this.lastIndex = Math.max(replay.lastIndex, this.marker?.index ?? 0);
     const last = this.segments.at(-1);
     if (last === undefined) await this.cut();
-    else if (this.tail === null) {
-      this.tail = await io('open', last.path, () => this.fs.open(last.path, 'existing'));
-      this.tailSize = await io('stat', last.path, () => this.tail!.size());
-    }
+    else this.tail = await io('open', last.path, () => this.fs.open(last.path, 'existing'));
     return replay;
   }
 
@@ -115,6 +122,8 @@ export class Wal {
       if (batch.hardState) b.add(RecordType.hardState, encodeHardState(batch.hardState));
       if (b.isEmpty) return;
       const bytes = b.finish();
+      const end = this.tailSize + bytes.length;
+      if (end > this.allocated) await this.preallocate(seg.path, end);
       await io('write', seg.path, () => this.tail!.write(bytes, this.tailSize));
       await io('fdatasync', seg.path, () => this.tail!.datasync());
       this.tailSize += bytes.length;
@@ -173,9 +182,27 @@ export class Wal {
     return this.failure;
   }
 
+  /**
+   * Zero-fills the tail file from `end` to `preallocateBytes` past the tail (not past the segment
+   * size); the batch about to be written covers the bytes before `end`. Synced with that batch.
+   */
+  private async preallocate(path: string, end: number): Promise<void> {
+    const to = Math.max(end, Math.min(this.tailSize + this.preallocateBytes, this.segmentBytes));
+    if (to > end) {
+      const zeros = Buffer.alloc(to - end);
+      await io('write', path, () => this.tail!.write(zeros, end));
+    }
+    this.allocated = to;
+  }
+
   /** Starts a new segment whose header batch repeats the latest hard state and snapshot marker. */
   private async cut(): Promise<void> {
     const prev = this.segments.at(-1);
+    if (prev && this.tail && this.allocated > this.tailSize) {
+      // Trimmed (and synced) first: only the last segment may end in preallocated zeros.
+      await io('truncate', prev.path, () => this.tail!.truncate(this.tailSize));
+      await io('fdatasync', prev.path, () => this.tail!.datasync());
+    }
     const seq = prev ? prev.seq + 1 : 1;
     const firstIndex = this.lastIndex + 1;
     const path = this.path(`${hex16(seq)}-${hex16(firstIndex)}.wal`);
@@ -200,6 +227,7 @@ export class Wal {
     await this.tail?.close().catch(() => {});
     this.tail = tail;
     this.tailSize = bytes.length;
+    this.allocated = bytes.length;
     this.segments.push({ seq, firstIndex, path, maxIndex: 0 });
     this.logger.debug('wal segment created', { 'wal.segment': path });
   }
@@ -234,17 +262,23 @@ export class Wal {
         }
       }
     }
+    this.tailSize = scan.validEnd;
+    this.allocated = buf.length;
     if (scan.damage === null) return;
     const { offset, reason } = scan.damage;
     if (!isLast) throw corrupt(offset, reason);
+    if (isZero(buf, scan.validEnd)) return; // preallocated space
     if (hasVerifiedBatchAfter(buf, offset)) throw corrupt(offset, `${reason}, followed by valid data`);
     // A torn tail: the batch being written when the process stopped; it was never acknowledged.
     this.logger.warn('wal torn tail truncated', { 'wal.segment': seg.path, offset: scan.validEnd, reason });
     const file = await io('open', seg.path, () => this.fs.open(seg.path, 'existing'));
-    await io('truncate', seg.path, () => file.truncate(scan.validEnd));
-    await io('fdatasync', seg.path, () => file.datasync());
-    this.tail = file;
-    this.tailSize = scan.validEnd;
+    try {
+      await io('truncate', seg.path, () => file.truncate(scan.validEnd));
+      await io('fdatasync', seg.path, () => file.datasync());
+    } finally {
+      await file.close().catch(() => {});
+    }
+    this.allocated = scan.validEnd;
   }
 
   private replayRecord(seg: Segment, r: RawRecord, isHeader: boolean, replay: LogReplay): void {
@@ -276,6 +310,11 @@ export class Wal {
   private path(name: string): string {
     return posix.join(this.dir, name);
   }
+}
+
+function isZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 function recordName(type: RecordType): string {
