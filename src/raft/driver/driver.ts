@@ -383,6 +383,11 @@ export class RaftDriver<R = unknown> implements Component {
         await this.persist.drained();
         if (this.stopped) return;
       }
+      // A follower's ack waits for this Ready's fsync and is on the leader's commit path; its
+      // applies are not (only clients it forwarded for wait for them). A small save's fsync runs
+      // a turn from now on this thread (storage/fs.ts): apply after it, not before.
+      if (rd.mustSync && rd.committedEntries.length > 0 && this.soft.role !== 'leader')
+        await new Promise<void>((resolve) => (this.deps.defer ?? queueMicrotask)(resolve));
       // Committed entries handed out are already durable here (the core holds back the rest).
       await this.apply(rd);
       for (const ctx of rd.readFailures)
