@@ -17,6 +17,7 @@ import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
 import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
 import { type LoadResult, runLoad, valueOfSize } from './bench/load.js';
+import { bundleRaftKvMember } from './bench/member-bundle.js';
 import { freePortRun } from './bench/ports.js';
 
 const { values } = parseArgs({
@@ -102,6 +103,7 @@ mkdirSync(join(dir, 'swarmctl'));
 const profDir = values['cpu-prof'];
 const ours = new RaftKvCluster({
   dir: join(dir, 'swarmctl'),
+  entry: await bundleRaftKvMember(dir),
   size: 3,
   basePort: await freePortRun(24500, 3),
   channels: 4,

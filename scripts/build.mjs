@@ -5,6 +5,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { codeOptions, renamedErrorClasses } from './bundle-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // SWARMCTL_DIST builds elsewhere, so that parallel work does not replace a binary a test is running.
@@ -30,24 +31,17 @@ function gitCommit() {
 mkdirSync(dist, { recursive: true });
 const bundle = join(dist, 'swarmctl.cjs');
 await build({
+  ...codeOptions,
   entryPoints: [join(root, 'src/main.ts')],
   outfile: bundle,
-  bundle: true,
-  platform: 'node',
   format: 'cjs',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  // Optional native add-ons of ssh2 (a dockerode dependency); it falls back to JS without them.
-  external: ['cpu-features', '*.node'],
   define: {
     __SWARMCTL_VERSION__: JSON.stringify(pkg.version),
     __SWARMCTL_COMMIT__: JSON.stringify(gitCommit()),
   },
 });
+const renamed = renamedErrorClasses(readFileSync(bundle, 'utf8'));
+if (renamed.length > 0) throw new Error(`bundling renamed error classes: ${renamed.join(', ')}`);
 
 const seaConfig = join(dist, 'sea-config.json');
 const blob = join(dist, 'sea-prep.blob');

@@ -24,7 +24,10 @@ export interface RaftKvOptions {
   nodeArgs?: readonly string[];
   /** Extra environment variables for the member processes (A/B variants in benchmarks). */
   env?: Readonly<Record<string, string>>;
-  /** The member's entry file (an A/B of two checkouts). @default this directory's node.ts */
+  /**
+   * The member's entry file: node.ts of another checkout (an A/B), or a compiled bundle
+   * (scripts/bench/member-bundle.ts). @default this directory's node.ts
+   */
   entry?: string;
 }
 
@@ -57,11 +60,12 @@ export class RaftKvCluster {
     const dir = join(this.o.dir, m.id);
     mkdirSync(dir, { recursive: true });
     const log = openSync(join(this.o.dir, `${m.id}.log`), 'a');
+    const entry = this.o.entry ?? NODE_ENTRY;
     const args = [
       ...(this.o.nodeArgs ?? []),
-      '--import',
-      'tsx',
-      this.o.entry ?? NODE_ENTRY,
+      // A compiled member (benchmarks) runs on plain node.
+      ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      entry,
       `--id=${m.id}`,
       `--dir=${dir}`,
       `--listen=${m.address}`,
