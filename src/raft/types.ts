@@ -233,7 +233,11 @@ export interface Command {
  */
 export interface StateMachine<R = unknown> {
   apply(commands: readonly Command[]): readonly R[] | Promise<readonly R[]>;
-  /** The state after the last applied command. */
+  /**
+   * The state after the last applied command, captured when this is called: a returned promise
+   * may finish encoding later while the driver applies further commands, but resolves to the
+   * state as of the call.
+   */
   snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot's data. */
   restore(data: Uint8Array): void | Promise<void>;

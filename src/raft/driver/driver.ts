@@ -25,6 +25,7 @@ import type {
   LoadedState,
   NodeId,
   RaftStorage,
+  Snapshot,
   StateMachine,
   Transport,
 } from '../types.js';
@@ -394,7 +395,7 @@ export class RaftDriver<R = unknown> implements Component {
         this.reads.reject(ctx, new LostLeadershipError('read index refused'));
       this.readyReads.push(...rd.readStates);
       this.serveReads();
-      await this.maybeSnapshot(core);
+      this.maybeSnapshot(core);
     }
   }
 
@@ -465,29 +466,40 @@ export class RaftDriver<R = unknown> implements Component {
   }
 
   /**
-   * Captures the state machine at the applied index (applies wait for that), then writes the
-   * snapshot in the background: Readies go on meanwhile, and the log is compacted once it is durable.
+   * Takes the state machine's snapshot at the applied index (its `snapshot()` captures the state
+   * when called and may finish encoding later), then writes it in the background: Readies and
+   * applies go on meanwhile, and the log is compacted once the snapshot is durable.
    */
-  private async maybeSnapshot(core: RaftCore): Promise<void> {
+  private maybeSnapshot(core: RaftCore): void {
     if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
     // The core's view must be exactly what the state machine has applied.
     if (core.log.applying !== this.applied) return;
     const meta = core.snapshotMeta();
-    const data = await this.deps.stateMachine.snapshot();
-    const snapshot = { meta, data };
     const keepFrom = Math.max(1, meta.index - this.opts.keepEntriesAfterSnapshot + 1);
-    this.snapshotting = this.deps.storage.saveSnapshot(snapshot, keepFrom).then(
-      () => {
-        this.snapshotting = null;
-        if (this.stopped) return;
-        this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
-        core.compacted(snapshot, keepFrom);
-        this.logger.info('snapshot taken', { index: meta.index, keepFrom });
-      },
-      (e: unknown) => {
-        this.snapshotting = null;
-        this.fail(e);
-      },
-    );
+    let encoded: Uint8Array | Promise<Uint8Array>;
+    try {
+      encoded = this.deps.stateMachine.snapshot();
+    } catch (e) {
+      encoded = Promise.reject(e);
+    }
+    let snapshot: Snapshot;
+    this.snapshotting = Promise.resolve(encoded)
+      .then((data) => {
+        snapshot = { meta, data };
+        return this.deps.storage.saveSnapshot(snapshot, keepFrom);
+      })
+      .then(
+        () => {
+          this.snapshotting = null;
+          if (this.stopped) return;
+          this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+          core.compacted(snapshot, keepFrom);
+          this.logger.info('snapshot taken', { index: meta.index, keepFrom });
+        },
+        (e: unknown) => {
+          this.snapshotting = null;
+          this.fail(e);
+        },
+      );
   }
 }

@@ -20,7 +20,7 @@ describe('KvStateMachine', () => {
       cmd(5, { kind: 'put', key: 'b', value: 'x'.repeat(300) }),
     ]);
     const b = new KvStateMachine();
-    b.restore(a.snapshot());
+    b.restore(a.snapshot() as Uint8Array);
     expect(b.fingerprint()).toBe(a.fingerprint());
     expect(b.read('a')).toBe('3');
     // The session survived: a retry of seq 7 returns the first result and changes nothing.
@@ -46,5 +46,34 @@ describe('KvStateMachine', () => {
     expect(() => kv.restore(new Uint8Array([9, 0]))).toThrow(/unknown format/);
     kv.restore(new Uint8Array(0));
     expect(kv.read('a')).toBeNull();
+  });
+
+  it('with a turn function, snapshots the state as of the call while applies go on between slices', async () => {
+    let turns = 0;
+    let applyDuringSnapshot = (): void => {};
+    const a = new KvStateMachine(undefined, undefined, async () => {
+      turns++;
+      applyDuringSnapshot();
+    });
+    const n = 20_000;
+    a.apply(Array.from({ length: n }, (_, i) => cmd(i + 1, { kind: 'put', key: `k${i}`, value: `v${i}` })));
+    const expected = a.fingerprint();
+    let next = n + 1;
+    applyDuringSnapshot = () => {
+      a.apply([
+        cmd(next, { kind: 'put', key: `k${next}`, value: 'later' }),
+        cmd(next + 1, { kind: 'delete', key: 'k0' }),
+      ]);
+      next += 2;
+    };
+    const pending = a.snapshot();
+    expect(pending).toBeInstanceOf(Promise);
+    const bytes = await pending;
+    expect(turns).toBeGreaterThan(1);
+    expect(a.read('k0')).toBeNull();
+    const b = new KvStateMachine();
+    b.restore(bytes);
+    expect(b.fingerprint()).toBe(expected);
+    expect(b.read('k0')).toBe('v0');
   });
 });

@@ -42,6 +42,27 @@ interface SessionState {
 /** Snapshot format tag (binary: counts and length-prefixed strings, in the maps' order). */
 const SNAPSHOT_V1 = 1;
 
+/** Entries encoded between two turns of a sliced snapshot. */
+const SNAPSHOT_SLICE = 8192;
+
+/** Encodes a snapshot, pausing (yield) after every SNAPSHOT_SLICE entries. */
+function* snapshotWriter(
+  data: ReadonlyMap<string, string>,
+  sessions: ReadonlyMap<string, SessionState>,
+): Generator<void, Uint8Array> {
+  let size = 16;
+  for (const [k, v] of data) size += k.length * 3 + v.length * 3 + 10;
+  const w = new BinaryWriter(size + sessions.size * 64).uint(SNAPSHOT_V1).uint(data.size);
+  let n = 0;
+  for (const [k, v] of data) {
+    w.string(k).string(v);
+    if (++n % SNAPSHOT_SLICE === 0) yield;
+  }
+  w.uint(sessions.size);
+  for (const [id, st] of sessions) w.string(id).uint(st.seq).string(JSON.stringify(st.output));
+  return w.finish();
+}
+
 function byKey<T>([a]: [string, T], [b]: [string, T]): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -52,9 +73,16 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
   /** Commands that were retries of an already applied command. */
   duplicatesDropped = 0;
 
+  /**
+   * @param snapshotTurn given (real processes), a snapshot copies the maps and encodes the copy
+   * in slices, awaiting this between them, so that the event loop and applies go on meanwhile
+   * (encoding 35 MB took ~100 ms, copying it ~17 ms). Without it (the simulator) a snapshot is
+   * encoded at once.
+   */
   constructor(
     private readonly onApplied?: (record: AppliedRecord) => void,
     private readonly onRestored?: () => void,
+    private readonly snapshotTurn?: () => Promise<void>,
   ) {}
 
   apply(commands: readonly Command[]): readonly (KvOutput | null)[] {
@@ -91,14 +119,25 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
   }
 
   /** Unsorted and binary: taken on the apply path every N entries, so it must be cheap. */
-  snapshot(): Uint8Array {
-    let size = 16;
-    for (const [k, v] of this.data) size += k.length * 3 + v.length * 3 + 10;
-    const w = new BinaryWriter(size + this.sessions.size * 64).uint(SNAPSHOT_V1).uint(this.data.size);
-    for (const [k, v] of this.data) w.string(k).string(v);
-    w.uint(this.sessions.size);
-    for (const [id, st] of this.sessions) w.string(id).uint(st.seq).string(JSON.stringify(st.output));
-    return w.finish();
+  snapshot(): Uint8Array | Promise<Uint8Array> {
+    const turn = this.snapshotTurn;
+    if (!turn) {
+      const g = snapshotWriter(this.data, this.sessions);
+      let r = g.next();
+      while (!r.done) r = g.next();
+      return r.value;
+    }
+    // Values are immutable strings and session states are replaced, never changed: a shallow
+    // copy is the state as of now.
+    const g = snapshotWriter(new Map(this.data), new Map(this.sessions));
+    return (async () => {
+      let r = g.next();
+      while (!r.done) {
+        await turn();
+        r = g.next();
+      }
+      return r.value;
+    })();
   }
 
   restore(bytes: Uint8Array): void {

@@ -49,7 +49,8 @@ const logger = createLogger(
 ).child({ 'node.id': id });
 
 const timeline = process.env.RAFT_KV_TIMELINE === '1';
-const kv = new KvStateMachine();
+// Snapshots are encoded in slices between event-loop turns (35 MB took ~100 ms in one piece).
+const kv = new KvStateMachine(undefined, undefined, () => new Promise((resolve) => setImmediate(resolve)));
 const transport = new GrpcTransport(
   {
     self: id,
