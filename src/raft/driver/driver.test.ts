@@ -318,6 +318,31 @@ describe('RaftDriver', () => {
     expect(restarted.sm.appliedIndexes.every((i) => i > snapIndex)).toBe(true);
   });
 
+  it('applies and answers proposals while a snapshot is still being encoded, and saves the state as of its start', async () => {
+    h = new Harness();
+    const opts: RaftDriverOptions = { ...three, snapshotEveryEntries: 3, keepEntriesAfterSnapshot: 1 };
+    for (const id of ['a', 'b', 'c']) h.start(id, opts);
+    const leader = h.get(await h.waitLeader());
+    leader.sm.holdSnapshots = true;
+    for (let i = 0; i < 3; i++) await leader.driver.propose(enc('x'));
+    const started = leader.sm.total;
+    // The snapshot taken after these is held: later proposals are still applied and answered.
+    for (let i = 0; i < 3; i++) await leader.driver.propose(enc('yy'));
+    expect(leader.sm.total).toBe(started + 6);
+    expect(leader.storage.snapshotsSaved).toBe(0);
+    leader.sm.releaseSnapshots();
+    await h.until('the held snapshot saved', () =>
+      leader.storage.snapshotsSaved > 0
+        ? { done: true, value: 0 }
+        : { done: false, state: `${leader.storage.snapshotsSaved} saved` },
+    );
+    const saved = JSON.parse(new TextDecoder().decode(leader.storage.state.snapshot!.data)) as {
+      total: number;
+    };
+    expect(saved.total).toBeLessThanOrEqual(started);
+    expect(saved.total).toBeGreaterThan(0);
+  });
+
   it('a restarted node never resolves a new proposal with an entry proposed by its previous run', async () => {
     h = new Harness();
     for (const id of ['a', 'b', 'c']) h.start(id, three);

@@ -143,8 +143,20 @@ export class CounterMachine implements StateMachine<number> {
     });
   }
 
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ total: this.total, sessions: this.sessions.entries() }));
+  /** While set, a snapshot (the state as of the call) is handed over only on releaseSnapshots(). */
+  holdSnapshots = false;
+  private held: (() => void)[] = [];
+
+  snapshot(): Uint8Array | Promise<Uint8Array> {
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ total: this.total, sessions: this.sessions.entries() }),
+    );
+    if (!this.holdSnapshots) return bytes;
+    return new Promise((resolve) => this.held.push(() => resolve(bytes)));
+  }
+
+  releaseSnapshots(): void {
+    for (const release of this.held.splice(0)) release();
   }
 
   restore(data: Uint8Array): void {
