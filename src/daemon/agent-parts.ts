@@ -6,6 +6,8 @@ import type { Agent, DockerExecutor } from '../worker/index.js';
 export const LEAVE_CONTAINERS_TIMEOUT_MS = 30_000;
 /** How long a `leave` call waits for the node to have left: its containers, then the data plane's teardown. */
 export const LEAVE_TIMEOUT_MS = LEAVE_CONTAINERS_TIMEOUT_MS + 30_000;
+/** After this long, a part still stopping is named in the log. */
+const STOPPING_WARN_MS = 10_000;
 
 export interface AgentParts {
   readonly agent: Pick<Agent, 'run'>;
@@ -31,9 +33,14 @@ export async function runAgentParts(parts: AgentParts, signal: AbortSignal): Pro
     (e: unknown): void => {
       if (!stopping.aborted) logger.error('a part of the agent stopped', { part, error: errorMessage(e) });
     };
+  const running = new Set<string>();
+  const part = (name: string, p: Promise<void>): Promise<void> => {
+    running.add(name);
+    return p.catch(failed(name, rest.signal)).finally(() => running.delete(name));
+  };
   const others = [
-    executor.run(rest.signal).catch(failed('engine events', rest.signal)),
-    mesh.run(rest.signal).catch(failed('data plane', rest.signal)),
+    part('engine events', executor.run(rest.signal)),
+    part('data plane', mesh.run(rest.signal)),
   ];
   try {
     await agent.run(signal).catch(failed('agent', signal));
@@ -50,6 +57,11 @@ export async function runAgentParts(parts: AgentParts, signal: AbortSignal): Pro
     }
   } finally {
     rest.abort();
-    await Promise.all(others);
+    // A part that does not end keeps a leave waiting: say which, so its log names the culprit.
+    const slow = setTimeout(
+      () => logger.warn('still stopping', { parts: [...running].join(', '), waitedMs: STOPPING_WARN_MS }),
+      STOPPING_WARN_MS,
+    );
+    await Promise.all(others).finally(() => clearTimeout(slow));
   }
 }

@@ -24,7 +24,7 @@ import {
   type RulesPlan,
   VXLAN_PORT,
 } from './plan.js';
-import { removeStale, resolveEngineCallTimeout, teardownMesh } from './teardown.js';
+import { boundedEngine, removeStale, resolveEngineCallTimeout, teardownMesh } from './teardown.js';
 
 export interface DataPlaneDeps {
   readonly nodeId: NodeId;
@@ -39,7 +39,7 @@ export interface DataPlaneDeps {
   readonly onStopped?: () => void;
   /** Times the retry after a failed convergence. @default systemClock */
   readonly clock?: Clock;
-  /** Bound of each Docker call of the teardown. @default ENGINE_CALL_TIMEOUT_MS */
+  /** Bound of each Docker call (convergence and teardown). @default ENGINE_CALL_TIMEOUT_MS */
   readonly engineCallTimeoutMs?: number;
 }
 
@@ -101,11 +101,14 @@ export class KernelDataPlane implements MeshDataPlane {
   private readonly orphans = new Map<string, NetworkPlan>();
   private readonly clock: Clock;
   private readonly engineCallTimeoutMs: number;
+  /** The engine with each call bounded, as the teardown has it: a hung call must not hang a leave. */
+  private readonly engine: NetworkEngine;
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.log = deps.logger.child({ module: 'mesh' });
     this.clock = deps.clock ?? systemClock;
     this.engineCallTimeoutMs = resolveEngineCallTimeout(deps.engineCallTimeoutMs);
+    this.engine = boundedEngine(deps.engine, this.engineCallTimeoutMs, this.clock);
   }
 
   get plan(): MeshPlan {
@@ -359,12 +362,12 @@ export class KernelDataPlane implements MeshDataPlane {
   }
 
   private async addNetwork(n: NetworkPlan, underlay: string, signal: AbortSignal): Promise<void> {
-    const existing = (await this.deps.engine.listOurs()).find((e) => e.name === n.dockerName);
+    const existing = (await this.engine.listOurs()).find((e) => e.name === n.dockerName);
     if (
       existing &&
       (existing.subnet !== n.subnet || existing.gateway !== n.localAddr || existing.bridge !== n.bridge)
     ) {
-      await this.deps.engine.remove(n.dockerName);
+      await this.engine.remove(n.dockerName);
     }
     if (
       !existing ||
@@ -372,7 +375,7 @@ export class KernelDataPlane implements MeshDataPlane {
       existing.gateway !== n.localAddr ||
       existing.bridge !== n.bridge
     ) {
-      await this.deps.engine.create(n);
+      await this.engine.create(n);
     }
     signal.throwIfAborted();
     await this.cmd(['ip', 'link', 'del', n.vxlan], true);
@@ -423,7 +426,7 @@ export class KernelDataPlane implements MeshDataPlane {
   private async removeNetwork(n: NetworkPlan): Promise<void> {
     await this.cmd(['ip', 'link', 'del', n.vxlan], true);
     try {
-      await this.deps.engine.remove(n.dockerName);
+      await this.engine.remove(n.dockerName);
       this.orphans.delete(n.dockerName);
     } catch (e) {
       if (!this.orphans.has(n.dockerName))

@@ -308,6 +308,25 @@ describe('KernelDataPlane teardown with an engine that never answers', () => {
     expect([...kernel.links].filter((l) => l.startsWith('swmv'))).toEqual([]);
   });
 
+  it('gives up a Docker call of a convergence that never answers, so a leave meeting it still tears down', async () => {
+    const { logger, records } = captureLogger('warn');
+    const { kernel, engine, clock, dp, ac, done, isFinished } = started({ logger });
+    // The first network's creation never answers (a CI failure: a leave waited on it for good).
+    engine.gate = new Promise<void>(() => {});
+    dp.update(state(1, true));
+    await engine.created.promise;
+    ac.abort();
+    const advanced = await advanceUntil(clock, isFinished, 'the leave to end despite the hung create');
+    await done;
+    expect(advanced).toBeLessThanOrEqual(TEARDOWN_DEADLINE_MS + 2 * ENGINE_CALL_TIMEOUT_MS);
+    expect(kernel.calls.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
+    // The network the hung call had made is found by its label and removed.
+    expect([...engine.nets.keys()]).toEqual([]);
+    expect(records.filter((r) => r.level === 'error').map((r) => r.msg)).not.toContain(
+      'mesh teardown left something of ours',
+    );
+  });
+
   it('rejects an engine call timeout that is not a positive whole number of ms, naming the field', () => {
     expect(resolveEngineCallTimeout(undefined)).toBe(ENGINE_CALL_TIMEOUT_MS);
     expect(resolveEngineCallTimeout(250)).toBe(250);
