@@ -155,9 +155,10 @@ describe('WalStorage crash consistency (SimFs)', () => {
       entries: [entry(1, 1), entry(2, 1), entry(3, 1)],
       hardState: { term: 1, vote: null, commit: 3 },
     });
-    // Writing the snapshot file takes five operations (create, write, fdatasync, rename, fsync of
-    // the directory); the sixth is the write of the WAL marker.
-    fs.scheduleCrash(5);
+    // Writing the (unsealed) snapshot file takes seven operations (create, three writes: head,
+    // data and checksum, fdatasync, rename, fsync of the directory); the eighth is the write of
+    // the WAL marker.
+    fs.scheduleCrash(7);
     await expect(storage.saveSnapshot(snapshot(3, 1), 2)).rejects.toThrow('crashed');
     const booted = fs.crash();
     expect(await booted.readdir('/node/snap')).toEqual(['0000000000000001-0000000000000003.snap']);

@@ -67,10 +67,14 @@ export class SnapshotFiles {
     const { index, term } = snapshot.meta;
     const name = snapshotFileName(index, term);
     const tmp = this.path(name + TMP_SUFFIX);
-    const bytes = this.encode(snapshot);
+    const pieces = this.encode(snapshot);
     const file = await io('create', tmp, () => this.fs.open(tmp, 'create'));
     try {
-      await io('write', tmp, () => file.write(bytes, 0));
+      let at = 0;
+      for (const piece of pieces) {
+        await io('write', tmp, () => file.write(piece, at));
+        at += piece.length;
+      }
       await io('fdatasync', tmp, () => file.datasync());
     } finally {
       await file.close().catch(() => {});
@@ -120,22 +124,33 @@ export class SnapshotFiles {
     if (doomed.length > 0) await io('fsync', this.dir, () => this.fs.syncDir(this.dir));
   }
 
-  private encode(snapshot: Snapshot): Buffer {
+  /**
+   * The file's bytes in consecutive pieces. Unsealed, the state machine's data is written as it
+   * is, not copied into one buffer: for a large state (tens of MB) the copies and their zero-fill
+   * held every member's event loop for ~40 ms at each snapshot, all at about the same index.
+   */
+  private encode(snapshot: Snapshot): Uint8Array[] {
     const header = Buffer.alloc(HEADER_BYTES);
     MAGIC.copy(header, 0);
     header.writeUInt32LE(this.cipher ? FLAG_SEALED : 0, 8);
     header.writeDoubleLE(snapshot.meta.index, 16);
     header.writeDoubleLE(snapshot.meta.term, 24);
-    const w = new BinaryWriter(snapshot.data.length + 64);
+    const w = new BinaryWriter(64);
     writeStrings(w, snapshot.meta.conf.voters);
     writeStrings(w, snapshot.meta.conf.learners);
-    const plain = w.bytes(snapshot.data).finish();
-    const body = this.cipher ? this.cipher.encrypt(plain, header) : plain;
-    const out = Buffer.alloc(HEADER_BYTES + body.length + 4);
-    header.copy(out, 0);
-    out.set(body, HEADER_BYTES);
-    out.writeUInt32LE(crc32(out.subarray(0, HEADER_BYTES + body.length)), HEADER_BYTES + body.length);
-    return out;
+    if (this.cipher) {
+      const body = this.cipher.encrypt(w.bytes(snapshot.data).finish(), header);
+      const out = Buffer.alloc(HEADER_BYTES + body.length + 4);
+      header.copy(out, 0);
+      out.set(body, HEADER_BYTES);
+      out.writeUInt32LE(crc32(out.subarray(0, HEADER_BYTES + body.length)), HEADER_BYTES + body.length);
+      return [out];
+    }
+    // The same bytes as `bytes(data)` writes (its length, then the data), in three writes.
+    const head = Buffer.concat([header, w.uint(snapshot.data.length).finish()]);
+    const trailer = Buffer.alloc(4);
+    trailer.writeUInt32LE(crc32(snapshot.data, crc32(head)), 0);
+    return [head, snapshot.data, trailer];
   }
 
   private path(name: string): string {
