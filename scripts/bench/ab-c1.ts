@@ -4,7 +4,8 @@
  * turns), and each round runs every variant and etcd once, in a rotated order, so that a shared
  * machine's load drifts over all of them alike.
  *   node --import tsx scripts/bench/ab-c1.ts --variants 'base={};x={"VAR":"1"}' --rounds 6
- * The key `ENTRY` of a variant names the member's entry file (e.g. node.ts of another checkout).
+ * The key `ENTRY` of a variant names the member's entry file (e.g. node.ts of another checkout);
+ * `NODE_ARGS` gives the members' node flags, space-separated (V8 flags NODE_OPTIONS refuses).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,8 +29,8 @@ const { values } = parseArgs({
 });
 const variants = values.variants!.split(';').map((v) => {
   const i = v.indexOf('=');
-  const { ENTRY: entry, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
-  return { name: v.slice(0, i), env, entry };
+  const { ENTRY: entry, NODE_ARGS: nodeArgs, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
+  return { name: v.slice(0, i), env, entry, nodeArgs: nodeArgs?.split(' ').filter(Boolean) };
 });
 const concurrency = Number(values.concurrency);
 const durationMs = Number(values.seconds) * 1000;
@@ -54,6 +55,7 @@ try {
       channels: 4,
       env: v.env,
       ...(v.entry ? { entry: v.entry } : {}),
+      ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}),
     });
     clusters.push(c);
     await c.startAll();
