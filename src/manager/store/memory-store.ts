@@ -19,7 +19,12 @@ import {
 } from '../../common/index.js';
 import type { Change, ChangeSet } from './change-set.js';
 import type { ApplyResult, ChangeSetApplier, Proposer } from './proposer.js';
-import { decodeStoreSnapshot, encodeStoreSnapshot, type StoreSnapshot } from './snapshot.js';
+import {
+  decodeStoreSnapshot,
+  encodeStoreSnapshot,
+  encodeStoreSnapshotSliced,
+  type StoreSnapshot,
+} from './snapshot.js';
 import { Staging } from './staging.js';
 import { Tables } from './tables.js';
 import { type ReadTx, ReadTxImpl, type WriteTx, WriteTxImpl } from './transaction.js';
@@ -243,6 +248,11 @@ export class MemoryStore implements ChangeSetApplier {
 
   encodeSnapshot(compress = true): Uint8Array {
     return encodeStoreSnapshot(this.snapshot(), compress);
+  }
+
+  /** `encodeSnapshot` of the state as of this call, encoded over several loop turns. */
+  encodeSnapshotSliced(o?: Parameters<typeof encodeStoreSnapshotSliced>[1]): Promise<Uint8Array> {
+    return encodeStoreSnapshotSliced(this.snapshot(), o);
   }
 
   /**

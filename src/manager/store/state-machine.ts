@@ -15,12 +15,13 @@ export interface CommittedCommand {
  */
 export function storeStateMachine(store: MemoryStore): {
   apply(commands: readonly CommittedCommand[]): ApplyResult[];
-  snapshot(): Uint8Array;
+  snapshot(): Promise<Uint8Array>;
   restore(data: Uint8Array): void;
 } {
   return {
     apply: (commands) => commands.map((c) => store.applyCommitted(decodeChangeSet(c.data))),
-    snapshot: () => store.encodeSnapshot(),
+    // Captured now, encoded over later turns: the Raft driver applies on meanwhile.
+    snapshot: () => store.encodeSnapshotSliced(),
     restore: (data) => store.restoreEncoded(data),
   };
 }
