@@ -23,6 +23,7 @@ import {
   decodeStoreSnapshot,
   encodeStoreSnapshot,
   encodeStoreSnapshotSliced,
+  type SlicedEncodeOptions,
   type StoreSnapshot,
 } from './snapshot.js';
 import { Staging } from './staging.js';
@@ -251,7 +252,7 @@ export class MemoryStore implements ChangeSetApplier {
   }
 
   /** `encodeSnapshot` of the state as of this call, encoded over several loop turns. */
-  encodeSnapshotSliced(o?: Parameters<typeof encodeStoreSnapshotSliced>[1]): Promise<Uint8Array> {
+  encodeSnapshotSliced(o?: SlicedEncodeOptions): Promise<Uint8Array> {
     return encodeStoreSnapshotSliced(this.snapshot(), o);
   }
 

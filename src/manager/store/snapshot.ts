@@ -19,9 +19,15 @@ export const SNAPSHOT_FORMAT_DEFLATE_JSON = 2;
 
 export function encodeStoreSnapshot(snapshot: StoreSnapshot, compress = true): Uint8Array {
   const json = Buffer.from(JSON.stringify(snapshot), 'utf8');
-  const body = compress ? deflateRawSync(json, { level: 1 }) : json;
+  return framed(compress ? deflateRawSync(json, DEFLATE) : json, compress);
+}
+
+const DEFLATE = { level: 1 };
+
+/** The format byte, then the body. */
+function framed(body: Buffer, compressed: boolean): Buffer {
   const out = Buffer.allocUnsafe(body.length + 1);
-  out[0] = compress ? SNAPSHOT_FORMAT_DEFLATE_JSON : SNAPSHOT_FORMAT_JSON;
+  out[0] = compressed ? SNAPSHOT_FORMAT_DEFLATE_JSON : SNAPSHOT_FORMAT_JSON;
   body.copy(out, 1);
   return out;
 }
@@ -38,9 +44,18 @@ export const SNAPSHOT_SLICE_OBJECTS = 2048;
  * calls, the dispatcher) for hundreds of ms at every Raft snapshot. `snapshot` must not change
  * meanwhile: the store's objects are frozen and its lists are fresh arrays.
  */
+export interface SlicedEncodeOptions {
+  /** @default true */
+  readonly compress?: boolean;
+  /** Awaited between slices. @default the next setImmediate */
+  readonly turn?: () => Promise<void>;
+  /** @default SNAPSHOT_SLICE_OBJECTS */
+  readonly sliceObjects?: number;
+}
+
 export async function encodeStoreSnapshotSliced(
   snapshot: StoreSnapshot,
-  o: { compress?: boolean; turn?: () => Promise<void>; sliceObjects?: number } = {},
+  o: SlicedEncodeOptions = {},
 ): Promise<Uint8Array> {
   const turn = o.turn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const slice = o.sliceObjects ?? SNAPSHOT_SLICE_OBJECTS;
@@ -62,11 +77,7 @@ export async function encodeStoreSnapshotSliced(
   parts.push('}}');
   const json = Buffer.from(parts.join(''), 'utf8');
   const compress = o.compress ?? true;
-  const body = compress ? await deflateRawAsync(json, { level: 1 }) : json;
-  const out = Buffer.allocUnsafe(body.length + 1);
-  out[0] = compress ? SNAPSHOT_FORMAT_DEFLATE_JSON : SNAPSHOT_FORMAT_JSON;
-  body.copy(out, 1);
-  return out;
+  return framed(compress ? await deflateRawAsync(json, DEFLATE) : json, compress);
 }
 
 export function decodeStoreSnapshot(data: Uint8Array): StoreSnapshot {
