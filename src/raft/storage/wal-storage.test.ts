@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSwarmError, SeededRandom } from '../../common/index.js';
 import type { Entry, LoadedState } from '../types.js';
+import { NodeStorageFs, type StorageFile } from './fs.js';
 import { SimFs } from './sim-fs.js';
 import type { TempDir } from './test-support.js';
 import { entry, entryRange, labels, snapshot, tempDir } from './test-support.js';
@@ -20,6 +21,35 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
   await tmp.remove();
 });
+
+/**
+ * The real file system, except that the fdatasync of a file whose name contains `held` waits
+ * until `release()`: a snapshot file write that is still under way.
+ */
+function holdingFs(held: string): { fs: NodeStorageFs; reached: Promise<void>; release(): void } {
+  let release = (): void => {};
+  const gate = new Promise<void>((r) => (release = r));
+  let reach = (): void => {};
+  const reached = new Promise<void>((r) => (reach = r));
+  const fs = new NodeStorageFs();
+  const open = fs.open.bind(fs);
+  fs.open = async (path, mode): Promise<StorageFile> => {
+    const file = await open(path, mode);
+    if (!basename(path).includes(held)) return file;
+    return {
+      path: file.path,
+      write: (data, position) => file.write(data, position),
+      truncate: (size) => file.truncate(size),
+      close: () => file.close(),
+      datasync: async () => {
+        reach();
+        await gate;
+        await file.datasync();
+      },
+    };
+  };
+  return { fs, reached, release };
+}
 
 async function reopen(options: WalStorageOptions = {}): Promise<{ storage: WalStorage; state: LoadedState }> {
   const storage = new WalStorage(tmp.path, {}, options);
@@ -237,6 +267,48 @@ describe('WalStorage', () => {
     expect(state.snapshot?.meta.index).toBe(100);
     expect(labels(state.entries)).toEqual(['101/3', '102/3', '103/3']);
     expect(await walFiles()).toHaveLength(1);
+  });
+
+  it('goes on saving entries while its own snapshot file is still being written', async () => {
+    const hold = holdingFs('0000000000000008.snap');
+    const storage = new WalStorage(tmp.path, { fs: hold.fs });
+    open.push(storage);
+    await storage.load();
+    await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+    const snapshotSaved = storage.saveSnapshot(snapshot(8, 1), 5);
+    await hold.reached;
+    // Queued behind the snapshot file (tens of MB for a large state), this save would wait for it.
+    await storage.save({ entries: entryRange(11, 12, 1), hardState: { term: 1, vote: null, commit: 12 } });
+    hold.release();
+    await snapshotSaved;
+    await storage.close();
+    const { state } = await reopen();
+    expect(state.snapshot).toEqual(snapshot(8, 1));
+    expect(labels(state.entries)).toEqual(labels(entryRange(9, 12, 1)));
+    expect(state.hardState.commit).toBe(12);
+  });
+
+  it('gives no marker to its own snapshot once a newer one from the leader was saved meanwhile', async () => {
+    const hold = holdingFs('0000000000000008.snap');
+    const storage = new WalStorage(tmp.path, { fs: hold.fs });
+    open.push(storage);
+    await storage.load();
+    await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+    const own = storage.saveSnapshot(snapshot(8, 1), 5);
+    await hold.reached;
+    await storage.save({
+      snapshot: snapshot(100, 3),
+      entries: [],
+      hardState: { term: 3, vote: null, commit: 100 },
+    });
+    hold.release();
+    await own;
+    await storage.save({ entries: entryRange(101, 102, 3) });
+    await storage.close();
+    // A marker for 8 after the one for 100 would make 8 the newest and drop 100's file.
+    const { state } = await reopen();
+    expect(state.snapshot?.meta.index).toBe(100);
+    expect(labels(state.entries)).toEqual(['101/3', '102/3']);
   });
 
   it('falls back to the older snapshot when the newest file is damaged', async () => {

@@ -1,7 +1,7 @@
 /**
  * RaftStorage over the segmented WAL (`<dir>/wal`) and snapshot files (`<dir>/snap`).
  * Ordering rules: a snapshot file is durable before the WAL marker that points at it; the marker
- * is durable before older snapshot files and WAL segments are deleted.
+ * is durable before older snapshot files and WAL segments are deleted; markers only move forward.
  */
 import { posix } from 'node:path';
 import type { Logger, SwarmError } from '../../common/index.js';
@@ -84,6 +84,10 @@ export class WalStorage implements RaftStorage {
   /** Snapshot files some WAL marker points at: the only ones retention may keep. */
   private readonly referenced = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Index of the newest snapshot marker in the WAL: an older snapshot never gets one after it. */
+  private markedIndex = 0;
+  /** Our own snapshot files being written beside the saves; close waits for them. */
+  private readonly fileWrites = new Set<Promise<unknown>>();
   private state: 'new' | 'loaded' | 'closed' = 'new';
   private failure: SwarmError | null = null;
 
@@ -127,7 +131,10 @@ export class WalStorage implements RaftStorage {
     await io('fsync', this.dir, () => this.fs.syncDir(this.dir));
     const parent = posix.dirname(this.dir);
     await io('fsync', parent, () => this.fs.syncDir(parent));
-    for (const m of replay.markers) this.referenced.add(snapshotFileName(m.index, m.term));
+    for (const m of replay.markers) {
+      this.referenced.add(snapshotFileName(m.index, m.term));
+      this.markedIndex = Math.max(this.markedIndex, m.index);
+    }
     const snapshot = await this.newestReferencedSnapshot();
     const after = snapshot?.meta.index ?? 0;
     const entries = replay.entries.filter((e) => e.index > after);
@@ -149,7 +156,10 @@ export class WalStorage implements RaftStorage {
       if (snapshot) await this.snapshots.write(snapshot);
       const marker = snapshot ? { index: snapshot.meta.index, term: snapshot.meta.term } : undefined;
       await this.wal.append({ marker, entries: batch.entries, hardState: batch.hardState });
-      if (snapshot) await this.afterSnapshot(snapshot, snapshot.meta.index + 1);
+      if (snapshot) {
+        this.markedIndex = Math.max(this.markedIndex, snapshot.meta.index);
+        await this.afterSnapshot(snapshot, snapshot.meta.index + 1);
+      }
     });
   }
 
@@ -160,18 +170,38 @@ export class WalStorage implements RaftStorage {
         `keepFrom must be between 1 and snapshot index + 1 (${snapshot.meta.index + 1}), got ${keepFrom}`,
       );
     }
+    this.writable();
+    // The file is written beside the log's saves, not in their queue. Queued behind it (tens of
+    // MB for a large state, written and fdatasynced), every save waited as long as the write
+    // took, and since all members snapshot at about the same index, commits stopped cluster-wide.
+    // Entries saved meanwhile are all after the snapshot's index: only the marker that points at
+    // the file, and the clean-up after it, take their turn with the saves.
+    const write = this.snapshots.write(snapshot);
+    this.fileWrites.add(write);
+    try {
+      await write;
+    } catch (e) {
+      if (isSwarmError(e, 'IO')) this.failure ??= e;
+      throw e;
+    } finally {
+      this.fileWrites.delete(write);
+    }
     return this.serial(async () => {
       this.writable();
-      await this.snapshots.write(snapshot);
+      // A newer snapshot (a leader's) was saved meanwhile: this file stays unreferenced, and
+      // the next snapshot's retention removes it.
+      if (snapshot.meta.index <= this.markedIndex) return;
       await this.wal.append({
         marker: { index: snapshot.meta.index, term: snapshot.meta.term },
         entries: [],
       });
+      this.markedIndex = snapshot.meta.index;
       await this.afterSnapshot(snapshot, keepFrom);
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.allSettled(this.fileWrites);
     return this.serial(async () => {
       this.state = 'closed';
       await this.wal.close();
