@@ -59,21 +59,82 @@ describe('KvStateMachine', () => {
     a.apply(Array.from({ length: n }, (_, i) => cmd(i + 1, { kind: 'put', key: `k${i}`, value: `v${i}` })));
     const expected = a.fingerprint();
     let next = n + 1;
+    const seen: (string | null)[] = [];
     applyDuringSnapshot = () => {
+      // Keys behind and ahead of the encoder, deleted, re-put, changed twice, and new ones.
       a.apply([
         cmd(next, { kind: 'put', key: `k${next}`, value: 'later' }),
         cmd(next + 1, { kind: 'delete', key: 'k0' }),
+        cmd(next + 2, { kind: 'delete', key: `k${n - 1}` }),
+        cmd(next + 3, { kind: 'put', key: `k${n - 2}`, value: `changed${next}` }),
+        cmd(next + 4, { kind: 'cas', key: 'k5', expected: 'v5', value: 'cas' }),
       ]);
-      next += 2;
+      // Reads during the snapshot see every apply.
+      seen.push(a.read('k0'), a.read(`k${n - 2}`), a.read('k5'));
+      next += 5;
     };
     const pending = a.snapshot();
     expect(pending).toBeInstanceOf(Promise);
     const bytes = await pending;
     expect(turns).toBeGreaterThan(1);
+    expect(seen.slice(0, 3)).toEqual([null, `changed${n + 1}`, 'cas']);
+    // Afterwards the applies made during the snapshot are all in place.
     expect(a.read('k0')).toBeNull();
+    expect(a.read(`k${n - 1}`)).toBeNull();
+    expect(a.read(`k${n - 2}`)).toBe(`changed${next - 5}`);
+    expect(a.read('k5')).toBe('cas');
+    expect(a.read(`k${next - 5}`)).toBe('later');
     const b = new KvStateMachine();
     b.restore(bytes);
     expect(b.fingerprint()).toBe(expected);
     expect(b.read('k0')).toBe('v0');
+    expect(b.read(`k${n - 1}`)).toBe(`v${n - 1}`);
+    // A second snapshot, taken once the first is done, has the applies of the first's turns.
+    applyDuringSnapshot = () => {};
+    const c = new KvStateMachine();
+    c.restore(await a.snapshot());
+    expect(c.fingerprint()).toBe(a.fingerprint());
+  });
+
+  it('a restore during a sliced snapshot wins, and the snapshot still has the state as of its call', async () => {
+    let during = (): void => {};
+    const a = new KvStateMachine(undefined, undefined, async () => during());
+    a.apply(
+      Array.from({ length: 5_000 }, (_, i) => cmd(i + 1, { kind: 'put', key: `k${i}`, value: `v${i}` })),
+    );
+    const expected = a.fingerprint();
+    const other = new KvStateMachine();
+    other.apply([cmd(1, { kind: 'put', key: 'only', value: 'x' })]);
+    const replacement = other.snapshot() as Uint8Array;
+    during = () => {
+      during = () => {};
+      a.apply([cmd(9_000, { kind: 'put', key: 'k1', value: 'lost in the restore' })]);
+      a.restore(replacement);
+    };
+    const bytes = await a.snapshot();
+    expect(a.fingerprint()).toBe(other.fingerprint());
+    const b = new KvStateMachine();
+    b.restore(bytes);
+    expect(b.fingerprint()).toBe(expected);
+  });
+
+  it('a second snapshot while one is under way is encoded at once, with every apply so far', async () => {
+    let during = (): void => {};
+    const a = new KvStateMachine(undefined, undefined, async () => during());
+    a.apply(
+      Array.from({ length: 5_000 }, (_, i) => cmd(i + 1, { kind: 'put', key: `k${i}`, value: `v${i}` })),
+    );
+    let second: Uint8Array | Promise<Uint8Array> = new Uint8Array(0);
+    during = () => {
+      during = () => {};
+      a.apply([cmd(9_000, { kind: 'delete', key: 'k1' })]);
+      second = a.snapshot();
+    };
+    await a.snapshot();
+    expect(second).toBeInstanceOf(Uint8Array);
+    const b = new KvStateMachine();
+    b.restore(second as Uint8Array);
+    expect(b.read('k1')).toBeNull();
+    expect(b.fingerprint()).toBe(a.fingerprint());
   });
 });
