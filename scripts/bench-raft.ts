@@ -16,7 +16,9 @@ import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
 import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
-import { type LoadResult, runLoad, valueOfSize } from './bench/load.js';
+import type { LoadResult } from './bench/load.js';
+import type { LoadTarget } from './bench/load-target.js';
+import { runLoadInThreads } from './bench/load-threads.js';
 import { bundleRaftKvMember } from './bench/member-bundle.js';
 import { freePortRun } from './bench/ports.js';
 
@@ -50,6 +52,13 @@ const { values } = parseArgs({
      * gets the same load, as does the load generator. 0 measures cold members.
      */
     'warmup-seconds': { type: 'string', default: '5' },
+    /**
+     * Threads of the load generator (both sides get the same). One thread was saturated at
+     * concurrency 1024 (Session 6), so its own queue was part of every latency measured.
+     */
+    'load-threads': { type: 'string', default: '1' },
+    /** Our members' snapshot interval in entries (the Raft default, 10,000, when absent). */
+    'snapshot-every': { type: 'string' },
     /** Keep the data directory and member logs (printed on stderr). */
     keep: { type: 'boolean', default: false },
   },
@@ -79,8 +88,17 @@ if (!Number.isFinite(warmupMs) || warmupMs < 0)
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
 const levels = values.concurrency!.split(',').map(Number);
-const value = valueOfSize(Number(values['value-size']));
-const valueText = value.toString('latin1');
+const valueSize = Number(values['value-size']);
+if (!Number.isInteger(valueSize) || valueSize < 1)
+  throw new Error(`--value-size must be a positive integer, got ${values['value-size']}`);
+const threads = Number(values['load-threads']);
+if (!Number.isInteger(threads) || threads < 1 || threads > 16)
+  throw new Error(`--load-threads must be an integer in [1, 16], got ${values['load-threads']}`);
+/** Four connections to each member in all, whatever the number of threads. */
+const snapshotEvery = values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']);
+if (snapshotEvery !== undefined && (!Number.isInteger(snapshotEvery) || snapshotEvery < 1))
+  throw new Error(`--snapshot-every must be a positive integer, got ${values['snapshot-every']}`);
+const channelsPerEndpoint = Math.max(1, Math.round(4 / threads));
 
 const only = values.only;
 if (only !== undefined && only !== 'swarmctl' && only !== 'etcd')
@@ -107,6 +125,7 @@ const ours = new RaftKvCluster({
   size: 3,
   basePort: await freePortRun(24500, 3),
   channels: 4,
+  ...(snapshotEvery === undefined ? {} : { snapshotEvery }),
   nodeArgs: [
     ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     ...(values['member-node-args']?.split(' ').filter(Boolean) ?? []),
@@ -119,17 +138,24 @@ try {
     await ours.startAll();
     await ours.waitForLeader();
   }
+  const target = (kind: LoadTarget['kind'], keyPrefix: string): LoadTarget => ({
+    kind,
+    endpoints: kind === 'etcd' ? etcd!.endpoints : ours.members.map((m) => m.address),
+    channelsPerEndpoint,
+    valueSize,
+    keyPrefix,
+  });
   if (warmupMs > 0) {
-    const warm = (op: (w: number, s: number) => Promise<void>): Promise<unknown> =>
-      runLoad({ concurrency: 64, durationMs: warmupMs, warmupMs: 0, op });
-    if (runOurs)
-      await warm((w, s) =>
-        ours
-          .client(ours.members[w % 3]!)
-          .Put({ key: `warm${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
-          .then(() => undefined),
-      );
-    if (etcd) await warm((w, s) => etcd.put(w, Buffer.from(`warm${w}-${s % 1000}`), value));
+    const warm = (kind: LoadTarget['kind']): Promise<unknown> =>
+      runLoadInThreads({
+        threads,
+        concurrency: 64,
+        durationMs: warmupMs,
+        warmupMs: 0,
+        target: target(kind, 'warm'),
+      });
+    if (runOurs) await warm('raft-kv');
+    if (etcd) await warm('etcd');
   }
   for (const concurrency of levels) {
     const r: LevelResult = { concurrency };
@@ -139,11 +165,12 @@ try {
       await etcd.moveLeader(0);
       renice([process.pid, ...etcd.pids()]);
       runs.etcd.push(
-        await runLoad({
+        await runLoadInThreads({
+          threads,
           concurrency,
           durationMs,
           cpu: () => cpuMs(etcd.pids()),
-          op: (w, s) => etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value),
+          target: target('etcd', 'k'),
         }),
       );
     };
@@ -152,16 +179,12 @@ try {
       await ours.transferLeader(ours.members[0]!);
       renice([process.pid, ...ourPids()]);
       runs.swarmctl.push(
-        await runLoad({
+        await runLoadInThreads({
+          threads,
           concurrency,
           durationMs,
-          cpu: () =>
-            cpuMs(ours.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]))),
-          op: (w, s) =>
-            ours
-              .client(ours.members[w % 3]!)
-              .Put({ key: `k${w}-${s % 1000}`, value: valueText }, { timeoutMs: 10_000 })
-              .then(() => undefined),
+          cpu: () => cpuMs(ourPids()),
+          target: target('raft-kv', 'k'),
         }),
       );
     };
@@ -203,10 +226,11 @@ function medianRun(xs: readonly LoadResult[]): LoadResult | undefined {
 }
 
 const f = (n: number | undefined, d = 1): string => (n === undefined ? '-' : n.toFixed(d));
+const pct = (x: number | undefined): string => (x === undefined ? '-' : `${Math.round(x * 100)} %`);
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}x`;
 const lines = [
-  `raft write benchmark: 3 members each, loopback, fsync on, ${value.length} B values, ${values.seconds} s per level after ${warmupMs / 1000} s of warm-up at concurrency 64${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''}${nice === undefined ? '' : `, nice ${nice} for both`}`,
+  `raft write benchmark: 3 members each, loopback, fsync on, ${valueSize} B values, ${values.seconds} s per level after ${warmupMs / 1000} s of warm-up at concurrency 64, load generator on ${threads} thread${threads > 1 ? 's' : ''}${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''}${nice === undefined ? '' : `, nice ${nice} for both`}`,
   'concurrency | swarmctl w/s | etcd w/s | ratio | swarmctl p50/p99 ms | etcd p50/p99 ms | p50 ratio | p99 ratio',
 ];
 for (const { concurrency, swarmctl: o, etcd: e } of results) {
@@ -224,7 +248,7 @@ for (const { concurrency, swarmctl: o, etcd: e } of results) {
   );
   if (o?.cpuMsPer1k !== undefined || e?.cpuMsPer1k !== undefined) {
     lines.push(
-      `${''.padStart(11)}   member CPU per 1000 writes: swarmctl ${f(o?.cpuMsPer1k, 0)} ms, etcd ${f(e?.cpuMsPer1k, 0)} ms; load generator ${f(o?.clientCpuMsPer1k, 0)} ms, ${f(e?.clientCpuMsPer1k, 0)} ms`,
+      `${''.padStart(11)}   member CPU per 1000 writes: swarmctl ${f(o?.cpuMsPer1k, 0)} ms, etcd ${f(e?.cpuMsPer1k, 0)} ms; load generator ${f(o?.clientCpuMsPer1k, 0)} ms, ${f(e?.clientCpuMsPer1k, 0)} ms, its busiest loop ${pct(o?.clientLoopBusy)}, ${pct(e?.clientLoopBusy)} busy`,
     );
   }
   const errors = (o?.errors ?? 0) + (e?.errors ?? 0);

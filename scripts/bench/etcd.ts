@@ -38,7 +38,7 @@ const putCodec: Codec<{ key: Buffer; value: Buffer }> = {
 // grpc-js treats a null response as none received: decode to an empty object.
 const discard: Codec<object> = { encode: () => Buffer.alloc(0), decode: () => ({}) };
 
-const EtcdKV = defineService('etcdserverpb.KV', { Put: unary(putCodec, discard) });
+export const EtcdKV = defineService('etcdserverpb.KV', { Put: unary(putCodec, discard) });
 
 export interface EtcdCluster {
   endpoints: string[];

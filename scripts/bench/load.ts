@@ -14,6 +14,8 @@ export interface LoadResult {
   cpuMsPer1k?: number;
   /** CPU milliseconds this process (the load generator) used per 1000 writes. */
   clientCpuMsPer1k: number;
+  /** The busiest load thread's event loop utilisation over the measured phase (1 = saturated). */
+  clientLoopBusy: number;
 }
 
 export interface LoadOptions {
@@ -33,19 +35,31 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const warmupEnd = performance.now() + (o.warmupMs ?? 1000);
+export interface LoopOptions {
+  concurrency: number;
+  durationMs: number;
+  warmupMs: number;
+  op: (worker: number, seq: number) => Promise<void>;
+  /** Added to each worker's index (workers spread over threads keep distinct keys). @default 0 */
+  firstWorker?: number;
+}
+
+export interface LoopResult {
+  /** Latency of each write that started after the warm-up and ended within the measured phase. */
+  latencies: Float64Array;
+  errors: number;
+  firstError?: string;
+  /** Share of the measured phase this thread's event loop was busy (1 = saturated). */
+  loopBusy: number;
+}
+
+/** The closed loop itself: `concurrency` workers, each one write at a time, until the end. */
+export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
+  const warmupEnd = performance.now() + o.warmupMs;
   const end = warmupEnd + o.durationMs;
   const latencies: number[] = [];
   let errors = 0;
-  let firstError: unknown;
-  let cpuAtStart = 0;
-  let clientAtStart = process.cpuUsage();
-  let clientUsed: NodeJS.CpuUsage | undefined;
-  const cpuTimer = setTimeout(() => {
-    cpuAtStart = o.cpu?.() ?? 0;
-    clientAtStart = process.cpuUsage();
-  }, o.warmupMs ?? 1000);
+  let firstError: string | undefined;
   const worker = async (w: number): Promise<void> => {
     for (let seq = 0; ; seq++) {
       const t0 = performance.now();
@@ -56,26 +70,54 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (t0 >= warmupEnd && t1 <= end) latencies.push(t1 - t0);
       } catch (e) {
         errors++;
-        firstError ??= e;
+        firstError ??= String(e);
       }
     }
   };
+  const first = o.firstWorker ?? 0;
+  let elu = performance.eventLoopUtilization();
+  const eluStart = setTimeout(() => {
+    elu = performance.eventLoopUtilization();
+  }, o.warmupMs);
+  let loopBusy = Number.NaN;
+  const eluEnd = setTimeout(() => {
+    loopBusy = performance.eventLoopUtilization(elu).utilization;
+  }, o.warmupMs + o.durationMs);
+  await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(first + w)));
+  clearTimeout(eluStart);
+  clearTimeout(eluEnd);
+  if (Number.isNaN(loopBusy)) loopBusy = performance.eventLoopUtilization(elu).utilization;
+  return { latencies: Float64Array.from(latencies), errors, loopBusy, ...(firstError ? { firstError } : {}) };
+}
+
+/**
+ * Runs `loop` (the closed loop, on this thread or spread over several) and measures this
+ * process's CPU and the measured system's over the measured phase only.
+ */
+export async function measureLoad(
+  o: { concurrency: number; durationMs: number; warmupMs: number; cpu?: () => number },
+  loop: () => Promise<LoopResult>,
+): Promise<LoadResult> {
+  let cpuAtStart = 0;
+  let clientAtStart = process.cpuUsage();
+  let clientUsed: NodeJS.CpuUsage | undefined;
+  const cpuTimer = setTimeout(() => {
+    cpuAtStart = o.cpu?.() ?? 0;
+    clientAtStart = process.cpuUsage();
+  }, o.warmupMs);
   let cpuAtEnd = 0;
-  const endTimer = setTimeout(
-    () => {
-      cpuAtEnd = o.cpu?.() ?? 0;
-      clientUsed = process.cpuUsage(clientAtStart);
-    },
-    (o.warmupMs ?? 1000) + o.durationMs,
-  );
-  await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
+  const endTimer = setTimeout(() => {
+    cpuAtEnd = o.cpu?.() ?? 0;
+    clientUsed = process.cpuUsage(clientAtStart);
+  }, o.warmupMs + o.durationMs);
+  const { latencies, errors, firstError, loopBusy } = await loop();
   clearTimeout(cpuTimer);
   clearTimeout(endTimer);
   // The end timer can lose the race with the last worker: read the counters now then.
   if (cpuAtEnd === 0) cpuAtEnd = o.cpu?.() ?? 0;
   clientUsed ??= process.cpuUsage(clientAtStart);
-  if (latencies.length === 0) throw new Error(`no write completed: ${String(firstError)}`);
-  const sorted = Float64Array.from(latencies).sort();
+  if (latencies.length === 0) throw new Error(`no write completed: ${firstError}`);
+  const sorted = latencies.sort();
   const seconds = o.durationMs / 1000;
   return {
     concurrency: o.concurrency,
@@ -86,8 +128,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     ...(o.cpu && cpuAtEnd > 0 ? { cpuMsPer1k: ((cpuAtEnd - cpuAtStart) * 1000) / latencies.length } : {}),
+    // process.cpuUsage counts every thread of this process, load threads included.
     clientCpuMsPer1k: (clientUsed.user + clientUsed.system) / latencies.length,
+    clientLoopBusy: loopBusy,
   };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const warmupMs = o.warmupMs ?? 1000;
+  return measureLoad({ ...o, warmupMs }, () => closedLoop({ ...o, warmupMs }));
 }
 
 /** A value of `size` bytes, the same for both sides. */
