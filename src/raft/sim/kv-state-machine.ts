@@ -147,7 +147,7 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
     const turn = this.snapshotTurn;
     if (!turn || this.delta) {
       // At once (the simulator; or a second snapshot while one is under way, over a merged copy).
-      const g = snapshotWriter(this.delta ? this.merged() : this.data, sessions);
+      const g = snapshotWriter(this.merged(), sessions);
       let r = g.next();
       while (!r.done) r = g.next();
       return r.value;
@@ -177,10 +177,11 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
     })();
   }
 
-  /** `data` with `delta` applied, as a new map. */
-  private merged(): Map<string, string> {
+  /** `data` with `delta` applied (a new map only while there is a delta). */
+  private merged(): ReadonlyMap<string, string> {
+    if (!this.delta) return this.data;
     const m = new Map(this.data);
-    for (const [k, v] of this.delta ?? []) {
+    for (const [k, v] of this.delta) {
       if (v === undefined) m.delete(k);
       else m.set(k, v);
     }

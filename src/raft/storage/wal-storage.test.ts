@@ -51,6 +51,18 @@ function holdingFs(held: string): { fs: NodeStorageFs; reached: Promise<void>; r
   return { fs, reached, release };
 }
 
+/** A storage over holdingFs(held), loaded, with entries 1–10 of term 1 saved and committed. */
+async function holdingStorage(
+  held: string,
+): Promise<{ storage: WalStorage; hold: ReturnType<typeof holdingFs> }> {
+  const hold = holdingFs(held);
+  const storage = new WalStorage(tmp.path, { fs: hold.fs });
+  open.push(storage);
+  await storage.load();
+  await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+  return { storage, hold };
+}
+
 async function reopen(options: WalStorageOptions = {}): Promise<{ storage: WalStorage; state: LoadedState }> {
   const storage = new WalStorage(tmp.path, {}, options);
   open.push(storage);
@@ -270,11 +282,7 @@ describe('WalStorage', () => {
   });
 
   it('goes on saving entries while its own snapshot file is still being written', async () => {
-    const hold = holdingFs('0000000000000008.snap');
-    const storage = new WalStorage(tmp.path, { fs: hold.fs });
-    open.push(storage);
-    await storage.load();
-    await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+    const { storage, hold } = await holdingStorage('0000000000000008.snap');
     const snapshotSaved = storage.saveSnapshot(snapshot(8, 1), 5);
     await hold.reached;
     // Queued behind the snapshot file (tens of MB for a large state), this save would wait for it.
@@ -289,11 +297,7 @@ describe('WalStorage', () => {
   });
 
   it('gives no marker to its own snapshot once a newer one from the leader was saved meanwhile', async () => {
-    const hold = holdingFs('0000000000000008.snap');
-    const storage = new WalStorage(tmp.path, { fs: hold.fs });
-    open.push(storage);
-    await storage.load();
-    await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+    const { storage, hold } = await holdingStorage('0000000000000008.snap');
     const own = storage.saveSnapshot(snapshot(8, 1), 5);
     await hold.reached;
     await storage.save({
