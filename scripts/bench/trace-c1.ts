@@ -123,7 +123,15 @@ function printStages(calls: [number, number][], logDir: string): void {
   ];
   const offsets = stages.map(() => [] as number[]);
   const total: number[] = [];
-  const gaps = { request: [] as number[], commitToReturn: [] as number[], response: [] as number[] };
+  const gaps = {
+    request: [] as number[],
+    /** From the call to the later of the leader's own save and the first follower's ack. */
+    quorumDurable: [] as number[],
+    commitToReturn: [] as number[],
+    response: [] as number[],
+  };
+  /** Writes whose leader's own save ended after the first follower's ack arrived. */
+  let ownSaveLast = 0;
   for (const [t0, t1] of calls.slice(100)) {
     total.push(t1 - t0);
     const at = stages.map(([node, , match], i) => {
@@ -133,14 +141,20 @@ function printStages(calls: [number, number][], logDir: string): void {
     });
     const [start, , , saved, , , , , resp, done] = at;
     if (start !== undefined) gaps.request.push(start - t0);
-    if (saved !== undefined && resp !== undefined && done !== undefined)
-      gaps.commitToReturn.push(done - Math.max(saved, resp));
+    if (saved !== undefined && resp !== undefined) {
+      gaps.quorumDurable.push(Math.max(saved, resp) - t0);
+      if (saved > resp) ownSaveLast++;
+      if (done !== undefined) gaps.commitToReturn.push(done - Math.max(saved, resp));
+    }
     if (done !== undefined) gaps.response.push(t1 - done);
   }
   for (const [k, xs] of Object.entries(gaps))
     process.stdout.write(
       `gap ${k.padEnd(32)} ${String([...xs].sort((a, b) => a - b)[xs.length >> 1]).padStart(6)} µs\n`,
     );
+  process.stdout.write(
+    `leader's own save ended after the first ack in ${ownSaveLast} of ${gaps.quorumDurable.length} writes\n`,
+  );
   const med = (xs: number[]): string => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length === 0 ? '-' : String(s[Math.floor(s.length / 2)]);
