@@ -15,7 +15,12 @@ import { runLoad, valueOfSize } from './load.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
-  options: { side: { type: 'string', default: 'swarmctl' }, seconds: { type: 'string', default: '20' } },
+  options: {
+    side: { type: 'string', default: 'swarmctl' },
+    seconds: { type: 'string', default: '20' },
+    /** With RAFT_KV_TIMELINE=1: also print this many writes' events (leader and n2) in order. */
+    show: { type: 'string', default: '0' },
+  },
 });
 const dir = mkdtempSync(join(tmpdir(), 'trace-c1-'));
 const value = valueOfSize(256);
@@ -77,7 +82,7 @@ try {
       });
       if (process.env.RAFT_KV_TIMELINE === '1') {
         await ours.stop();
-        printStages(calls, join(dir, 'swarmctl'));
+        printStages(calls, join(dir, 'swarmctl'), Number(values.show));
       }
       process.stdout.write(
         `swarmctl ${r.opsPerSec.toFixed(0)} w/s p50 ${r.p50Ms.toFixed(2)} ms client CPU/1k ${r.clientCpuMsPer1k.toFixed(0)}\n`,
@@ -91,7 +96,7 @@ try {
 }
 
 /** Median offset (µs from the client's call) of each stage of a write, from the members' timelines. */
-function printStages(calls: [number, number][], logDir: string): void {
+function printStages(calls: [number, number][], logDir: string, show: number): void {
   const events = new Map<string, [number, string][]>();
   for (const id of ['n1', 'n2', 'n3']) {
     const line = readFileSync(join(logDir, `${id}.log`), 'utf8')
@@ -147,6 +152,16 @@ function printStages(calls: [number, number][], logDir: string): void {
       if (done !== undefined) gaps.commitToReturn.push(done - Math.max(saved, resp));
     }
     if (done !== undefined) gaps.response.push(t1 - done);
+  }
+  // A few whole writes (from the middle of the run), to see what overlaps what.
+  const middle = calls.length >> 1;
+  for (const [t0, t1] of calls.slice(middle, middle + show)) {
+    const lines: [number, string][] = [];
+    for (const id of ['n1', 'n2'])
+      for (const [t, e] of events.get(id)!) if (t >= t0 && t <= t1) lines.push([t - t0, `${id} ${e}`]);
+    lines.sort((a, b) => a[0] - b[0]);
+    process.stdout.write(`write of ${t1 - t0} µs:\n`);
+    for (const [t, e] of lines) process.stdout.write(`${String(t).padStart(6)} µs ${e}\n`);
   }
   for (const [k, xs] of Object.entries(gaps))
     process.stdout.write(

@@ -1,0 +1,221 @@
+/**
+ * What one sequential request/response costs on loopback, by transport, without Raft: the floor
+ * under bench:raft's concurrency-1 latency. A server process (this file with `--serve`) answers a
+ * TCP echo, a bare HTTP/2 server that speaks gRPC framing, and our RpcServer (grpc-js) with a Put
+ * that does nothing; etcd runs as one member with --unsafe-no-fsync, so that its Put is a whole
+ * Raft round (propose, WAL write, apply) minus the disk.
+ *   node --import tsx scripts/bench/rpc-floor.ts [--calls 5000]
+ * Each path is warmed with as many calls first: grpc-js code is still being optimised after a few
+ * thousand calls, and a cold path measured ~50 % slower.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { noopLogger, waitFor } from '../../src/common/index.js';
+import { ChannelCredentials, createClient, RpcServer, ServerCredentials } from '../../src/rpc/index.js';
+import { KvService } from '../../test/harness/raft-kv/service.js';
+import { EtcdKV } from './etcd.js';
+import { freePortRun } from './ports.js';
+
+const { values } = parseArgs({
+  options: { serve: { type: 'boolean' }, calls: { type: 'string', default: '5000' } },
+});
+
+/** A gRPC length-prefixed message (uncompressed). */
+function frame(body: Buffer): Buffer {
+  const f = Buffer.alloc(5 + body.length);
+  f.writeUInt32BE(body.length, 1);
+  body.copy(f, 5);
+  return f;
+}
+
+function listen(server: net.Server | http2.Http2Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+async function serve(): Promise<void> {
+  const rpc = new RpcServer({ logger: noopLogger }).addService(
+    KvService,
+    {
+      Put: async () => ({ index: 1 }),
+      Cas: async () => ({ index: 1, ok: true }),
+      Get: async () => ({ value: null, index: 1 }),
+      Status: async () => {
+        throw new Error('not served');
+      },
+      TransferLeader: async () => ({}),
+    },
+    () => {},
+  );
+  const grpcPort = await rpc.bind('127.0.0.1:0', ServerCredentials.createInsecure());
+  void rpc.run(new AbortController().signal);
+  const tcp = net.createServer((s) => {
+    s.setNoDelay(true);
+    s.on('data', (d) => s.write(d));
+  });
+  const reply = frame(Buffer.from('{"index":1}'));
+  const h2 = http2.createServer();
+  h2.on('stream', (stream) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(reply);
+    });
+  });
+  process.stdout.write(`${grpcPort} ${await listen(tcp)} ${await listen(h2)}\n`);
+  // The parent holds our stdin: when it goes, so do we.
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.resume();
+}
+
+async function measure(name: string, calls: number, op: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < calls; i++) await op();
+  const us: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = process.hrtime.bigint();
+    await op();
+    us.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  us.sort((a, b) => a - b);
+  const at = (q: number): string => us[Math.floor(us.length * q)]!.toFixed(0).padStart(5);
+  process.stdout.write(`${name.padEnd(48)} p50 ${at(0.5)} µs  p90 ${at(0.9)} µs\n`);
+}
+
+function tcpEcho(port: number): Promise<{ op: () => Promise<void>; close(): void }> {
+  const s = net.connect(port, '127.0.0.1');
+  s.setNoDelay(true);
+  const msg = Buffer.alloc(300);
+  let want = 0;
+  let done: (() => void) | undefined;
+  s.on('data', (d) => {
+    want -= d.length;
+    if (want <= 0) done?.();
+  });
+  return new Promise((resolve) =>
+    s.once('connect', () =>
+      resolve({
+        op: () =>
+          new Promise<void>((r) => {
+            want = msg.length;
+            done = r;
+            s.write(msg);
+          }),
+        close: () => s.destroy(),
+      }),
+    ),
+  );
+}
+
+/** A bare HTTP/2 unary call in gRPC framing, as grpc-js would send it. */
+function h2Call(session: http2.ClientHttp2Session, path: string, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    req.on('data', () => {});
+    req.on('end', () => resolve());
+    req.on('error', reject);
+    req.end(frame(body));
+  });
+}
+
+async function startEtcd(dir: string): Promise<{ proc: ChildProcess; address: string }> {
+  const port = await freePortRun(24800, 2);
+  const peer = `http://127.0.0.1:${port + 1}`;
+  const proc = spawn(
+    'etcd',
+    [
+      '--name=floor',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${port}`,
+      `--advertise-client-urls=http://127.0.0.1:${port}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=floor=${peer}`,
+      '--unsafe-no-fsync',
+      '--log-level=error',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { proc, address: `127.0.0.1:${port}` };
+}
+
+async function main(): Promise<void> {
+  const calls = Number(values.calls);
+  const dir = mkdtempSync(join(tmpdir(), 'rpc-floor-'));
+  const server = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const etcd = await startEtcd(dir);
+  try {
+    const line = await new Promise<string>((r) => server.stdout!.once('data', (d) => r(String(d))));
+    const [grpcPort, tcpPort, h2Port] = line.trim().split(' ').map(Number) as [number, number, number];
+    const value = 'x'.repeat(256);
+    const body = Buffer.from(JSON.stringify({ key: 'k', value }));
+    const insecure = ChannelCredentials.createInsecure();
+    const opts = { timeoutMs: 10_000 };
+
+    const tcp = await tcpEcho(tcpPort);
+    await measure('TCP echo, 300 B', calls, tcp.op);
+    tcp.close();
+
+    const bare = http2.connect(`http://127.0.0.1:${h2Port}`);
+    await measure('bare HTTP/2 client -> bare HTTP/2 server', calls, () => h2Call(bare, '/x/Put', body));
+    bare.close();
+
+    const toBare = createClient(KvService, `127.0.0.1:${h2Port}`, insecure);
+    await measure('grpc-js client -> bare HTTP/2 server', calls, () =>
+      toBare.call.Put({ key: 'k', value }, opts),
+    );
+    toBare.close();
+
+    const bareToGrpc = http2.connect(`http://127.0.0.1:${grpcPort}`);
+    await measure('bare HTTP/2 client -> grpc-js server (RpcServer)', calls, () =>
+      h2Call(bareToGrpc, '/swarmctl.test.KV/Put', body),
+    );
+    bareToGrpc.close();
+
+    const grpc = createClient(KvService, `127.0.0.1:${grpcPort}`, insecure);
+    await measure('grpc-js client -> grpc-js server (RpcServer)', calls, () =>
+      grpc.call.Put({ key: 'k', value }, opts),
+    );
+    grpc.close();
+
+    const kv = createClient(EtcdKV, etcd.address, insecure);
+    const key = Buffer.from('k');
+    const v = Buffer.from(value);
+    await waitFor(
+      async () => {
+        try {
+          await kv.call.Put({ key, value: v }, opts);
+          return { done: true, value: 0 };
+        } catch (e) {
+          return { done: false, state: String(e) };
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'etcd to accept writes' },
+    );
+    await measure('grpc-js client -> etcd Put (1 member, no fsync)', calls, () =>
+      kv.call.Put({ key, value: v }, opts),
+    );
+    kv.close();
+  } finally {
+    server.stdin!.destroy();
+    etcd.proc.kill();
+    await new Promise((r) => (etcd.proc.exitCode === null ? etcd.proc.once('exit', r) : r(null)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (values.serve) await serve();
+else await main();
