@@ -3,7 +3,8 @@
  *   node --import tsx scripts/bench/trace-c1.ts --side swarmctl|etcd --seconds 20
  * Prints `pids client=<pid> leader=<pid> followers=<pid>,<pid>`, warms our members up (5 s at
  * concurrency 64), loops, then prints the writes/s and p50. With RAFT_KV_TIMELINE=1 (our side) it
- * also prints the median time of each stage of a write (test/harness/raft-kv/timeline.ts).
+ * also prints the median time of each stage of a write (test/harness/raft-kv/timeline.ts), and
+ * with `--show N` the events of N whole writes in order.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
