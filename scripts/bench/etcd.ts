@@ -52,12 +52,20 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
+export interface EtcdOptions {
+  /** @default 3 */
+  members?: number;
+  /** Extra flags for every member (e.g. --unsafe-no-fsync). */
+  extraArgs?: readonly string[];
+}
+
 export async function startEtcd(
   dir: string,
   basePort: number,
   channelsPerEndpoint = 4,
+  options: EtcdOptions = {},
 ): Promise<EtcdCluster> {
-  const names = ['e1', 'e2', 'e3'];
+  const names = Array.from({ length: options.members ?? 3 }, (_, i) => `e${i + 1}`);
   const client = (i: number): number => basePort + i * 2;
   const peer = (i: number): number => basePort + i * 2 + 1;
   const initial = names.map((n, i) => `${n}=http://127.0.0.1:${peer(i)}`).join(',');
@@ -78,6 +86,7 @@ export async function startEtcd(
         '--initial-cluster-state=new',
         '--initial-cluster-token=swarmctl-bench',
         '--log-level=error',
+        ...(options.extraArgs ?? []),
       ],
       { stdio: ['ignore', log, log] },
     );
