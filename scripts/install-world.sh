@@ -16,7 +16,7 @@ cd "$ROOT"
 # mesh backend's conntrack entries.
 PACKAGES=(docker.io iptables nftables conntrack python3 busybox-static iproute2 util-linux psmisc procps
   libcrypt1 libpcre2-8-0 libssl3 zlib1g
-  etcd-server openssl wrk curl ca-certificates)
+  etcd-server etcd-client openssl wrk curl ca-certificates)
 
 step_log="$(mktemp)"
 trap 'rm -f "$step_log"' EXIT
