@@ -1,8 +1,8 @@
 /**
  * What one sequential request/response costs on loopback, by transport, without Raft: the floor
  * under bench:raft's concurrency-1 latency. A server process (this file with `--serve`) answers a
- * TCP echo, a bare HTTP/2 server that speaks gRPC framing, and our RpcServer (grpc-js) with a Put
- * that does nothing; etcd runs as one member with --unsafe-no-fsync, so that its Put is a whole
+ * TCP echo, a bare HTTP/2 server that speaks gRPC framing, and our RpcServer with a Put that does
+ * nothing; etcd runs as one member with --unsafe-no-fsync, so that its Put is a whole
  * Raft round (propose, WAL write, apply) minus the disk.
  *   node --import tsx scripts/bench/rpc-floor.ts [--calls 5000]
  * Each path is warmed with as many calls first: grpc-js code is still being optimised after a few
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { noopLogger } from '../../src/common/index.js';
+import { frameMessage } from '../../src/rpc/framing.js';
 import { ChannelCredentials, createClient, RpcServer, ServerCredentials } from '../../src/rpc/index.js';
 import { KvService } from '../../test/harness/raft-kv/service.js';
 import { startEtcd } from './etcd.js';
@@ -24,14 +25,6 @@ import { freePortRun } from './ports.js';
 const { values } = parseArgs({
   options: { serve: { type: 'boolean' }, calls: { type: 'string', default: '5000' } },
 });
-
-/** A gRPC length-prefixed message (uncompressed). */
-function frame(body: Buffer): Buffer {
-  const f = Buffer.alloc(5 + body.length);
-  f.writeUInt32BE(body.length, 1);
-  body.copy(f, 5);
-  return f;
-}
 
 function listen(server: net.Server | http2.Http2Server): Promise<number> {
   return new Promise((resolve) =>
@@ -59,7 +52,7 @@ async function serve(): Promise<void> {
     s.setNoDelay(true);
     s.on('data', (d) => s.write(d));
   });
-  const reply = frame(Buffer.from('{"index":1}'));
+  const reply = frameMessage(Buffer.from('{"index":1}'));
   const h2 = http2.createServer();
   h2.on('stream', (stream) => {
     stream.on('data', () => {});
@@ -125,7 +118,7 @@ function h2Call(session: http2.ClientHttp2Session, path: string, body: Buffer): 
     req.on('data', () => {});
     req.on('end', () => resolve());
     req.on('error', reject);
-    req.end(frame(body));
+    req.end(frameMessage(body));
   });
 }
 
@@ -162,15 +155,13 @@ async function main(): Promise<void> {
     toBare.close();
 
     const bareToGrpc = http2.connect(`http://127.0.0.1:${grpcPort}`);
-    await measure('bare HTTP/2 client -> grpc-js server (RpcServer)', calls, () =>
+    await measure('bare HTTP/2 client -> RpcServer', calls, () =>
       h2Call(bareToGrpc, '/swarmctl.test.KV/Put', body),
     );
     bareToGrpc.close();
 
     const grpc = createClient(KvService, `127.0.0.1:${grpcPort}`, insecure);
-    await measure('grpc-js client -> grpc-js server (RpcServer)', calls, () =>
-      grpc.call.Put({ key: 'k', value }, opts),
-    );
+    await measure('grpc-js client -> RpcServer', calls, () => grpc.call.Put({ key: 'k', value }, opts));
     grpc.close();
 
     const key = Buffer.from('k');

@@ -1,5 +1,5 @@
 import { checkServerIdentity as defaultCheckServerIdentity, type PeerCertificate } from 'node:tls';
-import { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { ChannelCredentials } from '@grpc/grpc-js';
 
 /** PEM material for one node: the trusted root bundle, its certificate chain and private key. */
 export interface TlsMaterial {
@@ -24,6 +24,43 @@ export interface PeerIdentity {
   clusterId: string;
 }
 
+/** The TLS options a listener is created with, and later swapped to. */
+export interface TlsContextOptions {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * How a listener of `RpcServer` secures its connections: plaintext (`createInsecure`, for the
+ * local control socket and benchmarks) or TLS (`NodeServerCredentials`).
+ */
+export class ServerCredentials {
+  private readonly watchers = new Set<(options: TlsContextOptions) => void>();
+
+  protected constructor(private tls: TlsContextOptions | null) {}
+
+  static createInsecure(): ServerCredentials {
+    return new ServerCredentials(null);
+  }
+
+  /** The current TLS options, or null for plaintext. */
+  tlsOptions(): TlsContextOptions | null {
+    return this.tls;
+  }
+
+  /** Calls `watcher` with new TLS options on every update; returns the function that stops it. */
+  watch(watcher: (options: TlsContextOptions) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  protected replace(options: TlsContextOptions): void {
+    this.tls = options;
+    for (const w of this.watchers) w(options);
+  }
+}
+
 /**
  * Server credentials for inter-node listeners. The TLS layer asks every client for a certificate
  * but lets callers without one (or with one from another CA) connect, because a joining node has
@@ -33,19 +70,15 @@ export interface PeerIdentity {
  */
 export class NodeServerCredentials extends ServerCredentials {
   constructor(material: TlsMaterial) {
-    super({ requestCert: true, rejectUnauthorized: false }, toContext(material));
+    super(toContext(material));
   }
 
   update(material: TlsMaterial): void {
-    this.updateSecureContextOptions(toContext(material));
-  }
-
-  _equals(other: ServerCredentials): boolean {
-    return other === this;
+    this.replace(toContext(material));
   }
 }
 
-function toContext(m: TlsMaterial): { ca: Buffer; cert: Buffer; key: Buffer } {
+function toContext(m: TlsMaterial): TlsContextOptions {
   return { ca: Buffer.from(m.ca), cert: Buffer.from(m.cert), key: Buffer.from(m.key) };
 }
 

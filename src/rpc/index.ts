@@ -1,4 +1,4 @@
-export { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+export { ChannelCredentials } from '@grpc/grpc-js';
 export {
   type BidiCall,
   type CallOpts,
@@ -14,7 +14,9 @@ export {
   NodeServerCredentials,
   type PeerIdentity,
   peerIdentity,
+  ServerCredentials,
   serverNameOverride,
+  type TlsContextOptions,
   type TlsMaterial,
 } from './credentials.js';
 export { fromGrpcError, toGrpcError } from './errors.js';
