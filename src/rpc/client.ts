@@ -117,7 +117,7 @@ export function createClient<M extends MethodMap>(
   const client = new Client(target, credentials, {
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': max,
-    // Unused per-call bookkeeping (see RpcServer).
+    // Channelz: per-call bookkeeping nothing reads, a visible share of a busy member's CPU.
     'grpc.enable_channelz': 0,
     ...channelOptions,
   });

@@ -8,12 +8,6 @@ export interface TlsMaterial {
   key: string;
 }
 
-/** What grpc-js reports of a call's transport (its AuthContext, not exported by the package). */
-export interface AuthContext {
-  transportSecurityType?: string;
-  sslPeerCertificate?: PeerCertificate;
-}
-
 /** Who is calling, from a client certificate issued by the cluster CA. */
 export interface PeerIdentity {
   /** Certificate CN. */
@@ -113,13 +107,11 @@ function firstOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The verified peer identity of a call, or null when it came without a valid cluster certificate. */
-export function peerIdentity(auth: AuthContext): PeerIdentity | null {
-  const cert = auth.sslPeerCertificate;
-  if (auth.transportSecurityType !== 'ssl' || !cert) return null;
-  const nodeId = firstOf(cert.subject.CN);
-  const role = firstOf(cert.subject.OU);
-  const clusterId = firstOf(cert.subject.O);
+/** The identity in a verified cluster certificate, or null when a field is missing. */
+export function peerIdentity(cert: PeerCertificate): PeerIdentity | null {
+  const nodeId = firstOf(cert.subject?.CN);
+  const role = firstOf(cert.subject?.OU);
+  const clusterId = firstOf(cert.subject?.O);
   if (!nodeId || !role || !clusterId) return null;
   return { nodeId, role, clusterId };
 }

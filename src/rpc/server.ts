@@ -545,9 +545,7 @@ function peerOf(session: http2.Http2Session | undefined): PeerIdentity | null {
     const socket = session.socket;
     // `authorized`: the certificate chains to a root we trust (rejectUnauthorized is off).
     peer =
-      socket instanceof TLSSocket && socket.authorized
-        ? peerIdentity({ transportSecurityType: 'ssl', sslPeerCertificate: socket.getPeerCertificate() })
-        : null;
+      socket instanceof TLSSocket && socket.authorized ? peerIdentity(socket.getPeerCertificate()) : null;
     peers.set(session, peer);
   }
   return peer;
