@@ -1,5 +1,10 @@
-import { checkServerIdentity as defaultCheckServerIdentity, type PeerCertificate } from 'node:tls';
+import {
+  createSecureContext,
+  checkServerIdentity as defaultCheckServerIdentity,
+  type PeerCertificate,
+} from 'node:tls';
 import { ChannelCredentials } from '@grpc/grpc-js';
+import { errorMessage, InvalidArgumentError } from '../common/index.js';
 
 /** PEM material for one node: the trusted root bundle, its certificate chain and private key. */
 export interface TlsMaterial {
@@ -67,8 +72,17 @@ export class NodeServerCredentials extends ServerCredentials {
     super(toContext(material));
   }
 
+  /** Throws, changing nothing, when the material is unusable (e.g. a key not matching its certificate). */
   update(material: TlsMaterial): void {
-    this.replace(toContext(material));
+    const options = toContext(material);
+    try {
+      createSecureContext(options);
+    } catch (e) {
+      throw new InvalidArgumentError('tls', `the new TLS material is not usable: ${errorMessage(e)}`, {
+        cause: e,
+      });
+    }
+    this.replace(options);
   }
 }
 

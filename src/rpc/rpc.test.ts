@@ -169,6 +169,28 @@ describe('rpc over mutual TLS', () => {
   });
 });
 
+describe('credential update', () => {
+  it('refuses unusable material and keeps serving with the old one', async () => {
+    const mismatched = {
+      ca: ca.rootPem,
+      cert: ca.issue({ nodeId: 'mgr1', role: 'swarm-manager', clusterId: 'c1' }).cert,
+      key: ca.issue({ nodeId: 'mgr1', role: 'swarm-manager', clusterId: 'c1' }).key,
+    };
+    let caught: unknown;
+    try {
+      creds.update(mismatched);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isSwarmError(caught) && caught.code).toBe('INVALID_ARGUMENT');
+    const call = connect({
+      ca: ca.rootPem,
+      ...ca.issue({ nodeId: 'mgr4', role: 'swarm-manager', clusterId: 'c1' }),
+    });
+    expect(await call.WhoAmI({ text: '' })).toEqual({ nodeId: 'mgr4', role: 'swarm-manager' });
+  });
+});
+
 describe('rpc over a unix socket', () => {
   it('serves the local control path without TLS', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rpc-sock-'));
