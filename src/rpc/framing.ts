@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { SwarmError } from '../common/index.js';
+import { InvalidArgumentError, SwarmError } from '../common/index.js';
 import type { Codec } from './codec.js';
 
 /** gRPC's message prefix: a compressed flag and a big-endian length. */
@@ -35,8 +35,8 @@ export class MessageReader {
     let at = 0;
     while (buf.length - at >= PREFIX) {
       if (buf[at] !== 0) {
-        throw new SwarmError(
-          'INVALID_ARGUMENT',
+        throw new InvalidArgumentError(
+          'message',
           'compressed messages are not supported (grpc-encoding identity only)',
         );
       }

@@ -2,7 +2,14 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { Metadata, status } from '@grpc/grpc-js';
-import { type Component, errorMessage, isAbortError, type Logger, SwarmError } from '../common/index.js';
+import {
+  type Component,
+  errorMessage,
+  InvalidArgumentError,
+  isAbortError,
+  type Logger,
+  SwarmError,
+} from '../common/index.js';
 import { type PeerIdentity, peerIdentity, type ServerCredentials } from './credentials.js';
 import { type GrpcErrorShape, toGrpcError } from './errors.js';
 import { frameMessage, MessageReader, RequestQueue } from './framing.js';
@@ -283,7 +290,7 @@ class ServerCall implements CallContext {
     if (typeof timeout === 'string') {
       const ms = parseTimeout(timeout);
       if (ms === undefined) {
-        this.fail(new SwarmError('INVALID_ARGUMENT', `grpc-timeout ${timeout} is not a valid timeout`));
+        this.fail(new InvalidArgumentError('grpc-timeout', `grpc-timeout ${timeout} is not a valid timeout`));
         return;
       }
       this.deadline = setTimeout(() => this.cancel(DEADLINE_PASSED), ms);
@@ -301,7 +308,10 @@ class ServerCall implements CallContext {
       try {
         reader.push(chunk, (message) => {
           if (request !== undefined)
-            throw new SwarmError('INVALID_ARGUMENT', 'more than one request message');
+            throw new InvalidArgumentError(
+              'message',
+              'more than one request message for a single-request method',
+            );
           request = message;
           this.requestDone = true;
           this.stream.off('data', onData);
@@ -557,13 +567,13 @@ type ListenTarget = { path: string } | { host: string; port: number };
 export function parseListenAddress(address: string): ListenTarget {
   if (address.startsWith('unix:')) {
     const path = address.slice(address.startsWith('unix://') ? 7 : 5);
-    if (!path) throw new SwarmError('INVALID_ARGUMENT', `listen address ${address} has no socket path`);
+    if (!path) throw new InvalidArgumentError('address', `listen address ${address} has no socket path`);
     return { path };
   }
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port > 65535) {
-    throw new SwarmError('INVALID_ARGUMENT', `listen address ${address} is not host:port or unix:///path`);
+    throw new InvalidArgumentError('address', `listen address ${address} is not host:port or unix:///path`);
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
