@@ -109,6 +109,19 @@ function untilAborted(signal: AbortSignal): Promise<unknown> {
   );
 }
 
+/** A Wait handler that hands its call's signal to the test, then answers `text` once it aborts. */
+function waitOnSignal(text: string): { Wait: Handlers<M>['Wait']; signal: Promise<AbortSignal> } {
+  const handlerSignal = deferred<AbortSignal>();
+  return {
+    Wait: async (req, ctx) => {
+      handlerSignal.resolve(ctx.signal);
+      await untilAborted(ctx.signal);
+      return { id: req.id, text };
+    },
+    signal: handlerSignal.promise,
+  };
+}
+
 /** The outcome of a call as a value: the response, or the error it failed with. */
 function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   return p.then(
@@ -251,17 +264,11 @@ describe.each(transports)('rpc contract over $name', (transport) => {
     });
 
     it('aborts the signal of a unary handler and rejects the call when the client aborts it', async () => {
-      const handlerSignal = deferred<AbortSignal>();
-      const { call } = await serve({
-        Wait: async (req, ctx) => {
-          handlerSignal.resolve(ctx.signal);
-          await untilAborted(ctx.signal);
-          return { id: req.id, text: 'aborted' };
-        },
-      });
+      const waiting = waitOnSignal('aborted');
+      const { call } = await serve({ Wait: waiting.Wait });
       const ctl = new AbortController();
       const outcome = settle(call.Wait({ id: 2, text: '' }, { signal: ctl.signal }));
-      const signal = await within(handlerSignal.promise, 'the handler to wait on its signal');
+      const signal = await within(waiting.signal, 'the handler to wait on its signal');
       expect(signal.aborted).toBe(false);
       ctl.abort();
       const result = await within(outcome, 'the cancelled call to settle');
@@ -272,38 +279,23 @@ describe.each(transports)('rpc contract over $name', (transport) => {
   });
 
   it('fails a call past its deadline with DEADLINE_EXCEEDED and aborts the handler signal', async () => {
-    const handlerSignal = deferred<AbortSignal>();
-    const { call } = await serve({
-      Wait: async (req, ctx) => {
-        handlerSignal.resolve(ctx.signal);
-        await untilAborted(ctx.signal);
-        return { id: req.id, text: 'too late' };
-      },
-    });
+    const waiting = waitOnSignal('too late');
+    const { call } = await serve({ Wait: waiting.Wait });
     const started = Date.now();
     const result = await within(settle(call.Wait({ id: 3, text: '' }, { timeoutMs: 200 })), 'the deadline');
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(codeOf(result.error)).toBe('DEADLINE_EXCEEDED');
-    const signal = await within(handlerSignal.promise, 'the handler to have started');
+    const signal = await within(waiting.signal, 'the handler to have started');
     await within(untilAborted(signal), "the handler's signal to abort after the deadline");
   });
 
   describe('stopping the server (shutdownGraceMs: 300)', () => {
     it('aborts the signal of running handlers with a STOPPED SwarmError', async () => {
-      const handlerSignal = deferred<AbortSignal>();
-      const { call, stop, running } = await serve(
-        {
-          Wait: async (req, ctx) => {
-            handlerSignal.resolve(ctx.signal);
-            await untilAborted(ctx.signal);
-            return { id: req.id, text: 'stopped' };
-          },
-        },
-        { shutdownGraceMs: 300 },
-      );
+      const waiting = waitOnSignal('stopped');
+      const { call, stop, running } = await serve({ Wait: waiting.Wait }, { shutdownGraceMs: 300 });
       const outcome = settle(call.Wait({ id: 4, text: '' }));
-      const signal = await within(handlerSignal.promise, 'the handler to wait on its signal');
+      const signal = await within(waiting.signal, 'the handler to wait on its signal');
       expect(signal.aborted).toBe(false);
       stop();
       const reason = await within(untilAborted(signal), "the handler's signal to abort on stop");
