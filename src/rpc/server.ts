@@ -62,6 +62,9 @@ const SERVER_STOPPING = new SwarmError('STOPPED', 'server is stopping');
 const CLIENT_CANCELLED = new SwarmError('UNAVAILABLE', 'call cancelled by the client');
 const DEADLINE_PASSED = new SwarmError('DEADLINE_EXCEEDED', 'the call deadline passed');
 
+/** For errors that other events already report (a call's or connection's close). */
+const ignore = (): void => {};
+
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' } as const;
 const OK_TRAILERS = { 'grpc-status': '0' } as const;
 /** Headers that are transport, not the caller's metadata. */
@@ -182,7 +185,7 @@ export class RpcServer implements Component {
         rejectUnauthorized: false,
       });
       // A TLS socket's errors are not the server's: without a listener they would crash us.
-      secure.on('secureConnection', (socket) => socket.on('error', () => {}));
+      secure.on('secureConnection', (socket) => socket.on('error', ignore));
       unwatch = credentials.watch((options) => secure.setSecureContext(options));
       server = secure;
     } else {
@@ -192,7 +195,7 @@ export class RpcServer implements Component {
     server.on('session', (session) => {
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
-      session.on('error', () => {});
+      session.on('error', ignore);
       if (this.stopping.signal.aborted) session.close();
     });
     server.on('stream', (stream, headers) => this.serve(stream, headers));
@@ -201,7 +204,7 @@ export class RpcServer implements Component {
 
   private serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     // A reset stream reports an error; the call's close handling covers it.
-    stream.on('error', () => {});
+    stream.on('error', ignore);
     const route = this.routes.get(headers[':path'] ?? '');
     if (!route || this.stopping.signal.aborted || !isGrpc(headers['content-type'])) {
       const shape = !route
