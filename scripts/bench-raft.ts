@@ -1,5 +1,6 @@
 /**
- * npm run bench:raft [-- --rounds 3 --seconds 5 --concurrency 1,64,1024 --value-size 256 --load-threads 1]
+ * npm run bench:raft [-- --rounds 3 --seconds 5 --concurrency 1,64,1024 --value-size 256 --load-threads 1
+ *   --client h2]
  *
  * Three swarmctl Raft members (real WAL with fsync, gRPC transport) and three etcd members
  * (Debian's etcd-server), all on loopback, driven in the same run by the same closed-loop load
@@ -17,7 +18,7 @@ import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
 import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
 import type { LoadResult } from './bench/load.js';
-import type { LoadTarget } from './bench/load-target.js';
+import { type LoadClient, type LoadTarget, loadClients } from './bench/load-target.js';
 import { runLoadInThreads } from './bench/load-threads.js';
 import { bundleRaftKvMember } from './bench/member-bundle.js';
 import { freePortRun } from './bench/ports.js';
@@ -58,6 +59,13 @@ const { values } = parseArgs({
      * concurrency 1024 (Session 6), so its own queue was part of every latency measured.
      */
     'load-threads': { type: 'string', default: '1' },
+    /**
+     * How the load generator calls both sides: `h2` frames gRPC on node:http2 itself, `grpc-js`
+     * goes through the product's client. grpc-js's client used more CPU per write at concurrency
+     * 1024 than either side's members, and its loop stalled for 200–300 ms at a time, so most of
+     * every latency measured was its own queue (docs/raft-core.md, Session 11).
+     */
+    client: { type: 'string', default: 'h2' },
     /** Our members' snapshot interval in entries (the Raft default, 10,000, when absent). */
     'snapshot-every': { type: 'string' },
     /** Keep the data directory and member logs (printed on stderr). */
@@ -100,6 +108,9 @@ const snapshotEvery = values['snapshot-every'] === undefined ? undefined : Numbe
 if (snapshotEvery !== undefined && (!Number.isInteger(snapshotEvery) || snapshotEvery < 1))
   throw new Error(`--snapshot-every must be a positive integer, got ${values['snapshot-every']}`);
 const channelsPerEndpoint = Math.max(1, Math.round(4 / threads));
+const client = values.client as LoadClient;
+if (!loadClients.includes(client))
+  throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${values.client}`);
 
 const only = values.only;
 if (only !== undefined && only !== 'swarmctl' && only !== 'etcd')
@@ -141,6 +152,7 @@ try {
   }
   const target = (kind: LoadTarget['kind'], keyPrefix: string): LoadTarget => ({
     kind,
+    client,
     endpoints: kind === 'etcd' ? etcd!.endpoints : ours.members.map((m) => m.address),
     channelsPerEndpoint,
     valueSize,
@@ -231,7 +243,7 @@ const pct = (x: number | undefined): string => (x === undefined ? '-' : `${Math.
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}x`;
 const lines = [
-  `raft write benchmark: 3 members each, loopback, fsync on, ${valueSize} B values, ${values.seconds} s per level after ${warmupMs / 1000} s of warm-up at concurrency 64, load generator on ${threads} thread${threads > 1 ? 's' : ''}${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''}${nice === undefined ? '' : `, nice ${nice} for both`}`,
+  `raft write benchmark: 3 members each, loopback, fsync on, ${valueSize} B values, ${values.seconds} s per level after ${warmupMs / 1000} s of warm-up at concurrency 64, load generator on ${threads} thread${threads > 1 ? 's' : ''} with the ${client} client${rounds > 1 ? `, median of ${rounds} alternating rounds` : ''}${nice === undefined ? '' : `, nice ${nice} for both`}`,
   'concurrency | swarmctl w/s | etcd w/s | ratio | swarmctl p50/p99 ms | etcd p50/p99 ms | p50 ratio | p99 ratio',
 ];
 for (const { concurrency, swarmctl: o, etcd: e } of results) {

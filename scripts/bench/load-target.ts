@@ -3,13 +3,23 @@
  * clients: either side's Put over the same gRPC client stack, `channelsPerEndpoint` connections to
  * each member, worker w writing to member w mod (number of members).
  */
-import { ChannelCredentials, createClient } from '../../src/rpc/index.js';
+import http2 from 'node:http2';
+import { ChannelCredentials, createClient, methodPath } from '../../src/rpc/index.js';
 import { KvService } from '../../test/harness/raft-kv/service.js';
 import { EtcdKV } from './etcd.js';
+import { h2Unary, unaryHeaders } from './h2-unary.js';
 import { valueOfSize } from './load.js';
+
+/**
+ * `h2`: unary calls framed on a bare node:http2 session (h2-unary.ts); `grpc-js`: the product's
+ * client (src/rpc). Both sides always get the same one.
+ */
+export type LoadClient = 'h2' | 'grpc-js';
+export const loadClients: readonly LoadClient[] = ['h2', 'grpc-js'];
 
 export interface LoadTarget {
   kind: 'raft-kv' | 'etcd';
+  client: LoadClient;
   /** host:port of each member's client endpoint. */
   endpoints: readonly string[];
   /** Connections to each member from one thread. */
@@ -31,10 +41,30 @@ interface Channel {
 
 const callOptions = { timeoutMs: 10_000 };
 
+/** One HTTP/2 connection (a session of its own) calling `path` with `encode(key)`. */
+function h2Channel(address: string, path: string, encode: (key: string) => Buffer): Channel {
+  const session = http2.connect(`http://${address}`);
+  // Its calls fail with the cause; the session's own error event must not throw.
+  session.on('error', () => {});
+  const headers = unaryHeaders(path, callOptions.timeoutMs / 1000);
+  return { put: (key) => h2Unary(session, headers, encode(key)), close: () => session.close() };
+}
+
 function openChannel(t: LoadTarget, address: string, k: number): Channel {
+  const value = valueOfSize(t.valueSize);
+  if (t.client === 'h2') {
+    if (t.kind === 'raft-kv') {
+      const text = value.toString('latin1');
+      const put = KvService.methods.Put.request;
+      return h2Channel(address, methodPath(KvService.name, 'Put'), (key) => put.encode({ key, value: text }));
+    }
+    const put = EtcdKV.methods.Put.request;
+    return h2Channel(address, methodPath(EtcdKV.name, 'Put'), (key) =>
+      put.encode({ key: Buffer.from(key), value }),
+    );
+  }
   const credentials = ChannelCredentials.createInsecure();
   const options = { 'swarmctl.channel': k };
-  const value = valueOfSize(t.valueSize);
   if (t.kind === 'raft-kv') {
     const c = createClient(KvService, address, credentials, options);
     const text = value.toString('latin1');

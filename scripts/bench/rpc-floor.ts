@@ -20,6 +20,7 @@ import { frameMessage } from '../../src/rpc/framing.js';
 import { ChannelCredentials, createClient, RpcServer, ServerCredentials } from '../../src/rpc/index.js';
 import { KvService } from '../../test/harness/raft-kv/service.js';
 import { startEtcd } from './etcd.js';
+import { h2Unary, unaryHeaders } from './h2-unary.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -106,22 +107,6 @@ function tcpEcho(port: number): Promise<{ op: () => Promise<void>; close(): void
   );
 }
 
-/** A bare HTTP/2 unary call in gRPC framing, as grpc-js would send it. */
-function h2Call(session: http2.ClientHttp2Session, path: string, body: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-    });
-    req.on('data', () => {});
-    req.on('end', () => resolve());
-    req.on('error', reject);
-    req.end(frameMessage(body));
-  });
-}
-
 async function main(): Promise<void> {
   const calls = Number(values.calls);
   const dir = mkdtempSync(join(tmpdir(), 'rpc-floor-'));
@@ -145,7 +130,9 @@ async function main(): Promise<void> {
     tcp.close();
 
     const bare = http2.connect(`http://127.0.0.1:${h2Port}`);
-    await measure('bare HTTP/2 client -> bare HTTP/2 server', calls, () => h2Call(bare, '/x/Put', body));
+    await measure('bare HTTP/2 client -> bare HTTP/2 server', calls, () =>
+      h2Unary(bare, unaryHeaders('/x/Put'), body),
+    );
     bare.close();
 
     const toBare = createClient(KvService, `127.0.0.1:${h2Port}`, insecure);
@@ -156,7 +143,7 @@ async function main(): Promise<void> {
 
     const bareToGrpc = http2.connect(`http://127.0.0.1:${grpcPort}`);
     await measure('bare HTTP/2 client -> RpcServer', calls, () =>
-      h2Call(bareToGrpc, '/swarmctl.test.KV/Put', body),
+      h2Unary(bareToGrpc, unaryHeaders('/swarmctl.test.KV/Put'), body),
     );
     bareToGrpc.close();
 
