@@ -6,6 +6,7 @@
  *   node --import tsx scripts/bench/ab-c1.ts --variants 'base={};x={"VAR":"1"}' --rounds 6
  * The key `ENTRY` of a variant names the member's entry file (e.g. node.ts of another checkout);
  * `NODE_ARGS` gives the members' node flags, space-separated (V8 flags NODE_OPTIONS refuses).
+ * `--client h2|grpc-js` picks the load generator's client, as in bench:raft (default h2).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { contextSwitches, cpuMs } from './cpu.js';
 import { startEtcd } from './etcd.js';
-import { type LoadResult, runLoad, valueOfSize } from './load.js';
+import { type LoadResult, runLoad } from './load.js';
+import { type LoadClient, type LoadTarget, loadClients, openTarget } from './load-target.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -25,8 +27,12 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     /** Seconds of load at concurrency 64 on each side before the rounds (JIT warm-up); `name:0` exempts a variant. */
     warmup: { type: 'string', default: '0' },
+    client: { type: 'string', default: 'h2' },
   },
 });
+const client = values.client as LoadClient;
+if (!loadClients.includes(client))
+  throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${values.client}`);
 const variants = values.variants!.split(';').map((v) => {
   const i = v.indexOf('=');
   const { ENTRY: entry, NODE_ARGS: nodeArgs, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
@@ -34,8 +40,6 @@ const variants = values.variants!.split(';').map((v) => {
 });
 const concurrency = Number(values.concurrency);
 const durationMs = Number(values.seconds) * 1000;
-const value = valueOfSize(256);
-const text = value.toString('latin1');
 const dir = mkdtempSync(join(tmpdir(), 'ab-c1-'));
 const clusters: RaftKvCluster[] = [];
 const switches = new Map<string, number[]>();
@@ -52,7 +56,6 @@ try {
       dir: d,
       size: 3,
       basePort: await freePortRun(24900 + i * 10, 3),
-      channels: 4,
       env: v.env,
       ...(v.entry ? { entry: v.entry } : {}),
       ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}),
@@ -60,21 +63,21 @@ try {
     clusters.push(c);
     await c.startAll();
   }
+  // Worker w writes to member w mod 3, as in bench:raft.
+  const target = (c: RaftKvCluster | null, keyPrefix: string): LoadTarget => ({
+    kind: c ? 'raft-kv' : 'etcd',
+    client,
+    endpoints: c ? c.members.map((m) => m.address) : etcd.endpoints,
+    channelsPerEndpoint: 4,
+    valueSize: 256,
+    keyPrefix,
+  });
   const warm = async (c: RaftKvCluster | null): Promise<void> => {
     const seconds = Number(values.warmup);
     if (seconds <= 0) return;
-    await runLoad({
-      concurrency: 64,
-      durationMs: seconds * 1000,
-      warmupMs: 0,
-      op: (w, s) =>
-        c
-          ? c
-              .client(c.members[w % 3]!)
-              .Put({ key: `w${w}-${s % 1000}`, value: text }, { timeoutMs: 10_000 })
-              .then(() => undefined)
-          : etcd.put(w, Buffer.from(`w${w}-${s % 1000}`), value),
-    });
+    const t = openTarget(target(c, 'w'));
+    await runLoad({ concurrency: 64, durationMs: seconds * 1000, warmupMs: 0, op: t.op });
+    t.close();
   };
   for (const [i, v] of variants.entries()) if (!v.name.startsWith('cold')) await warm(clusters[i]!);
   await warm(null);
@@ -90,20 +93,18 @@ try {
       else await etcd.moveLeader(0);
       const pids = c ? c.members.map((m) => m.process!.pid!) : etcd.pids();
       let ops = 0;
+      const load = openTarget(target(c, 'k'));
       const cs0 = contextSwitches([process.pid, ...pids]);
       const r = await runLoad({
         concurrency,
         durationMs,
         cpu: () => cpuMs(pids),
         op: async (w, s) => {
-          await (c
-            ? c
-                .client(c.members[w % 3]!)
-                .Put({ key: `k${w}-${s % 1000}`, value: text }, { timeoutMs: 10_000 })
-            : etcd.put(w, Buffer.from(`k${w}-${s % 1000}`), value));
+          await load.op(w, s);
           ops++;
         },
       });
+      load.close();
       const cs = (contextSwitches([process.pid, ...pids]) - cs0) / ops;
       switches.set(t.name, [...(switches.get(t.name) ?? []), cs]);
       results.get(t.name)!.push(r);

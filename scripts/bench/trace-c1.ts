@@ -6,11 +6,12 @@
  * also prints the median time of each stage of a write (test/harness/raft-kv/timeline.ts), and
  * with `--show N` the events of N whole writes in order.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
+import { readTimeline } from '../../test/harness/raft-kv/timeline.js';
 import { startEtcd } from './etcd.js';
 import { runLoad, valueOfSize } from './load.js';
 import { freePortRun } from './ports.js';
@@ -98,25 +99,9 @@ try {
 
 /** Median offset (µs from the client's call) of each stage of a write, from the members' timelines. */
 function printStages(calls: [number, number][], logDir: string, show: number): void {
-  const events = new Map<string, [number, string][]>();
-  for (const id of ['n1', 'n2', 'n3']) {
-    const line = readFileSync(join(logDir, `${id}.log`), 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('timeline '));
-    events.set(
-      id,
-      (line ?? 'timeline ')
-        .slice(9)
-        .split(';')
-        .filter(Boolean)
-        .map((e) => {
-          const i = e.indexOf(' ');
-          return [Number(e.slice(0, i)), e.slice(i + 1)] as [number, string];
-        }),
-    );
-  }
+  const events = new Map(['n1', 'n2', 'n3'].map((id) => [id, readTimeline(join(logDir, `${id}.log`))]));
   const stages: [string, string, (e: string) => boolean][] = [
-    ['n1', 'leader handler starts', (e) => e === 'put'],
+    ['n1', 'leader handler starts', (e) => e.startsWith('put ')],
     ['n1', 'leader sends appends', (e) => e.startsWith('send append>')],
     ['n1', 'leader save starts', (e) => e.startsWith('save ') && e !== 'save 0'],
     ['n1', 'leader saved', (e) => e === 'saved'],
@@ -125,7 +110,7 @@ function printStages(calls: [number, number][], logDir: string, show: number): v
     ['n2', 'n2 saved', (e) => e === 'saved'],
     ['n2', 'n2 sends append-resp', (e) => e.startsWith('send append-resp')],
     ['n1', 'leader receives first append-resp', (e) => e.startsWith('recv append-resp')],
-    ['n1', 'leader handler returns', (e) => e === 'put-done'],
+    ['n1', 'leader handler returns', (e) => e.startsWith('put-done ')],
   ];
   const offsets = stages.map(() => [] as number[]);
   const total: number[] = [];

@@ -93,12 +93,12 @@ const server = new RpcServer({ logger })
     KvService,
     {
       Put: async (r) => {
-        if (timeline) mark('put');
+        if (timeline) mark(`put ${r.key}`);
         const a = await driver.propose(
           encodeKvCommand({ kind: 'put', key: r.key, value: r.value }),
           sessionOf(r),
         );
-        if (timeline) mark('put-done');
+        if (timeline) mark(`put-done ${r.key}`);
         return { index: a.index };
       },
       Cas: async (r) => {

@@ -4,6 +4,7 @@
  * records monotonic microseconds (the same clock in every process on the host). The member prints
  * the records on stderr (its log) when it stops.
  */
+import { readFileSync } from 'node:fs';
 import type { Message, PersistBatch, RaftStorage, Transport } from '../../../src/raft/types.js';
 
 const records: string[] = [];
@@ -15,6 +16,21 @@ export function mark(what: string): void {
 
 export function dumpTimeline(write: (s: string) => void): void {
   if (records.length > 0) write(`timeline ${records.join(';')}\n`);
+}
+
+/** A stopped member's records from its log file: [microseconds, event] in the order marked. */
+export function readTimeline(logFile: string): [number, string][] {
+  const line = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('timeline '));
+  return (line ?? 'timeline ')
+    .slice(9)
+    .split(';')
+    .filter(Boolean)
+    .map((e) => {
+      const i = e.indexOf(' ');
+      return [Number(e.slice(0, i)), e.slice(i + 1)];
+    });
 }
 
 const describe = (m: Message): string =>
