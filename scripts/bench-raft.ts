@@ -18,7 +18,7 @@ import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
 import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
 import type { LoadResult } from './bench/load.js';
-import { type LoadClient, type LoadTarget, loadClients } from './bench/load-target.js';
+import { type LoadTarget, parseLoadClient } from './bench/load-target.js';
 import { runLoadInThreads } from './bench/load-threads.js';
 import { bundleRaftKvMember } from './bench/member-bundle.js';
 import { freePortRun } from './bench/ports.js';
@@ -108,9 +108,7 @@ const snapshotEvery = values['snapshot-every'] === undefined ? undefined : Numbe
 if (snapshotEvery !== undefined && (!Number.isInteger(snapshotEvery) || snapshotEvery < 1))
   throw new Error(`--snapshot-every must be a positive integer, got ${values['snapshot-every']}`);
 const channelsPerEndpoint = Math.max(1, Math.round(4 / threads));
-const client = values.client as LoadClient;
-if (!loadClients.includes(client))
-  throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${values.client}`);
+const client = parseLoadClient(values.client);
 
 const only = values.only;
 if (only !== undefined && only !== 'swarmctl' && only !== 'etcd')

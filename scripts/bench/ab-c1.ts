@@ -16,7 +16,7 @@ import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { contextSwitches, cpuMs } from './cpu.js';
 import { startEtcd } from './etcd.js';
 import { type LoadResult, runLoad } from './load.js';
-import { type LoadClient, type LoadTarget, loadClients, openTarget } from './load-target.js';
+import { type LoadTarget, openTarget, parseLoadClient } from './load-target.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -30,9 +30,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'h2' },
   },
 });
-const client = values.client as LoadClient;
-if (!loadClients.includes(client))
-  throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${values.client}`);
+const client = parseLoadClient(values.client);
 const variants = values.variants!.split(';').map((v) => {
   const i = v.indexOf('=');
   const { ENTRY: entry, NODE_ARGS: nodeArgs, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;

@@ -1,6 +1,6 @@
 /**
  * A unary gRPC call on a bare `node:http2` session: the load generator's lean client. grpc-js's
- * client spent 175–250 µs of CPU per write at concurrency 1024, more than either side's three
+ * client spent 175–290 µs of CPU per write at concurrency 1024, more than either side's three
  * members together, and its loop stalled for 200–300 ms at a time (docs/raft-core.md, Session 11);
  * this one costs about half of that. Both sides of a comparison get the same client.
  */

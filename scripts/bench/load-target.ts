@@ -15,7 +15,14 @@ import { valueOfSize } from './load.js';
  * client (src/rpc). Both sides always get the same one.
  */
 export type LoadClient = 'h2' | 'grpc-js';
-export const loadClients: readonly LoadClient[] = ['h2', 'grpc-js'];
+const loadClients: readonly string[] = ['h2', 'grpc-js'] satisfies LoadClient[];
+
+/** The `--client` option of the benchmark scripts. */
+export function parseLoadClient(value: string | undefined): LoadClient {
+  if (value === undefined || !loadClients.includes(value))
+    throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${value}`);
+  return value as LoadClient;
+}
 
 export interface LoadTarget {
   kind: 'raft-kv' | 'etcd';

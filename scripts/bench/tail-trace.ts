@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { readTimeline } from '../../test/harness/raft-kv/timeline.js';
 import { runLoad } from './load.js';
-import { type LoadClient, type LoadTarget, loadClients, openTarget } from './load-target.js';
+import { type LoadTarget, openTarget, parseLoadClient } from './load-target.js';
 import { bundleRaftKvMember } from './member-bundle.js';
 import { freePortRun } from './ports.js';
 
@@ -31,12 +31,10 @@ const { values } = parseArgs({
 });
 const concurrency = Number(values.concurrency);
 const durationMs = Number(values.seconds) * 1000;
-const client = values.client as LoadClient;
+const client = parseLoadClient(values.client);
 if (!Number.isInteger(concurrency) || concurrency < 1)
   throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 if (!(durationMs > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
-if (!loadClients.includes(client))
-  throw new Error(`--client must be one of ${loadClients.join(', ')}, got ${values.client}`);
 
 /** Monotonic microseconds, the clock of the members' timelines. */
 const us = (): number => Number(process.hrtime.bigint() / 1000n);
