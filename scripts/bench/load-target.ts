@@ -36,6 +36,16 @@ export interface LoadTarget {
   keyPrefix: string;
 }
 
+/** The key of worker `worker`'s write number `seq`. */
+export function loadKey(prefix: string, worker: number, seq: number): string {
+  return `${prefix}${worker}-${seq % 1000}`;
+}
+
+/** The index of the endpoint (member) worker `worker` writes to. */
+export function endpointOf(worker: number, endpoints: number): number {
+  return worker % endpoints;
+}
+
 export interface OpenTarget {
   op: (worker: number, seq: number) => Promise<void>;
   close(): void;
@@ -59,9 +69,9 @@ function h2Channel(address: string, path: string, encode: (key: string) => Buffe
 
 function openChannel(t: LoadTarget, address: string, k: number): Channel {
   const value = valueOfSize(t.valueSize);
+  const text = value.toString('latin1');
   if (t.client === 'h2') {
     if (t.kind === 'raft-kv') {
-      const text = value.toString('latin1');
       const put = KvService.methods.Put.request;
       return h2Channel(address, methodPath(KvService.name, 'Put'), (key) => put.encode({ key, value: text }));
     }
@@ -74,7 +84,6 @@ function openChannel(t: LoadTarget, address: string, k: number): Channel {
   const options = { 'swarmctl.channel': k };
   if (t.kind === 'raft-kv') {
     const c = createClient(KvService, address, credentials, options);
-    const text = value.toString('latin1');
     return { put: (key) => c.call.Put({ key, value: text }, callOptions), close: () => c.close() };
   }
   const c = createClient(EtcdKV, address, credentials, options);
@@ -88,8 +97,8 @@ export function openTarget(t: LoadTarget): OpenTarget {
   let rr = 0;
   return {
     async op(worker, seq) {
-      const pool = pools[worker % pools.length]!;
-      await pool[rr++ % pool.length]!.put(`${t.keyPrefix}${worker}-${seq % 1000}`);
+      const pool = pools[endpointOf(worker, pools.length)]!;
+      await pool[rr++ % pool.length]!.put(loadKey(t.keyPrefix, worker, seq));
     },
     close() {
       for (const pool of pools) for (const c of pool) c.close();

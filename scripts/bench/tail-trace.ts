@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { readTimeline } from '../../test/harness/raft-kv/timeline.js';
 import { runLoad } from './load.js';
-import { type LoadTarget, openTarget, parseLoadClient } from './load-target.js';
+import { endpointOf, type LoadTarget, loadKey, openTarget, parseLoadClient } from './load-target.js';
 import { bundleRaftKvMember } from './member-bundle.js';
 import { freePortRun } from './ports.js';
 
@@ -96,8 +96,7 @@ try {
     op: async (w, s) => {
       const t0 = us();
       await load.op(w, s);
-      // Keys as load-target.ts makes them; worker w writes to member w mod 3.
-      writes.push({ t0, t1: us(), member: w % 3, key: `k${w}-${s % 1000}` });
+      writes.push({ t0, t1: us(), member: endpointOf(w, ours.members.length), key: loadKey('k', w, s) });
     },
   });
   clearInterval(stallTimer);
