@@ -19,26 +19,31 @@ export function unaryHeaders(path: string, timeoutSeconds?: number): http2.Outgo
 }
 
 /**
- * Sends one framed message and resolves once the server's status is OK; rejects with the status
- * and message otherwise, or if the stream ends without a status (reset, session lost).
+ * Sends one framed message and resolves once the server's status is OK, with the moment
+ * (`performance.now()`) the response's message arrived: the status can come later, in a write
+ * of its own (trailer-lag.ts). Rejects with the status and message otherwise, or if the stream
+ * ends without a status (reset, session lost).
  */
 export function h2Unary(
   session: http2.ClientHttp2Session,
   headers: http2.OutgoingHttpHeaders,
   body: Buffer,
-): Promise<void> {
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = session.request(headers);
+    let messageAt = 0;
     // The status comes in the trailers, or in the headers of a trailers-only response.
     const settle = (h: http2.IncomingHttpHeaders): void => {
       const status = h['grpc-status'];
       if (status === undefined) return;
-      if (status === '0') resolve();
+      if (status === '0') resolve(messageAt || performance.now());
       else reject(new Error(`grpc-status ${status}: ${decodeURIComponent(String(h['grpc-message'] ?? ''))}`));
     };
     req.on('response', settle);
     req.on('trailers', settle);
-    req.on('data', () => {});
+    req.on('data', () => {
+      messageAt ||= performance.now();
+    });
     req.on('error', reject);
     // A no-op once settled.
     req.on('close', () =>

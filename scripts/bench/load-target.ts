@@ -47,12 +47,17 @@ export function endpointOf(worker: number, endpoints: number): number {
 }
 
 export interface OpenTarget {
-  op: (worker: number, seq: number) => Promise<void>;
+  /**
+   * One write. With the h2 client it resolves with the moment its response's message arrived
+   * (`performance.now()`), which can be before the status (trailer-lag.ts); with grpc-js's,
+   * with undefined.
+   */
+  op: (worker: number, seq: number) => Promise<number | undefined>;
   close(): void;
 }
 
 interface Channel {
-  put(key: string): Promise<unknown>;
+  put(key: string): Promise<number | undefined>;
   close(): void;
 }
 
@@ -84,10 +89,16 @@ function openChannel(t: LoadTarget, address: string, k: number): Channel {
   const options = { 'swarmctl.channel': k };
   if (t.kind === 'raft-kv') {
     const c = createClient(KvService, address, credentials, options);
-    return { put: (key) => c.call.Put({ key, value: text }, callOptions), close: () => c.close() };
+    return {
+      put: (key) => c.call.Put({ key, value: text }, callOptions).then(() => undefined),
+      close: () => c.close(),
+    };
   }
   const c = createClient(EtcdKV, address, credentials, options);
-  return { put: (key) => c.call.Put({ key: Buffer.from(key), value }, callOptions), close: () => c.close() };
+  return {
+    put: (key) => c.call.Put({ key: Buffer.from(key), value }, callOptions).then(() => undefined),
+    close: () => c.close(),
+  };
 }
 
 export function openTarget(t: LoadTarget): OpenTarget {
@@ -96,9 +107,9 @@ export function openTarget(t: LoadTarget): OpenTarget {
   );
   let rr = 0;
   return {
-    async op(worker, seq) {
+    op(worker, seq) {
       const pool = pools[endpointOf(worker, pools.length)]!;
-      await pool[rr++ % pool.length]!.put(loadKey(t.keyPrefix, worker, seq));
+      return pool[rr++ % pool.length]!.put(loadKey(t.keyPrefix, worker, seq));
     },
     close() {
       for (const pool of pools) for (const c of pool) c.close();

@@ -27,7 +27,7 @@ export interface LoadOptions {
   /** The measured system's processes, to report CPU per write. */
   cpu?: () => number;
   /** One write; `worker` and `seq` make keys distinct. */
-  op: (worker: number, seq: number) => Promise<void>;
+  op: (worker: number, seq: number) => Promise<unknown>;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -39,7 +39,7 @@ export interface LoopOptions {
   concurrency: number;
   durationMs: number;
   warmupMs: number;
-  op: (worker: number, seq: number) => Promise<void>;
+  op: (worker: number, seq: number) => Promise<unknown>;
   /** Added to each worker's index (workers spread over threads keep distinct keys). @default 0 */
   firstWorker?: number;
 }
