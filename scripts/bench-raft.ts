@@ -15,6 +15,7 @@ import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../test/harness/raft-kv/cluster.js';
+import { integerOption, secondsOption } from './bench/args.js';
 import { cpuMs } from './bench/cpu.js';
 import { startEtcd } from './bench/etcd.js';
 import type { LoadResult } from './bench/load.js';
@@ -72,11 +73,9 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
   },
 });
-const durationMs = Number(values.seconds) * 1000;
-const rounds = Number(values.rounds);
-const nice = values.nice === undefined ? undefined : Number(values.nice);
-if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19))
-  throw new Error(`--nice must be an integer in [-20, 19], got ${values.nice}`);
+const durationMs = secondsOption('seconds', values.seconds);
+const rounds = integerOption('rounds', values.rounds);
+const nice = values.nice === undefined ? undefined : integerOption('nice', values.nice, -20, 19);
 
 /** Linux nice values are per thread: every thread of each process gets it. */
 function renice(pids: readonly number[]): void {
@@ -91,22 +90,15 @@ function renice(pids: readonly number[]): void {
     }
   }
 }
-const warmupMs = Number(values['warmup-seconds']) * 1000;
-if (!Number.isFinite(warmupMs) || warmupMs < 0)
-  throw new Error(`--warmup-seconds must be a number >= 0, got ${values['warmup-seconds']}`);
-if (!Number.isInteger(rounds) || rounds < 1)
-  throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
-const levels = values.concurrency!.split(',').map(Number);
-const valueSize = Number(values['value-size']);
-if (!Number.isInteger(valueSize) || valueSize < 1)
-  throw new Error(`--value-size must be a positive integer, got ${values['value-size']}`);
-const threads = Number(values['load-threads']);
-if (!Number.isInteger(threads) || threads < 1 || threads > 16)
-  throw new Error(`--load-threads must be an integer in [1, 16], got ${values['load-threads']}`);
+const warmupMs = secondsOption('warmup-seconds', values['warmup-seconds'], true);
+const levels = values.concurrency!.split(',').map((c) => integerOption('concurrency', c));
+const valueSize = integerOption('value-size', values['value-size']);
+const threads = integerOption('load-threads', values['load-threads'], 1, 16);
+const snapshotEvery =
+  values['snapshot-every'] === undefined
+    ? undefined
+    : integerOption('snapshot-every', values['snapshot-every']);
 /** Four connections to each member in all, whatever the number of threads. */
-const snapshotEvery = values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']);
-if (snapshotEvery !== undefined && (!Number.isInteger(snapshotEvery) || snapshotEvery < 1))
-  throw new Error(`--snapshot-every must be a positive integer, got ${values['snapshot-every']}`);
 const channelsPerEndpoint = Math.max(1, Math.round(4 / threads));
 const client = parseLoadClient(values.client);
 

@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
+import { integerOption, secondsOption } from './args.js';
 import { contextSwitches, cpuMs } from './cpu.js';
 import { startEtcd } from './etcd.js';
 import { type LoadResult, runLoad } from './load.js';
-import { type LoadTarget, openTarget, parseLoadClient } from './load-target.js';
+import { defaultTarget, type LoadTarget, openTarget, parseLoadClient, warmUp } from './load-target.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -36,8 +37,10 @@ const variants = values.variants!.split(';').map((v) => {
   const { ENTRY: entry, NODE_ARGS: nodeArgs, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
   return { name: v.slice(0, i), env, entry, nodeArgs: nodeArgs?.split(' ').filter(Boolean) };
 });
-const concurrency = Number(values.concurrency);
-const durationMs = Number(values.seconds) * 1000;
+const concurrency = integerOption('concurrency', values.concurrency);
+const durationMs = secondsOption('seconds', values.seconds);
+const rounds = integerOption('rounds', values.rounds);
+const warmupMs = secondsOption('warmup', values.warmup, true);
 const dir = mkdtempSync(join(tmpdir(), 'ab-c1-'));
 const clusters: RaftKvCluster[] = [];
 const switches = new Map<string, number[]>();
@@ -62,20 +65,17 @@ try {
     await c.startAll();
   }
   // Worker w writes to member w mod 3, as in bench:raft.
-  const target = (c: RaftKvCluster | null, keyPrefix: string): LoadTarget => ({
-    kind: c ? 'raft-kv' : 'etcd',
-    client,
-    endpoints: c ? c.members.map((m) => m.address) : etcd.endpoints,
-    channelsPerEndpoint: 4,
-    valueSize: 256,
-    keyPrefix,
-  });
+  const target = (c: RaftKvCluster | null, keyPrefix: string): LoadTarget =>
+    c
+      ? defaultTarget(
+          'raft-kv',
+          c.members.map((m) => m.address),
+          client,
+          keyPrefix,
+        )
+      : defaultTarget('etcd', etcd.endpoints, client, keyPrefix);
   const warm = async (c: RaftKvCluster | null): Promise<void> => {
-    const seconds = Number(values.warmup);
-    if (seconds <= 0) return;
-    const t = openTarget(target(c, 'w'));
-    await runLoad({ concurrency: 64, durationMs: seconds * 1000, warmupMs: 0, op: t.op });
-    t.close();
+    if (warmupMs > 0) await warmUp(target(c, 'w'), warmupMs);
   };
   for (const [i, v] of variants.entries()) if (!v.name.startsWith('cold')) await warm(clusters[i]!);
   await warm(null);
@@ -83,7 +83,7 @@ try {
     ...variants.map((v, i) => ({ name: v.name, cluster: clusters[i]! })),
     { name: 'etcd', cluster: null },
   ];
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < rounds; round++) {
     const order = turns.map((_, k) => turns[(k + round) % turns.length]!);
     for (const t of order) {
       const c = t.cluster;

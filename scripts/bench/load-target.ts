@@ -8,7 +8,7 @@ import { ChannelCredentials, createClient, methodPath } from '../../src/rpc/inde
 import { KvService } from '../../test/harness/raft-kv/service.js';
 import { EtcdKV } from './etcd.js';
 import { h2Unary, unaryHeaders } from './h2-unary.js';
-import { valueOfSize } from './load.js';
+import { closedLoop, valueOfSize } from './load.js';
 
 /**
  * `h2`: unary calls framed on a bare node:http2 session (h2-unary.ts); `grpc-js`: the product's
@@ -34,6 +34,31 @@ export interface LoadTarget {
   valueSize: number;
   /** Keys are `${keyPrefix}${worker}-${seq mod 1000}`. */
   keyPrefix: string;
+}
+
+/** bench:raft's default target on one side: 256 B values, four connections to each member. */
+export function defaultTarget(
+  kind: LoadTarget['kind'],
+  endpoints: readonly string[],
+  client: LoadClient,
+  keyPrefix: string,
+): LoadTarget {
+  return { kind, client, endpoints, channelsPerEndpoint: 4, valueSize: 256, keyPrefix };
+}
+
+/**
+ * bench:raft's JIT warm-up: `ms` of unmeasured load at concurrency 64 on `t`. Cold members may
+ * finish no write in a short warm-up; only writes that all fail stop it.
+ */
+export async function warmUp(t: LoadTarget, ms: number): Promise<void> {
+  const warm = openTarget(t);
+  try {
+    const r = await closedLoop({ concurrency: 64, durationMs: ms, warmupMs: 0, op: warm.op });
+    if (r.latencies.length === 0 && r.errors > 0)
+      throw new Error(`warm-up: every write failed: ${r.firstError}`);
+  } finally {
+    warm.close();
+  }
 }
 
 /** The key of worker `worker`'s write number `seq`. */

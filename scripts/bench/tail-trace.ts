@@ -11,15 +11,23 @@
  * by more than 20 ms). The marks cost the members CPU: compare bands within a run, not runs with
  * bench:raft's figures.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { readTimeline } from '../../test/harness/raft-kv/timeline.js';
+import { integerOption, secondsOption } from './args.js';
 import { runLoad } from './load.js';
-import { endpointOf, type LoadTarget, loadKey, openTarget, parseLoadClient } from './load-target.js';
-import { bundleRaftKvMember } from './member-bundle.js';
+import {
+  defaultTarget,
+  endpointOf,
+  type LoadTarget,
+  loadKey,
+  openTarget,
+  parseLoadClient,
+  warmUp,
+} from './load-target.js';
+import { bundledMembers } from './member-bundle.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -29,12 +37,9 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'h2' },
   },
 });
-const concurrency = Number(values.concurrency);
-const durationMs = Number(values.seconds) * 1000;
+const concurrency = integerOption('concurrency', values.concurrency);
+const durationMs = secondsOption('seconds', values.seconds);
 const client = parseLoadClient(values.client);
-if (!Number.isInteger(concurrency) || concurrency < 1)
-  throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
-if (!(durationMs > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
 
 /** Monotonic microseconds, the clock of the members' timelines. */
 const us = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -54,29 +59,21 @@ interface Parts {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tail-trace-'));
-mkdirSync(join(dir, 'swarmctl'));
-const ours = new RaftKvCluster({
-  dir: join(dir, 'swarmctl'),
-  entry: await bundleRaftKvMember(dir),
-  size: 3,
+const ours = await bundledMembers(dir, {
   basePort: await freePortRun(24650, 3),
   env: { RAFT_KV_TIMELINE: '1' },
 });
 try {
   await ours.startAll();
   await ours.transferLeader(ours.members[0]!);
-  const target = (keyPrefix: string): LoadTarget => ({
-    kind: 'raft-kv',
-    client,
-    endpoints: ours.members.map((m) => m.address),
-    channelsPerEndpoint: 4,
-    valueSize: 256,
-    keyPrefix,
-  });
-  // JIT warm-up, as bench:raft does.
-  const warm = openTarget(target('warm'));
-  await runLoad({ concurrency: 64, durationMs: 5000, warmupMs: 0, op: warm.op });
-  warm.close();
+  const target = (keyPrefix: string): LoadTarget =>
+    defaultTarget(
+      'raft-kv',
+      ours.members.map((m) => m.address),
+      client,
+      keyPrefix,
+    );
+  await warmUp(target('warm'), 5000);
 
   const load = openTarget(target('k'));
   const warmupMs = 1000;

@@ -10,15 +10,15 @@
  * p99, share above 5 ms) and the median lag of the slowest 1 % of writes. bench:raft's members
  * (bundled), topology (member 0 leads) and h2 client.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
+import { integerOption, secondsOption } from './args.js';
 import { startEtcd } from './etcd.js';
 import { runLoad } from './load.js';
-import { type LoadTarget, openTarget } from './load-target.js';
-import { bundleRaftKvMember } from './member-bundle.js';
+import { defaultTarget, type LoadTarget, openTarget, warmUp } from './load-target.js';
+import { bundledMembers } from './member-bundle.js';
 import { freePortRun } from './ports.js';
 
 const { values } = parseArgs({
@@ -28,14 +28,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '4' },
   },
 });
-const concurrency = Number(values.concurrency);
-const durationMs = Number(values.seconds) * 1000;
-const rounds = Number(values.rounds);
-if (!Number.isInteger(concurrency) || concurrency < 1)
-  throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
-if (!(durationMs > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
-if (!Number.isInteger(rounds) || rounds < 1)
-  throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+const concurrency = integerOption('concurrency', values.concurrency);
+const durationMs = secondsOption('seconds', values.seconds);
+const rounds = integerOption('rounds', values.rounds);
 
 /** One write: call, message and status times (performance.now(), ms). */
 type Write = [t0: number, message: number, status: number];
@@ -46,30 +41,20 @@ const quantile = (xs: number[], q: number): number => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'trailer-lag-'));
-mkdirSync(join(dir, 'swarmctl'));
-const ours = new RaftKvCluster({
-  dir: join(dir, 'swarmctl'),
-  entry: await bundleRaftKvMember(dir),
-  size: 3,
-  basePort: await freePortRun(24650, 3),
-});
+const ours = await bundledMembers(dir, { basePort: await freePortRun(24650, 3) });
 const etcd = await startEtcd(join(dir, 'etcd'), await freePortRun(24800, 6));
 try {
   await ours.startAll();
-  const target = (side: 'swarmctl' | 'etcd', keyPrefix: string): LoadTarget => ({
-    kind: side === 'swarmctl' ? 'raft-kv' : 'etcd',
-    client: 'h2',
-    endpoints: side === 'swarmctl' ? ours.members.map((m) => m.address) : etcd.endpoints,
-    channelsPerEndpoint: 4,
-    valueSize: 256,
-    keyPrefix,
-  });
-  // JIT warm-up, as bench:raft does.
-  for (const side of ['swarmctl', 'etcd'] as const) {
-    const warm = openTarget(target(side, 'warm'));
-    await runLoad({ concurrency: 64, durationMs: 5000, warmupMs: 0, op: warm.op });
-    warm.close();
-  }
+  const target = (side: 'swarmctl' | 'etcd', keyPrefix: string): LoadTarget =>
+    side === 'swarmctl'
+      ? defaultTarget(
+          'raft-kv',
+          ours.members.map((m) => m.address),
+          'h2',
+          keyPrefix,
+        )
+      : defaultTarget('etcd', etcd.endpoints, 'h2', keyPrefix);
+  for (const side of ['swarmctl', 'etcd'] as const) await warmUp(target(side, 'warm'), 5000);
   process.stdout.write(
     `concurrency ${concurrency}, ${values.seconds} s rounds; ms: latency to status and to message (p50/p99), status after message (p50/p90/p99, share > 5 ms), that lag's median in the slowest 1 %\n`,
   );
