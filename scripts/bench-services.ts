@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../src/common/index.js';
 import { Lab } from '../test/harness/lab.js';
+import { integerOption } from './bench/args.js';
 import {
   type ClusterSide,
   HEARTBEAT,
@@ -45,17 +46,11 @@ const { values } = parseArgs({
   },
 });
 
-function count(flag: string, value: string | undefined, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be an integer >= ${min}, got ${value}`);
-  return n;
-}
-const rounds = count('rounds', values.rounds, 1);
-const replicas = count('replicas', values.replicas, 1);
-const scaleTo = count('scale-to', values['scale-to'], replicas + 1);
-const cutReplicas = count('cut-replicas', values['cut-replicas'], 2);
-const cutRounds = count('cut-rounds', values['cut-rounds'], 0);
+const rounds = integerOption('rounds', values.rounds);
+const replicas = integerOption('replicas', values.replicas);
+const scaleTo = integerOption('scale-to', values['scale-to'], replicas + 1);
+const cutReplicas = integerOption('cut-replicas', values['cut-replicas'], 2);
+const cutRounds = integerOption('cut-rounds', values['cut-rounds'], 0);
 const image = values.image!;
 const only = values.only;
 if (only !== undefined && only !== 'swarmctl' && only !== 'swarm')

@@ -3,7 +3,7 @@
  * error that names the option and the value given.
  */
 
-/** An integer option in [min, max] (by default a positive integer). */
+/** An integer option in [min, max] (by default a positive integer; no upper bound). */
 export function integerOption(
   name: string,
   value: string | undefined,
@@ -13,7 +13,11 @@ export function integerOption(
   const n = Number(value);
   if (value === undefined || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
     const what =
-      min === 1 && max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer in [${min}, ${max}]`;
+      max !== Number.MAX_SAFE_INTEGER
+        ? `an integer in [${min}, ${max}]`
+        : min === 1
+          ? 'a positive integer'
+          : `an integer >= ${min}`;
     throw new Error(`--${name} must be ${what}, got ${value}`);
   }
   return n;

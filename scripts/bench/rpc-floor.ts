@@ -19,6 +19,7 @@ import { noopLogger } from '../../src/common/index.js';
 import { frameMessage } from '../../src/rpc/framing.js';
 import { ChannelCredentials, createClient, RpcServer, ServerCredentials } from '../../src/rpc/index.js';
 import { KvService } from '../../test/harness/raft-kv/service.js';
+import { integerOption } from './args.js';
 import { startEtcd } from './etcd.js';
 import { h2Unary, unaryHeaders } from './h2-unary.js';
 import { freePortRun } from './ports.js';
@@ -108,7 +109,7 @@ function tcpEcho(port: number): Promise<{ op: () => Promise<void>; close(): void
 }
 
 async function main(): Promise<void> {
-  const calls = Number(values.calls);
+  const calls = integerOption('calls', values.calls);
   const dir = mkdtempSync(join(tmpdir(), 'rpc-floor-'));
   const server = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], {
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RaftKvCluster } from '../../test/harness/raft-kv/cluster.js';
 import { readTimeline } from '../../test/harness/raft-kv/timeline.js';
+import { integerOption, secondsOption } from './args.js';
 import { startEtcd } from './etcd.js';
 import { runLoad, valueOfSize } from './load.js';
 import { freePortRun } from './ports.js';
@@ -24,9 +25,10 @@ const { values } = parseArgs({
     show: { type: 'string', default: '0' },
   },
 });
+const durationMs = secondsOption('seconds', values.seconds);
+const show = integerOption('show', values.show, 0);
 const dir = mkdtempSync(join(tmpdir(), 'trace-c1-'));
 const value = valueOfSize(256);
-const durationMs = Number(values.seconds) * 1000;
 try {
   if (values.side === 'etcd') {
     const etcd = await startEtcd(join(dir, 'etcd'), await freePortRun(24700, 6), 1);
@@ -84,7 +86,7 @@ try {
       });
       if (process.env.RAFT_KV_TIMELINE === '1') {
         await ours.stop();
-        printStages(calls, join(dir, 'swarmctl'), Number(values.show));
+        printStages(calls, join(dir, 'swarmctl'), show);
       }
       process.stdout.write(
         `swarmctl ${r.opsPerSec.toFixed(0)} w/s p50 ${r.p50Ms.toFixed(2)} ms client CPU/1k ${r.clientCpuMsPer1k.toFixed(0)}\n`,
