@@ -5,7 +5,8 @@
  * machine's load drifts over all of them alike.
  *   node --import tsx scripts/bench/ab-c1.ts --variants 'base={};x={"VAR":"1"}' --rounds 6
  * The key `ENTRY` of a variant names the member's entry file (e.g. node.ts of another checkout);
- * `NODE_ARGS` gives the members' node flags, space-separated (V8 flags NODE_OPTIONS refuses).
+ * `NODE_ARGS` gives the members' node flags, space-separated (V8 flags NODE_OPTIONS refuses);
+ * `SNAPSHOT_EVERY` their snapshot interval in entries (bench:raft's --snapshot-every).
  * `--client h2|grpc-js` picks the load generator's client, as in bench:raft (default h2).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,8 +35,23 @@ const { values } = parseArgs({
 const client = parseLoadClient(values.client);
 const variants = values.variants!.split(';').map((v) => {
   const i = v.indexOf('=');
-  const { ENTRY: entry, NODE_ARGS: nodeArgs, ...env } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
-  return { name: v.slice(0, i), env, entry, nodeArgs: nodeArgs?.split(' ').filter(Boolean) };
+  const {
+    ENTRY: entry,
+    NODE_ARGS: nodeArgs,
+    SNAPSHOT_EVERY: snapshotEvery,
+    ...env
+  } = JSON.parse(v.slice(i + 1)) as Record<string, string>;
+  const name = v.slice(0, i);
+  return {
+    name,
+    env,
+    entry,
+    nodeArgs: nodeArgs?.split(' ').filter(Boolean),
+    snapshotEvery:
+      snapshotEvery === undefined
+        ? undefined
+        : integerOption(`variants ${name}.SNAPSHOT_EVERY`, snapshotEvery),
+  };
 });
 const concurrency = integerOption('concurrency', values.concurrency);
 const durationMs = secondsOption('seconds', values.seconds);
@@ -60,6 +76,7 @@ try {
       env: v.env,
       ...(v.entry ? { entry: v.entry } : {}),
       ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}),
+      ...(v.snapshotEvery === undefined ? {} : { snapshotEvery: v.snapshotEvery }),
     });
     clusters.push(c);
     await c.startAll();
