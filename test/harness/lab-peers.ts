@@ -16,14 +16,19 @@ net.createServer((s) => s.end(label + ' ' + s.remoteAddress + '\\n')).listen(900
 const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(label + ' ' + r.address + ' ' + m, r.port, r.address)); u.bind(Number(process.argv[2]));
 `;
 
-/** argv: proto, host, port, count, per-request deadline in ms; prints one reply per line ("error …" for a failure). */
+/**
+ * argv: proto, host, port, count, per-request deadline in ms, source port (0: any); prints one
+ * reply per line ("error …" for a failure). The UDP socket is connected, as most clients' are: a
+ * reply from any other address or port than the one asked is dropped, so it counts as lost.
+ */
 const CLIENT = `
 const net = require('node:net'); const dgram = require('node:dgram');
-const [proto, host, port, count, ms] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+const [proto, host, port, count, ms, from] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])];
 function tcp() { return new Promise((res) => { let d = ''; const s = net.connect(port, host); s.setTimeout(ms, () => { s.destroy(); res('error timeout'); }); // hygiene-ok: a per-request deadline of the client, not a wait
   s.on('data', (x) => { d += x; }); s.on('end', () => res(d.trim())); s.on('error', (e) => res('error ' + e.code)); }); }
-function udp() { return new Promise((res) => { const u = dgram.createSocket('udp4'); const t = setTimeout(() => { u.close(); res('error timeout'); }, ms); // hygiene-ok: a UDP reply deadline of the client, not a wait
-  u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.send('ping', port, host); }); }
+function udp() { return new Promise((res) => { const u = dgram.createSocket({ type: 'udp4', reuseAddr: true }); const t = setTimeout(() => { u.close(); res('error timeout'); }, ms); // hygiene-ok: a UDP reply deadline of the client, not a wait
+  u.on('message', (m) => { clearTimeout(t); u.close(); res(String(m).trim()); }); u.on('error', (e) => { clearTimeout(t); u.close(); res('error ' + e.code); });
+  u.bind(from, () => u.connect(port, host, () => u.send('ping'))); }); }
 (async () => { for (let i = 0; i < count; i++) console.log(await (proto === 'udp' ? udp() : tcp())); })();
 `;
 
@@ -48,6 +53,8 @@ export interface PeerRequests {
   count: number;
   /** Each request's deadline. @default 2_000 */
   deadlineMs?: number;
+  /** UDP: the client's source port for every request (0: a new one each). @default 0 */
+  sourcePort?: number;
 }
 
 /** `count` requests from lab host `from`, or from the root namespace when 0; one reply per line. */
@@ -61,6 +68,7 @@ export async function peerRequests(lab: Lab, from: number, req: PeerRequests): P
     String(req.port),
     String(req.count),
     String(req.deadlineMs ?? 2_000),
+    String(req.sourcePort ?? 0),
   ];
   const r =
     from === 0

@@ -310,6 +310,27 @@ describe('service discovery, UDP and client addresses on a 3-host swarmctl clust
       }
     });
 
+    it('a UDP client port reused through each host in turn is answered through each', async () => {
+      // A backend's node keeps a flow's entry, and the node its replies go back through, for
+      // 30-120 s. A client port reused through another node met that entry while nodes did not
+      // map UDP client ports into shares of their own: the reply went back through the first
+      // node, from an address the connected client had not asked, and was dropped.
+      const failed: string[] = [];
+      for (let sourcePort = 20_100; sourcePort < 20_120; sourcePort++) {
+        for (const n of HOSTS) {
+          const [reply] = await peerRequests(lab, 0, {
+            proto: 'udp',
+            target: lab.host(n).address,
+            port: 9053,
+            count: 1,
+            sourcePort,
+          });
+          if (!reply || !/^h\d /.test(reply)) failed.push(`port ${sourcePort} through host ${n}: ${reply}`);
+        }
+      }
+      expect(failed, failed.join('; ')).toEqual([]);
+    });
+
     it('the server sees the lab client address, for a task on the receiving node and on another one', async () => {
       const client = `${SUBNET}.1`;
       for (const n of HOSTS) {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshService, MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
+import { preferIngressSource, systemCommandRunner } from '../../src/routing-mesh/index.js';
 import { Lab } from '../harness/lab.js';
 import { containerPid, peerRequests, startPeerServer } from '../harness/lab-peers.js';
 import { ensureBuilt } from '../harness/swarm-nodes.js';
@@ -176,7 +177,10 @@ describe('kernel data plane on three lab hosts', () => {
         'swarmctl-test/web:v1',
       ]);
       await lab.dockerCli(r.host, ['network', 'connect', '--ip', r.app, 'swarmctl-appnet', r.name]);
-      servers.push(startPeerServer(lab, await replicaPid(r), r.name, 9001));
+      const pid = await replicaPid(r);
+      // What the executor has the data plane do to a started task (prepareContainer).
+      await preferIngressSource(systemCommandRunner, Number(pid), r.ingress);
+      servers.push(startPeerServer(lab, pid, r.name, 9001));
     }
     // Every peer server listens before the tests start.
     for (const r of REPLICAS) {

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
+import type { MeshState, NetworkAttachment, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import type { Clock, Event, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
 import { dockerTaskAddress, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
@@ -126,6 +126,10 @@ class WithDns implements MeshDataPlane {
 
   resolverFor(ids: readonly NetworkId[]): string | undefined {
     return this.kernel.resolverFor(ids);
+  }
+
+  prepareContainer(pid: number, attachments: readonly NetworkAttachment[]): Promise<void> {
+    return this.kernel.prepareContainer(pid, attachments);
   }
 
   async run(signal: AbortSignal): Promise<void> {

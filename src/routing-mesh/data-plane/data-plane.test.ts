@@ -125,7 +125,7 @@ describe('planMesh', () => {
       'return-mark': [],
       'to-overlay': [
         'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade',
-        'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
+        'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto { tcp, udp } snat to ip saddr : 1024-22527',
       ],
     });
   });
@@ -158,7 +158,7 @@ describe('planMesh keeping the client address', () => {
     expect(p.networks[0]?.mac).toBe('02:53:0a:00:00:02');
     expect(p.rules?.chains.get('to-overlay')).toEqual([
       'ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip saddr { 192.168.1.11, 192.168.1.12, 192.168.1.13 } masquerade',
-      'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-22527',
+      'ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto { tcp, udp } snat to ip saddr : 1024-22527',
     ]);
     expect(p.rules?.chains.get('return-mark')).toEqual([
       'iifname "swmb4096" ct state new ct mark set ether saddr map { 02:53:0a:00:00:03 : 0x10000003, 02:53:0a:00:00:04 : 0x10000004 }',
@@ -267,7 +267,7 @@ describe('KernelDataPlane', () => {
       'bridge fdb del 00:00:00:00:00:00 dev swmv4096 dst 192.168.1.13',
       'nft -f - <<flush chain ip swarmctl-mesh to-overlay\n' +
         'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 oifname "swmb4096" ip daddr != { 10.0.0.11 } masquerade\n' +
-        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto tcp snat to ip saddr : 1024-33279\n',
+        'add rule ip swarmctl-mesh to-overlay ct mark & 0x10000000 == 0x10000000 ct status dnat oifname "swmb4096" meta l4proto { tcp, udp } snat to ip saddr : 1024-33279\n',
     ]);
 
     await stop();

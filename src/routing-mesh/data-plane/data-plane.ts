@@ -1,4 +1,4 @@
-import type { MeshState, NetworkId, NodeId, TaskId } from '../../api/index.js';
+import type { MeshState, NetworkAttachment, NetworkId, NodeId, TaskId } from '../../api/index.js';
 import {
   type Clock,
   type Component,
@@ -12,6 +12,7 @@ import {
   withTimeout,
 } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
+import { preferIngressSource } from './container-source.js';
 import type { NetworkEngine } from './docker-networks.js';
 import { diffReturnRoutes, runCommand, runNft, setForwardRule } from './kernel-ops.js';
 import { deleteTableScript, diffTableScript, fullTableScript } from './nft-script.js';
@@ -22,6 +23,7 @@ import {
   planMesh,
   type ReturnRoute,
   type RulesPlan,
+  stripPrefix,
   VXLAN_PORT,
 } from './plan.js';
 import { boundedEngine, removeStale, resolveEngineCallTimeout, teardownMesh } from './teardown.js';
@@ -69,6 +71,11 @@ export interface MeshDataPlane extends Component {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<Map<NetworkId, string>>;
+  /**
+   * Readies the namespace of a task's container once it runs (process `pid`), before it is
+   * reported running (and so before the mesh sends it anything). Absent: nothing to do.
+   */
+  prepareContainer?(pid: number, attachments: readonly NetworkAttachment[]): Promise<void>;
 }
 
 /**
@@ -184,6 +191,14 @@ export class KernelDataPlane implements MeshDataPlane {
       });
       signal?.throwIfAborted();
     }
+  }
+
+  /** Replies through the mesh leave from the container's ingress address (container-source.ts). */
+  async prepareContainer(pid: number, attachments: readonly NetworkAttachment[]): Promise<void> {
+    const ingress = this.applied.networks.find((n) => n.ingress);
+    const addr = ingress && attachments.find((a) => a.networkId === ingress.id)?.addresses[0];
+    if (!addr) return;
+    await preferIngressSource(this.deps.run, pid, stripPrefix(addr));
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -197,7 +197,10 @@ function planRules(
   // Only connections this node DNATed: `return-mark` gives those bridged in from another node the
   // mesh bit too, and mapping them again into this node's range let connections through different
   // nodes (other timestamps) share the backend's ports: PAWS refused SYNs (1 s, or a timeout).
-  const portMap = `${mark} ct status dnat oifname "${ingress.bridge}" meta l4proto tcp snat to ip saddr : ${ports.first}-${ports.last}`;
+  // UDP too: the backend's node keeps a flow's entry (and the mark naming the node its replies go
+  // back through) for 30-120 s, so a client port reused through another node met the old entry,
+  // and its replies returned through the old node, from the wrong address.
+  const portMap = `${mark} ct status dnat oifname "${ingress.bridge}" meta l4proto { tcp, udp } snat to ip saddr : ${ports.first}-${ports.last}`;
   if (returnRoutes) {
     // The client's address is kept: a backend's node sends replies back through the node that
     // DNATed them (it knows that node by the bridge MAC the connection arrived with).

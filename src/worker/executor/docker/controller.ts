@@ -125,15 +125,37 @@ export class DockerController implements Controller {
     const before = prepared ? undefined : await this.inspect(signal);
     if (!prepared && !before) return this.fail('failed', `No such container: ${this.name}`);
     const id = prepared ?? before?.id;
+    let started = false;
     if (id && (prepared || (before?.state === 'created' && !before.error))) {
       const r = await callEngine('start container', () =>
         this.deps.docker.getContainer(id).start({ abortSignal: signal }),
       );
       // 304: already started by an earlier attempt.
       if (!r.ok && r.reply.statusCode !== 304) return this.startFailed(r.reply, signal);
+      started = true;
     }
     // Already started, exited or failed: starting is idempotent, report what is there.
-    return this.observeAndRecord(await this.inspect(signal));
+    const after = await this.inspect(signal);
+    if (started && after?.state === 'running') await this.prepareNamespace(after.pid);
+    return this.observeAndRecord(after);
+  }
+
+  /**
+   * The data plane's part of a start, before the task is reported running. A failure is logged,
+   * not fatal: the container runs and TCP through the mesh works; retrying would not help.
+   */
+  private async prepareNamespace(pid: number): Promise<void> {
+    const networks = this.task.networks ?? [];
+    if (pid <= 0 || networks.length === 0 || !this.deps.networks?.prepareContainer) return;
+    try {
+      await this.deps.networks.prepareContainer(pid, networks);
+    } catch (e) {
+      this.deps.logger.warn('could not prepare the container for the mesh', {
+        task: this.task.id,
+        container: this.name,
+        error: errorMessage(e),
+      });
+    }
   }
 
   async status(signal?: AbortSignal): Promise<TaskStatus | undefined> {

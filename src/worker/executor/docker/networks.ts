@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { NetworkId, Task } from '../../../api/index.js';
+import type { NetworkAttachment, NetworkId, Task } from '../../../api/index.js';
 import { errorMessage } from '../../../common/index.js';
 import { callEngine } from './docker-errors.js';
 
@@ -12,6 +12,8 @@ export interface OverlayNetworks {
   ): Promise<Map<NetworkId, string>>;
   /** The node's resolver for containers on these overlays (its address on a non-ingress one). */
   resolverFor(ids: readonly NetworkId[]): string | undefined;
+  /** Readies a started container's namespace (process `pid`) before it is reported running. */
+  prepareContainer?(pid: number, attachments: readonly NetworkAttachment[]): Promise<void>;
 }
 
 /** How long a task waits for its overlays to be set up here before it is rejected. */
