@@ -351,4 +351,37 @@ describe('service discovery, UDP and client addresses on a 3-host swarmctl clust
       }
     });
   });
+
+  it('a host-mode UDP port of a task that also publishes through the ingress answers from its own address', async () => {
+    // Docker DNATs a host-mode port to the container's bridge address: its replies must keep
+    // leaving from there, so such a task's route source is left as Docker made it.
+    await cli(
+      1,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'hostudp',
+      '-p',
+      'published=8092,target=9000',
+      '-p',
+      'published=9056,target=9053,protocol=udp,mode=host',
+      IMAGE,
+    );
+    const [task] = await runningSpread('hostudp', 1, false);
+    if (!task) throw new Error('no hostudp task');
+    servers.push(startPeerServer(lab, await containerPid(lab, task.host, task.id), 'hu', 9053));
+    await waitFor(
+      async () => {
+        const [reply] = await fromRoot('tcp', lab.host(1).address, 8092, 1);
+        return reply?.startsWith('hu ') ? { done: true, value: 0 } : { done: false, state: reply ?? '' };
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the hostudp peer server through the ingress' },
+    );
+    const replies = await fromRoot('udp', lab.host(task.host).address, 9056, 10);
+    expect(
+      replies.every((r) => r.startsWith('hu ')),
+      `host-mode UDP on host ${task.host}: ${replies.join('; ')}`,
+    ).toBe(true);
+  });
 });

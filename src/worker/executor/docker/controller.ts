@@ -16,7 +16,7 @@ import { containerCreateOptions, stopTimeoutSeconds } from './container-config.j
 import { callEngine, callEngineWithin, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
 import { drainBeforeStop, type MeshDrain } from './mesh-drain.js';
-import { attachNetworks, type OverlayNetworks, overlayResolver } from './networks.js';
+import { attachNetworks, hostModeUdpPorts, type OverlayNetworks, overlayResolver } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
 
 export interface DockerControllerDeps {
@@ -147,6 +147,14 @@ export class DockerController implements Controller {
   private async prepareNamespace(pid: number): Promise<void> {
     const networks = this.task.networks ?? [];
     if (pid <= 0 || networks.length === 0 || !this.deps.networks?.prepareContainer) return;
+    const hostUdp = hostModeUdpPorts(this.task);
+    if (hostUdp.length > 0) {
+      this.deps.logger.warn(
+        'host-mode UDP ports keep their replies: UDP through the ingress mesh is answered from the bridge address',
+        { task: this.task.id, container: this.name, ports: hostUdp.join(',') },
+      );
+      return;
+    }
     try {
       await this.deps.networks.prepareContainer(pid, networks);
     } catch (e) {

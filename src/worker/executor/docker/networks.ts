@@ -16,6 +16,19 @@ export interface OverlayNetworks {
   prepareContainer?(pid: number, attachments: readonly NetworkAttachment[]): Promise<void>;
 }
 
+/**
+ * The published ports of a task's host-mode UDP ports. Docker DNATs them to the container's
+ * bridge address, so their replies must keep leaving from it: the data plane then must not make
+ * the ingress address the default route's preferred source (`prepareContainer`), and UDP through
+ * the ingress is answered from the bridge address (connected clients drop it). One route source
+ * cannot serve both; host mode, which works as in Docker, wins.
+ */
+export function hostModeUdpPorts(task: Task): number[] {
+  return (task.endpoint?.ports ?? [])
+    .filter((p) => p.publishMode === 'host' && p.protocol === 'udp')
+    .map((p) => p.publishedPort);
+}
+
 /** How long a task waits for its overlays to be set up here before it is rejected. */
 export const OVERLAY_WAIT_MS = 15_000;
 
