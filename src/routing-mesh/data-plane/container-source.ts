@@ -1,3 +1,4 @@
+import type { Task } from '../../api/index.js';
 import { SwarmError } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 
@@ -41,6 +42,18 @@ export async function preferIngressSource(run: CommandRunner, pid: number, addr:
   }
   const rpFilter = (await must(['sysctl', '-n', 'net.ipv4.conf.all.rp_filter'])).trim();
   if (rpFilter === '1') await must(['sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
+}
+
+/**
+ * The published ports of a task's host-mode UDP ports. Docker DNATs them to the container's
+ * bridge address, so their replies must keep leaving from it: one route source cannot serve
+ * both paths, and host mode, which works as in Docker, wins. UDP through the ingress is then
+ * answered from the bridge address (connected clients drop it).
+ */
+export function hostModeUdpPorts(task: Task): number[] {
+  return (task.endpoint?.ports ?? [])
+    .filter((p) => p.publishMode === 'host' && p.protocol === 'udp')
+    .map((p) => p.publishedPort);
 }
 
 /** What `ip -j route show default` says of a route (the fields used here). */

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { MeshState, NetworkAttachment, NetworkId, NodeId, TaskId } from '../../api/index.js';
+import type { MeshState, NetworkId, NodeId, Task, TaskId } from '../../api/index.js';
 import type { Clock, Event, Logger, Random } from '../../common/index.js';
 import { DnsServer } from '../dns/index.js';
 import { dockerTaskAddress, UserlandDataPlane, UserlandOverlays } from '../proxy/index.js';
@@ -128,8 +128,8 @@ class WithDns implements MeshDataPlane {
     return this.kernel.resolverFor(ids);
   }
 
-  prepareContainer(pid: number, attachments: readonly NetworkAttachment[]): Promise<void> {
-    return this.kernel.prepareContainer(pid, attachments);
+  prepareContainer(pid: number, task: Task): Promise<void> {
+    return this.kernel.prepareContainer(pid, task);
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../api/index.js';
+import type { MeshState, NetworkId, NodeId, PortConfig, ServiceId, Task, TaskId } from '../../api/index.js';
 import { ManualClock, noopLogger, waitFor } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
 import { CONVERGE_RETRY_MS, KernelDataPlane } from './data-plane.js';
@@ -275,6 +275,33 @@ describe('KernelDataPlane', () => {
     expect(down).toContain('ip link del swmv4096');
     expect(down.some((c) => c.includes('delete table ip swarmctl-mesh'))).toBe(true);
     expect(engine.nets.size).toBe(0);
+  });
+
+  it("readies a started task's namespace on the ingress, and leaves one with a host-mode UDP port as Docker made it", async () => {
+    const { dp, rec, stop } = await started();
+    await apply(dp, state(1, [{ task: 't1', node: N1, addr: '10.0.0.11' }]));
+    rec.take();
+    const task = (ports: PortConfig[]): Task =>
+      ({
+        id: 't1' as TaskId,
+        networks: [{ networkId: ING, addresses: ['10.0.0.11/24'] }],
+        endpoint: { spec: { mode: 'vip' }, ports, virtualIps: [] },
+      }) as Partial<Task> as Task;
+    const ingressPort: PortConfig = {
+      protocol: 'tcp',
+      targetPort: 80,
+      publishedPort: 8080,
+      publishMode: 'ingress',
+    };
+    await dp.prepareContainer(4242, task([ingressPort]));
+    // The fake `ip -j route show default` answers nothing: no default route, nothing more to do.
+    expect(rec.take()).toEqual(['nsenter --net=/proc/4242/ns/net ip -j route show default']);
+    await dp.prepareContainer(
+      4242,
+      task([ingressPort, { protocol: 'udp', targetPort: 53, publishedPort: 53, publishMode: 'host' }]),
+    );
+    expect(rec.take()).toEqual([]);
+    await stop();
   });
 
   it('retries a failed convergence on a timer, without waiting for another state', async () => {

@@ -1,4 +1,4 @@
-import type { MeshState, NetworkAttachment, NetworkId, NodeId, TaskId } from '../../api/index.js';
+import type { MeshState, NetworkId, NodeId, Task, TaskId } from '../../api/index.js';
 import {
   type Clock,
   type Component,
@@ -12,7 +12,7 @@ import {
   withTimeout,
 } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
-import { preferIngressSource } from './container-source.js';
+import { hostModeUdpPorts, preferIngressSource } from './container-source.js';
 import type { NetworkEngine } from './docker-networks.js';
 import { diffReturnRoutes, runCommand, runNft, setForwardRule } from './kernel-ops.js';
 import { deleteTableScript, diffTableScript, fullTableScript } from './nft-script.js';
@@ -75,7 +75,7 @@ export interface MeshDataPlane extends Component {
    * Readies the namespace of a task's container once it runs (process `pid`), before it is
    * reported running (and so before the mesh sends it anything). Absent: nothing to do.
    */
-  prepareContainer?(pid: number, attachments: readonly NetworkAttachment[]): Promise<void>;
+  prepareContainer?(pid: number, task: Task): Promise<void>;
 }
 
 /**
@@ -194,10 +194,18 @@ export class KernelDataPlane implements MeshDataPlane {
   }
 
   /** Replies through the mesh leave from the container's ingress address (container-source.ts). */
-  async prepareContainer(pid: number, attachments: readonly NetworkAttachment[]): Promise<void> {
+  async prepareContainer(pid: number, task: Task): Promise<void> {
     const ingress = this.applied.networks.find((n) => n.ingress);
-    const addr = ingress && attachments.find((a) => a.networkId === ingress.id)?.addresses[0];
+    const addr = ingress && task.networks?.find((a) => a.networkId === ingress.id)?.addresses[0];
     if (!addr) return;
+    const hostUdp = hostModeUdpPorts(task);
+    if (hostUdp.length > 0) {
+      this.log.warn(
+        'host-mode UDP ports keep their replies: UDP through the ingress mesh is answered from the bridge address',
+        { task: task.id, ports: hostUdp.join(',') },
+      );
+      return;
+    }
     await preferIngressSource(this.deps.run, pid, stripPrefix(addr));
   }
 

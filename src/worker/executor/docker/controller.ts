@@ -16,7 +16,7 @@ import { containerCreateOptions, stopTimeoutSeconds } from './container-config.j
 import { callEngine, callEngineWithin, type EngineReply } from './docker-errors.js';
 import { LABEL_TASK_ID, taskName } from './labels.js';
 import { drainBeforeStop, type MeshDrain } from './mesh-drain.js';
-import { attachNetworks, hostModeUdpPorts, type OverlayNetworks, overlayResolver } from './networks.js';
+import { attachNetworks, type OverlayNetworks, overlayResolver } from './networks.js';
 import { mapStatus, type ObservedContainer, observe } from './status.js';
 
 export interface DockerControllerDeps {
@@ -145,18 +145,9 @@ export class DockerController implements Controller {
    * not fatal: the container runs and TCP through the mesh works; retrying would not help.
    */
   private async prepareNamespace(pid: number): Promise<void> {
-    const networks = this.task.networks ?? [];
-    if (pid <= 0 || networks.length === 0 || !this.deps.networks?.prepareContainer) return;
-    const hostUdp = hostModeUdpPorts(this.task);
-    if (hostUdp.length > 0) {
-      this.deps.logger.warn(
-        'host-mode UDP ports keep their replies: UDP through the ingress mesh is answered from the bridge address',
-        { task: this.task.id, container: this.name, ports: hostUdp.join(',') },
-      );
-      return;
-    }
+    if (pid <= 0 || !this.task.networks?.length || !this.deps.networks?.prepareContainer) return;
     try {
-      await this.deps.networks.prepareContainer(pid, networks);
+      await this.deps.networks.prepareContainer(pid, this.task);
     } catch (e) {
       this.deps.logger.warn('could not prepare the container for the mesh', {
         task: this.task.id,

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { NetworkAttachment, NetworkId, Task } from '../../../api/index.js';
+import type { NetworkId, Task } from '../../../api/index.js';
 import { errorMessage } from '../../../common/index.js';
 import { callEngine } from './docker-errors.js';
 
@@ -13,20 +13,7 @@ export interface OverlayNetworks {
   /** The node's resolver for containers on these overlays (its address on a non-ingress one). */
   resolverFor(ids: readonly NetworkId[]): string | undefined;
   /** Readies a started container's namespace (process `pid`) before it is reported running. */
-  prepareContainer?(pid: number, attachments: readonly NetworkAttachment[]): Promise<void>;
-}
-
-/**
- * The published ports of a task's host-mode UDP ports. Docker DNATs them to the container's
- * bridge address, so their replies must keep leaving from it: the data plane then must not make
- * the ingress address the default route's preferred source (`prepareContainer`), and UDP through
- * the ingress is answered from the bridge address (connected clients drop it). One route source
- * cannot serve both; host mode, which works as in Docker, wins.
- */
-export function hostModeUdpPorts(task: Task): number[] {
-  return (task.endpoint?.ports ?? [])
-    .filter((p) => p.publishMode === 'host' && p.protocol === 'udp')
-    .map((p) => p.publishedPort);
+  prepareContainer?(pid: number, task: Task): Promise<void>;
 }
 
 /** How long a task waits for its overlays to be set up here before it is rejected. */
