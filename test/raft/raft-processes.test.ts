@@ -121,7 +121,7 @@ describe('raft members as separate processes', () => {
     await cluster.start(killed, false);
     const caughtUp = await waitFor(
       async () => {
-        const [a, b] = await Promise.all([cluster.status(leader), cluster.status(killed)]);
+        const [a, b] = await Promise.all([cluster.status(leader, true), cluster.status(killed, true)]);
         return b.applied >= a.commit && a.digest === b.digest
           ? { done: true, value: b }
           : {
@@ -132,7 +132,8 @@ describe('raft members as separate processes', () => {
       { timeoutMs: 20_000, what: 'the restarted member to catch up' },
     );
     expect(caughtUp.firstIndex).toBeGreaterThan(1);
-    const all = await Promise.all(cluster.members.map((m) => cluster.status(m)));
+    const all = await Promise.all(cluster.members.map((m) => cluster.status(m, true)));
+    expect(all.every((s) => typeof s.digest === 'string')).toBe(true);
     expect(new Set(all.map((s) => s.digest)).size).toBe(1);
   });
 });
