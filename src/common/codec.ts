@@ -48,6 +48,14 @@ export class BinaryWriter {
     return this;
   }
 
+  /** Bytes as they are, without a length. */
+  raw(value: Uint8Array): this {
+    this.ensure(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
+    return this;
+  }
+
   string(value: string): this {
     const len = Buffer.byteLength(value);
     this.uint(len);
@@ -110,6 +118,11 @@ export class BinaryReader {
 
   optString(): string | null {
     return this.bool() ? this.string() : null;
+  }
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.buf.length - this.pos;
   }
 
   get done(): boolean {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BinaryWriter } from '../../common/index.js';
 import type { Command } from '../types.js';
 import { encodeKvCommand, KvStateMachine } from './kv-state-machine.js';
 
@@ -41,6 +42,59 @@ describe('KvStateMachine', () => {
     });
   });
 
+  it('keeps every value through overwrites, deletes and compactions, and snapshots only the live ones', () => {
+    const a = new KvStateMachine();
+    const model = new Map<string, string>();
+    let index = 0;
+    // 300 keys overwritten 200 times with values of varied length (some large, a chunk of their own).
+    for (let round = 0; round < 200; round++) {
+      const batch: Command[] = [];
+      for (let k = 0; k < 300; k++) {
+        const key = `key${k}`;
+        if ((k + round) % 7 === 0) {
+          batch.push(cmd(++index, { kind: 'delete', key }));
+          model.delete(key);
+        } else {
+          const value = `${round}:${k}:`.padEnd(k === 5 ? 300_000 : 100 + ((k * round) % 400), 'é');
+          batch.push(cmd(++index, { kind: 'put', key, value }));
+          model.set(key, value);
+        }
+      }
+      a.apply(batch);
+    }
+    for (const [k, v] of model) expect(a.read(k)).toBe(v);
+    const b = new KvStateMachine();
+    b.restore(a.snapshot() as Uint8Array);
+    expect(b.fingerprint()).toBe(a.fingerprint());
+    expect(JSON.parse(b.fingerprint()).data).toEqual([...model].sort(([x], [y]) => (x < y ? -1 : 1)));
+  });
+
+  it('restores a snapshot in the first format (entries without a mark)', () => {
+    const v1 = new BinaryWriter().uint(1).uint(2).string('a').string('1').string('b').string('ü');
+    v1.uint(1)
+      .string('c1')
+      .uint(3)
+      .string(JSON.stringify({ kind: 'put' }));
+    const kv = new KvStateMachine();
+    kv.restore(v1.finish());
+    expect([kv.read('a'), kv.read('b')]).toEqual(['1', 'ü']);
+    // The session came along: a retry of seq 3 gets the first result and changes nothing.
+    expect(kv.apply([cmd(9, { kind: 'put', key: 'a', value: 'no' }, 3)])).toEqual([{ kind: 'put' }]);
+    expect(kv.read('a')).toBe('1');
+  });
+
+  it("refuses a command with bytes after a put's value, or of an unknown kind", () => {
+    const kv = new KvStateMachine();
+    const put = encodeKvCommand({ kind: 'put', key: 'a', value: 'b' });
+    const longer = new Uint8Array(put.length + 1);
+    longer.set(put);
+    expect(() => kv.apply([{ index: 1, term: 1, data: longer }])).toThrow(/bytes after a put's value/);
+    expect(() => kv.apply([{ index: 1, term: 1, data: new Uint8Array([9, 1, 97]) }])).toThrow(
+      /unknown kind 9/,
+    );
+    expect(kv.read('a')).toBeNull();
+  });
+
   it('refuses a snapshot in an unknown format, and restores empty from empty data', () => {
     const kv = new KvStateMachine();
     expect(() => kv.restore(new Uint8Array([9, 0]))).toThrow(/unknown format/);
@@ -55,7 +109,8 @@ describe('KvStateMachine', () => {
       turns++;
       applyDuringSnapshot();
     });
-    const n = 20_000;
+    // Enough to fill more than one of the arena's 1 MB chunks: a snapshot copies one per turn.
+    const n = 100_000;
     a.apply(Array.from({ length: n }, (_, i) => cmd(i + 1, { kind: 'put', key: `k${i}`, value: `v${i}` })));
     const expected = a.fingerprint();
     let next = n + 1;
