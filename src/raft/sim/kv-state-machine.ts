@@ -56,14 +56,6 @@ function decodeCommand(data: Uint8Array): DecodedKv {
   }
 }
 
-export function decodeKvCommand(data: Uint8Array): KvInput {
-  const c = decodeCommand(data);
-  if (c.kind !== 'put') return c;
-  const r = new BinaryReader(data.subarray(c.entryStart));
-  r.string();
-  return { kind: 'put', key: c.key, value: r.string() };
-}
-
 const PUT_OUTPUT: KvOutput = { kind: 'put' };
 
 /** What a node applied at an index: compared across nodes for state-machine safety. */
@@ -190,8 +182,9 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
       this.store(input.key, this.values.put(c.data, input.entryStart));
       output = PUT_OUTPUT;
     } else {
-      const r = applyKv(this.read(input.key), input);
-      if (input.kind !== 'get' && r.next !== this.read(input.key))
+      const current = this.read(input.key);
+      const r = applyKv(current, input);
+      if (r.next !== current)
         this.store(input.key, r.next === null ? undefined : this.values.putString(input.key, r.next));
       output = r.output;
     }
