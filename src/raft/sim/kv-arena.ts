@@ -6,7 +6,7 @@
  * records copied in runs, a few large copies and a byte-level walk, not an encoding per entry:
  * 130,000 entries took ~70 ms to encode one by one, every 10,000 writes on every member.
  */
-import { BinaryReader, BinaryWriter } from '../../common/index.js';
+import { BinaryReader, BinaryWriter, BugError } from '../../common/index.js';
 
 /** Chunk size; a larger record gets a chunk of its own. */
 const CHUNK = 1 << 20;
@@ -147,7 +147,7 @@ export class KvArena {
 
   private recordLength(slot: number): number {
     const len = this.slotLen[slot];
-    if (len === undefined || len < 0) throw new RangeError(`kv arena: slot ${slot} is not in use`);
+    if (len === undefined || len < 0) throw new BugError(`kv arena: slot ${slot} is not in use`);
     return len;
   }
 

@@ -4,7 +4,7 @@
  * command last applied for a client gets the first result back, never a second effect), and
  * reports every applied command so invariants can compare nodes. Entries live in a `KvArena`.
  */
-import { BinaryReader, BinaryWriter, CorruptionError } from '../../common/index.js';
+import { BinaryReader, BinaryWriter, BugError, CorruptionError } from '../../common/index.js';
 import type { Command, StateMachine } from '../types.js';
 import { type ArenaMark, KvArena } from './kv-arena.js';
 import type { KvInput, KvOutput } from './kv-model.js';
@@ -107,7 +107,7 @@ function* arenaSnapshot(
   const { rows, bytes } = sessionRows(sessions);
   const w = new BinaryWriter(32 + liveBytes + bytes).uint(SNAPSHOT_V2).uint(count);
   const copied = yield* arena.writeLive(mark, w);
-  if (copied !== count) throw new Error(`kv snapshot: ${copied} live records for ${count} keys`);
+  if (copied !== count) throw new BugError(`kv snapshot: ${copied} live records for ${count} keys`);
   return writeSessions(w, rows);
 }
 
@@ -130,7 +130,7 @@ function byKey<T>([a]: [string, T], [b]: [string, T]): number {
 }
 
 export class KvStateMachine implements StateMachine<KvOutput | null> {
-  /** The values' bytes; `data` maps each key to its value's slot there. */
+  /** The entries' records; `data` maps each key to its record's slot there. */
   private values = new KvArena();
   private data = new Map<string, number>();
   /**
