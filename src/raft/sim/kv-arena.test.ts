@@ -73,25 +73,46 @@ describe('KvArena', () => {
     const keys = 200;
     const value = (k: number, round: number): string => `${k}:${round}:`.padEnd(1000, '.');
     const slots = Array.from({ length: keys }, (_, k) => a.putString(`k${k}`, value(k, 0)));
-    let compactions = 0;
+    let steps = 0;
     let maxAllocated = 0;
     for (let round = 1; round <= 100; round++) {
       for (let k = 0; k < keys; k++) {
         const next = a.putString(`k${k}`, value(k, round));
         a.free(slots[k]!);
         slots[k] = next;
+        if (a.compactStep()) steps++;
+        maxAllocated = Math.max(maxAllocated, a.stats().allocated);
       }
-      if (a.maybeCompact()) compactions++;
-      maxAllocated = Math.max(maxAllocated, a.stats().allocated);
     }
     // 20 MB written over 200 KB live: without compaction it would all still be allocated.
-    expect(compactions).toBeGreaterThan(0);
+    expect(steps).toBeGreaterThan(0);
     expect(maxAllocated).toBeLessThan(8 * 2 ** 20);
     for (let k = 0; k < keys; k++) expect(a.value(slots[k]!)).toBe(value(k, 100));
     const { bytes, count } = copyLive(a);
     expect(count).toBe(keys);
     expect(new Map(readLive(bytes, count)).get('k7')).toBe(value(7, 100));
-    // Nothing to gain right after a compaction.
-    expect(a.maybeCompact()).toBe(false);
+  });
+
+  it('compacts a step at a time: one call releases a few chunks, not all the garbage at once', () => {
+    const a = new KvArena();
+    const value = 'v'.repeat(1000);
+    // 16 MB live, then half of it freed: garbage (8 MB) outweighs nothing yet; free more.
+    const slots = Array.from({ length: 16_000 }, (_, i) => a.putString(`k${i}`, value));
+    for (let i = 0; i < slots.length; i += 4) a.free(slots[i]!);
+    for (let i = 1; i < slots.length; i += 4) a.free(slots[i]!);
+    for (let i = 2; i < slots.length; i += 4) a.free(slots[i]!);
+    const before = a.stats();
+    expect(before.garbage).toBeGreaterThan(before.live);
+    expect(a.compactStep()).toBe(true);
+    const after = a.stats();
+    // One step moves about 256 KB of live records: four chunks here (a quarter of each is live).
+    expect(before.chunks - after.chunks).toBeGreaterThan(0);
+    expect(before.chunks - after.chunks).toBeLessThan(8);
+    expect(after.garbage).toBeGreaterThan(before.live);
+    let calls = 1;
+    while (a.compactStep()) calls++;
+    expect(calls).toBeGreaterThan(4);
+    expect(a.stats().garbage).toBeLessThan(Math.max(a.stats().live, 4 * 2 ** 20));
+    for (let i = 3; i < slots.length; i += 4) expect(a.value(slots[i]!)).toBe(value);
   });
 });

@@ -2,9 +2,10 @@
  * The KV state machine's entries, kept as their snapshot encoding in large chunks instead of as
  * strings on the JavaScript heap. Each entry is a record `[1][key: varint length, UTF-8][value:
  * varint length, bytes]`, and a numbered slot (a small integer, so a map holding it allocates
- * nothing) points at it. A freed record's first byte becomes 0. A snapshot is then the live
- * records copied in runs, a few large copies and a byte-level walk, not an encoding per entry:
- * 130,000 entries took ~70 ms to encode one by one, every 10,000 writes on every member.
+ * nothing) points at it. A freed record's first byte becomes 0, and the sparsest chunks are
+ * compacted away a step at a time. A snapshot is then the live records copied in runs, a few
+ * large copies and a byte-level walk, not an encoding per entry: 130,000 entries took ~70 ms to
+ * encode one by one, every 10,000 writes on every member.
  */
 import { BinaryReader, BinaryWriter, BugError } from '../../common/index.js';
 
@@ -12,20 +13,26 @@ import { BinaryReader, BinaryWriter, BugError } from '../../common/index.js';
 const CHUNK = 1 << 20;
 /** No compaction below this much garbage. */
 const MIN_GARBAGE = 4 * CHUNK;
+/** Live bytes one compaction step moves before it stops (after the chunk it is at). */
+const STEP_BYTES = 256 * 1024;
 const LIVE = 1;
 const FREED = 0;
 
 /** Where the records stood when a snapshot began: later ones are not part of it. */
 export interface ArenaMark {
   readonly chunks: number;
-  /** Bytes used in each of those chunks then. */
+  /** Bytes used in each of those chunks then (0: none, or no chunk). */
   readonly used: readonly number[];
 }
 
 export class KvArena {
-  private chunks: Buffer[] = [];
-  /** Bytes used in each chunk. */
+  /** null: evacuated, its index free for a new chunk. */
+  private chunks: (Buffer | null)[] = [];
+  /** Per chunk: bytes used, bytes of live records, and the slots ever placed in it. */
   private used: number[] = [];
+  private chunkLive: number[] = [];
+  private chunkSlots: number[][] = [];
+  private freeChunks: number[] = [];
   /** The shared chunk small records are appended to (-1: none yet). */
   private current = -1;
   private slotChunk: Int32Array<ArrayBuffer> = new Int32Array(1024);
@@ -34,7 +41,7 @@ export class KvArena {
   private slotLen: Int32Array<ArrayBuffer> = new Int32Array(1024).fill(-1);
   private slotsUsed = 0;
   private freeSlots: number[] = [];
-  /** Bytes of live records, and bytes in chunks no live record holds. */
+  /** Bytes of live records, and bytes in chunks no live record holds (not the current chunk's room). */
   private liveBytes = 0;
   private garbageBytes = 0;
 
@@ -42,14 +49,11 @@ export class KvArena {
   put(entry: Uint8Array, start = 0, end = entry.length): number {
     const len = end - start + 1;
     const slot = this.newSlot();
-    const chunk = this.place(len);
+    const chunk = this.place(slot, len);
     const buf = this.chunks[chunk]!;
-    const off = this.used[chunk]! - len;
+    const off = this.slotOff[slot]!;
     buf[off] = LIVE;
     buf.set(start === 0 && end === entry.length ? entry : entry.subarray(start, end), off + 1);
-    this.slotChunk[slot] = chunk;
-    this.slotOff[slot] = off;
-    this.slotLen[slot] = len;
     this.liveBytes += len;
     return slot;
   }
@@ -62,7 +66,9 @@ export class KvArena {
 
   free(slot: number): void {
     const len = this.recordLength(slot);
-    this.chunks[this.slotChunk[slot]!]![this.slotOff[slot]!] = FREED;
+    const chunk = this.slotChunk[slot]!;
+    this.chunks[chunk]![this.slotOff[slot]!] = FREED;
+    this.chunkLive[chunk]! -= len;
     this.slotLen[slot] = -1;
     this.freeSlots.push(slot);
     this.liveBytes -= len;
@@ -70,12 +76,12 @@ export class KvArena {
   }
 
   value(slot: number): string {
-    const r = this.reader(slot);
+    const r = new BinaryReader(this.entry(slot));
     r.bytes();
     return r.string();
   }
 
-  /** The entry's encoding (key, value) as a view, valid until the next `maybeCompact()`. */
+  /** The entry's encoding (key, value) as a view, valid until the next `compactStep()`. */
   entry(slot: number): Uint8Array {
     const off = this.slotOff[slot]!;
     return this.chunks[this.slotChunk[slot]!]!.subarray(off + 1, off + this.recordLength(slot));
@@ -97,8 +103,9 @@ export class KvArena {
   *writeLive(mark: ArenaMark, w: BinaryWriter): Generator<void, number> {
     let count = 0;
     for (let c = 0; c < mark.chunks; c++) {
-      const buf = this.chunks[c]!;
+      const buf = this.chunks[c];
       const end = mark.used[c]!;
+      if (!buf || end === 0) continue;
       let run = 0;
       let pos = 0;
       while (pos < end) {
@@ -117,42 +124,75 @@ export class KvArena {
   /** Bytes held by live records, bytes no record uses, bytes allocated in all, and chunks. */
   stats(): { live: number; garbage: number; allocated: number; chunks: number } {
     let allocated = 0;
-    for (const c of this.chunks) allocated += c.length;
-    return { live: this.liveBytes, garbage: this.garbageBytes, allocated, chunks: this.chunks.length };
+    let chunks = 0;
+    for (const c of this.chunks) {
+      if (!c) continue;
+      allocated += c.length;
+      chunks++;
+    }
+    return { live: this.liveBytes, garbage: this.garbageBytes, allocated, chunks };
   }
 
   /**
-   * Moves the live records into fresh chunks once garbage outweighs them (so each byte written
-   * is copied about once more), keeping every slot's number. O(live bytes).
+   * Once garbage outweighs the live records, moves the live records of the sparsest chunks into
+   * the current one and releases those chunks, about STEP_BYTES per call, keeping every slot's
+   * number. In steps, because all members free the same records at about the same index: one
+   * pass over a 35 MB state stalled each of them ~30 ms at once. Returns whether it released any.
    */
-  maybeCompact(): boolean {
-    if (this.garbageBytes < MIN_GARBAGE || this.garbageBytes < this.liveBytes) return false;
-    const old = this.chunks;
-    this.chunks = [];
-    this.used = [];
-    this.current = -1;
-    this.garbageBytes = 0;
-    for (let slot = 0; slot < this.slotsUsed; slot++) {
-      const len = this.slotLen[slot]!;
-      if (len < 0) continue;
-      const from = this.slotOff[slot]!;
-      const chunk = this.place(len);
-      const off = this.used[chunk]! - len;
-      this.chunks[chunk]!.set(old[this.slotChunk[slot]!]!.subarray(from, from + len), off);
-      this.slotChunk[slot] = chunk;
-      this.slotOff[slot] = off;
+  compactStep(): boolean {
+    let moved = 0;
+    let released = false;
+    while (moved < STEP_BYTES && this.garbageBytes >= MIN_GARBAGE && this.garbageBytes >= this.liveBytes) {
+      const c = this.sparsest();
+      if (c < 0) break;
+      moved += this.evacuate(c);
+      released = true;
     }
-    return true;
+    return released;
+  }
+
+  /** The chunk, other than the current one, with the smallest share of live bytes (-1: none). */
+  private sparsest(): number {
+    let best = -1;
+    let bestShare = 1;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const buf = this.chunks[c];
+      if (!buf || c === this.current) continue;
+      const share = this.chunkLive[c]! / buf.length;
+      if (best < 0 || share < bestShare) {
+        best = c;
+        bestShare = share;
+      }
+    }
+    return best;
+  }
+
+  /** Moves chunk `c`'s live records to the current chunk and releases it; returns the bytes moved. */
+  private evacuate(c: number): number {
+    const from = this.chunks[c]!;
+    let moved = 0;
+    for (const slot of this.chunkSlots[c]!) {
+      // A slot freed and reused since may sit elsewhere now, or already have been moved.
+      const len = this.slotLen[slot]!;
+      if (len < 0 || this.slotChunk[slot] !== c) continue;
+      const off = this.slotOff[slot]!;
+      const to = this.place(slot, len);
+      this.chunks[to]!.set(from.subarray(off, off + len), this.slotOff[slot]!);
+      moved += len;
+    }
+    this.garbageBytes -= from.length - this.chunkLive[c]!;
+    this.chunks[c] = null;
+    this.used[c] = 0;
+    this.chunkLive[c] = 0;
+    this.chunkSlots[c] = [];
+    this.freeChunks.push(c);
+    return moved;
   }
 
   private recordLength(slot: number): number {
     const len = this.slotLen[slot];
     if (len === undefined || len < 0) throw new BugError(`kv arena: slot ${slot} is not in use`);
     return len;
-  }
-
-  private reader(slot: number): BinaryReader {
-    return new BinaryReader(this.entry(slot));
   }
 
   private newSlot(): number {
@@ -167,22 +207,35 @@ export class KvArena {
     return this.slotsUsed++;
   }
 
-  /** Reserves `len` bytes at the end of a chunk's used part; returns the chunk. */
-  private place(len: number): number {
+  /** Reserves `len` bytes for `slot`'s record at the end of a chunk's used part; returns the chunk. */
+  private place(slot: number, len: number): number {
+    let chunk: number;
     if (len > CHUNK / 4) {
       // A large record gets a chunk of its own, so it leaves no unused tail in the shared one.
-      this.chunks.push(Buffer.allocUnsafeSlow(len));
-      this.used.push(len);
-      return this.chunks.length - 1;
+      chunk = this.newChunk(len);
+    } else {
+      if (this.current < 0 || this.used[this.current]! + len > CHUNK) {
+        if (this.current >= 0) this.garbageBytes += CHUNK - this.used[this.current]!;
+        this.current = this.newChunk(CHUNK);
+      }
+      chunk = this.current;
     }
-    if (this.current < 0 || this.used[this.current]! + len > CHUNK) {
-      if (this.current >= 0) this.garbageBytes += CHUNK - this.used[this.current]!;
-      this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
-      this.used.push(0);
-      this.current = this.chunks.length - 1;
-    }
-    this.used[this.current]! += len;
-    return this.current;
+    this.slotChunk[slot] = chunk;
+    this.slotOff[slot] = this.used[chunk]!;
+    this.slotLen[slot] = len;
+    this.used[chunk]! += len;
+    this.chunkLive[chunk]! += len;
+    this.chunkSlots[chunk]!.push(slot);
+    return chunk;
+  }
+
+  private newChunk(size: number): number {
+    const c = this.freeChunks.pop() ?? this.chunks.length;
+    this.chunks[c] = Buffer.allocUnsafeSlow(size);
+    this.used[c] = 0;
+    this.chunkLive[c] = 0;
+    this.chunkSlots[c] = [];
+    return c;
   }
 }
 

@@ -155,7 +155,7 @@ export class KvStateMachine implements StateMachine<KvOutput | null> {
 
   apply(commands: readonly Command[]): readonly (KvOutput | null)[] {
     const out = commands.map((c) => this.applyOne(c));
-    if (!this.delta) this.values.maybeCompact();
+    if (!this.delta) this.values.compactStep();
     return out;
   }
 
