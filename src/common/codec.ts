@@ -41,11 +41,7 @@ export class BinaryWriter {
   }
 
   bytes(value: Uint8Array): this {
-    this.uint(value.length);
-    this.ensure(value.length);
-    this.buf.set(value, this.pos);
-    this.pos += value.length;
-    return this;
+    return this.uint(value.length).raw(value);
   }
 
   /** Bytes as they are, without a length. */

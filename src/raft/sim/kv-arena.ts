@@ -81,7 +81,7 @@ export class KvArena {
     return r.string();
   }
 
-  /** The entry's encoding (key, value) as a view, valid until the next `compactStep()`. */
+  /** The entry's encoding (key, value) as a view (records never change; a moved one is copied). */
   entry(slot: number): Uint8Array {
     const off = this.slotOff[slot]!;
     return this.chunks[this.slotChunk[slot]!]!.subarray(off + 1, off + this.recordLength(slot));
