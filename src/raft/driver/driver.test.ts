@@ -318,17 +318,43 @@ describe('RaftDriver', () => {
     expect(restarted.sm.appliedIndexes.every((i) => i > snapIndex)).toBe(true);
   });
 
+  it('members of one cluster take their snapshots at different indexes, each every N entries', async () => {
+    h = new Harness();
+    const opts: RaftDriverOptions = { ...three, snapshotEveryEntries: 6, keepEntriesAfterSnapshot: 1 };
+    const ids = ['a', 'b', 'c'];
+    for (const id of ids) h.start(id, opts);
+    const leader = h.get(await h.waitLeader());
+    for (let i = 0; i < 20; i++) await leader.driver.propose(enc('x'));
+    await h.until('every member applied the 20 entries', () => {
+      const totals = ids.map((id) => h.get(id).sm.total);
+      return totals.every((t) => t === 20)
+        ? { done: true, value: 0 }
+        : { done: false, state: `totals ${totals}` };
+    });
+    const taken = new Map(ids.map((id) => [id, h.get(id).storage.snapshotIndexes]));
+    const firsts = ids.map((id) => taken.get(id)![0]);
+    expect(new Set(firsts).size, `first snapshot indexes ${firsts}`).toBe(3);
+    for (const id of ids) {
+      const idx = taken.get(id)!;
+      expect(idx.length, `${id} took ${idx}`).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < idx.length; i++)
+        expect(idx[i]! - idx[i - 1]!, `${id} took ${idx}`).toBeLessThanOrEqual(6);
+    }
+  });
+
   it('applies and answers proposals while a snapshot is still being encoded, and saves the state as of its start', async () => {
     h = new Harness();
     const opts: RaftDriverOptions = { ...three, snapshotEveryEntries: 3, keepEntriesAfterSnapshot: 1 };
-    for (const id of ['a', 'b', 'c']) h.start(id, opts);
+    for (const id of ['a', 'b', 'c']) h.start(id, opts).sm.holdSnapshots = true;
     const leader = h.get(await h.waitLeader());
-    leader.sm.holdSnapshots = true;
     for (let i = 0; i < 3; i++) await leader.driver.propose(enc('x'));
-    const started = leader.sm.total;
-    // The snapshot taken after these is held: later proposals are still applied and answered.
+    // A snapshot is due within every 3 entries: it began by now and is held, and later proposals
+    // are still applied and answered.
+    expect(leader.sm.heldSnapshots).toBe(1);
+    const started = leader.sm.totalAtSnapshot!;
+    const before = leader.sm.total;
     for (let i = 0; i < 3; i++) await leader.driver.propose(enc('yy'));
-    expect(leader.sm.total).toBe(started + 6);
+    expect(leader.sm.total).toBe(before + 6);
     expect(leader.storage.snapshotsSaved).toBe(0);
     leader.sm.releaseSnapshots();
     await h.until('the held snapshot saved', () =>
@@ -339,8 +365,8 @@ describe('RaftDriver', () => {
     const saved = JSON.parse(new TextDecoder().decode(leader.storage.state.snapshot!.data)) as {
       total: number;
     };
-    expect(saved.total).toBeLessThanOrEqual(started);
-    expect(saved.total).toBeGreaterThan(0);
+    expect(saved.total).toBe(started);
+    expect(saved.total).toBeLessThan(leader.sm.total);
   });
 
   it('a restarted node never resolves a new proposal with an entry proposed by its previous run', async () => {

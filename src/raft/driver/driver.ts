@@ -33,6 +33,7 @@ import { positiveTicks, unpackCommitted } from './commands.js';
 import { InFlightProposals } from './in-flight.js';
 import { PendingTable } from './pending.js';
 import { type PersistJob, PersistLane } from './persist-lane.js';
+import { nextSnapshotAt } from './snapshot-phase.js';
 
 export interface RaftDriverDeps<R> {
   readonly id: NodeId;
@@ -121,6 +122,8 @@ export class RaftDriver<R = unknown> implements Component {
   private readonly incarnation: string;
   private applied = 0;
   private snapshotIndex = 0;
+  /** The applied index of the next snapshot, as computed for the last one at `after`. */
+  private snapshotDue = { after: -1, at: 0 };
   private soft: SoftState = { role: 'follower', leader: null, term: 0 };
   private readonly proposals = new PendingTable<Applied<R>>();
   /** Proposals handed to the core or waiting for a leader (see InFlightProposals). */
@@ -471,7 +474,17 @@ export class RaftDriver<R = unknown> implements Component {
    * applies go on meanwhile, and the log is compacted once the snapshot is durable.
    */
   private maybeSnapshot(core: RaftCore): void {
-    if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
+    if (this.snapshotting) return;
+    if (this.snapshotDue.after !== this.snapshotIndex) {
+      const every = this.opts.snapshotEveryEntries;
+      const conf = core.snapshotMeta().conf;
+      this.snapshotDue = {
+        // Not kept before the membership is known (a new cluster's first entries): the phase needs it.
+        after: conf.voters.length > 0 ? this.snapshotIndex : -1,
+        at: nextSnapshotAt(this.snapshotIndex, every, this.deps.id, conf),
+      };
+    }
+    if (this.applied < this.snapshotDue.at) return;
     // The core's view must be exactly what the state machine has applied.
     if (core.log.applying !== this.applied) return;
     const meta = core.snapshotMeta();

@@ -29,6 +29,8 @@ export class MemoryStorage implements RaftStorage {
   private waiting: Deferred<void>[] = [];
   saves = 0;
   snapshotsSaved = 0;
+  /** The index of each snapshot of our own saved, in order. */
+  readonly snapshotIndexes: number[] = [];
 
   constructor(
     private readonly node: NodeId,
@@ -78,6 +80,7 @@ export class MemoryStorage implements RaftStorage {
 
   async saveSnapshot(snapshot: Snapshot, keepFrom: number): Promise<void> {
     this.snapshotsSaved++;
+    this.snapshotIndexes.push(snapshot.meta.index);
     this.state = { ...this.state, snapshot, entries: this.state.entries.filter((e) => e.index >= keepFrom) };
   }
 
@@ -147,12 +150,20 @@ export class CounterMachine implements StateMachine<number> {
   holdSnapshots = false;
   private held: (() => void)[] = [];
 
+  /** The total as of the last snapshot() call. */
+  totalAtSnapshot: number | null = null;
+
   snapshot(): Uint8Array | Promise<Uint8Array> {
+    this.totalAtSnapshot = this.total;
     const bytes = new TextEncoder().encode(
       JSON.stringify({ total: this.total, sessions: this.sessions.entries() }),
     );
     if (!this.holdSnapshots) return bytes;
     return new Promise((resolve) => this.held.push(() => resolve(bytes)));
+  }
+
+  get heldSnapshots(): number {
+    return this.held.length;
   }
 
   releaseSnapshots(): void {
