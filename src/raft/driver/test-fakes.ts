@@ -28,7 +28,6 @@ export class MemoryStorage implements RaftStorage {
   hold = false;
   private waiting: Deferred<void>[] = [];
   saves = 0;
-  snapshotsSaved = 0;
   /** The index of each snapshot of our own saved, in order. */
   readonly snapshotIndexes: number[] = [];
 
@@ -78,8 +77,11 @@ export class MemoryStorage implements RaftStorage {
     for (const d of this.waiting.splice(0)) d.resolve();
   }
 
+  get snapshotsSaved(): number {
+    return this.snapshotIndexes.length;
+  }
+
   async saveSnapshot(snapshot: Snapshot, keepFrom: number): Promise<void> {
-    this.snapshotsSaved++;
     this.snapshotIndexes.push(snapshot.meta.index);
     this.state = { ...this.state, snapshot, entries: this.state.entries.filter((e) => e.index >= keepFrom) };
   }
