@@ -51,6 +51,45 @@ function holdingFs(held: string): { fs: NodeStorageFs; reached: Promise<void>; r
   return { fs, reached, release };
 }
 
+/** The real file system, logging `write <bytes>` and `sync` for files whose name contains `name`. */
+function recordingFs(name: string): { fs: NodeStorageFs; ops: string[] } {
+  const ops: string[] = [];
+  const fs = new NodeStorageFs();
+  const open = fs.open.bind(fs);
+  fs.open = async (path, mode): Promise<StorageFile> => {
+    const file = await open(path, mode);
+    if (!basename(path).includes(name)) return file;
+    return {
+      path: file.path,
+      write: (data, position) => {
+        ops.push(`write ${data.length}`);
+        return file.write(data, position);
+      },
+      truncate: (size) => file.truncate(size),
+      close: () => file.close(),
+      datasync: () => {
+        ops.push('sync');
+        return file.datasync();
+      },
+    };
+  };
+  return { fs, ops };
+}
+
+/** Bytes written between consecutive syncs; throws if anything is written after the last one. */
+function unsyncedRuns(ops: readonly string[]): number[] {
+  const runs: number[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    if (op === 'sync') {
+      runs.push(bytes);
+      bytes = 0;
+    } else bytes += Number(op.split(' ')[1]);
+  }
+  if (bytes > 0) throw new Error(`${bytes} bytes written after the last sync: ${ops.join(', ')}`);
+  return runs;
+}
+
 /** A storage over holdingFs(held), loaded, with entries 1–10 of term 1 saved and committed. */
 async function holdingStorage(
   held: string,
@@ -296,6 +335,32 @@ describe('WalStorage', () => {
     expect(state.hardState.commit).toBe(12);
   });
 
+  it('fdatasyncs a large snapshot file every snapshotSyncBytes (1 MiB by default), not once at its end', async () => {
+    const data = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
+    const ops = async (options: WalStorageOptions): Promise<string[]> => {
+      const { fs, ops } = recordingFs('.snap');
+      const storage = new WalStorage(tmp.path, { fs }, options);
+      open.push(storage);
+      await storage.load();
+      await storage.save({ entries: entryRange(1, 10, 1), hardState: { term: 1, vote: null, commit: 10 } });
+      await storage.saveSnapshot(snapshot(8, 1, data), 5);
+      await storage.close();
+      return ops;
+    };
+    const MiB = 1024 * 1024;
+    // Written bytes between syncs: at most 1 MiB each, all of the file before the last sync.
+    const chunked = unsyncedRuns(await ops({}));
+    expect(chunked.slice(0, -1)).toEqual([MiB, MiB]);
+    expect(chunked.at(-1)).toBeLessThanOrEqual(MiB);
+    expect(chunked.at(-1)).toBeGreaterThan(data.length - 2 * MiB);
+    const { state } = await reopen();
+    expect(state.snapshot).toEqual(snapshot(8, 1, data));
+    // 0: the whole file, then one sync.
+    const whole = unsyncedRuns(await ops({ snapshotSyncBytes: 0 }));
+    expect(whole).toHaveLength(1);
+    expect(whole[0]).toBe(chunked.reduce((a, b) => a + b));
+  });
+
   it('gives no marker to its own snapshot once a newer one from the leader was saved meanwhile', async () => {
     const { storage, hold } = await holdingStorage('0000000000000008.snap');
     const own = storage.saveSnapshot(snapshot(8, 1), 5);
@@ -450,5 +515,9 @@ describe('WalStorage preallocation', () => {
 
   it('rejects a negative preallocateBytes, naming the field', () => {
     expect(() => new WalStorage(tmp.path, {}, { preallocateBytes: -1 })).toThrow(/preallocateBytes.*-1/);
+  });
+
+  it('rejects a snapshotSyncBytes that is not a whole number ≥ 0, naming the field', () => {
+    expect(() => new WalStorage(tmp.path, {}, { snapshotSyncBytes: 1.5 })).toThrow(/snapshotSyncBytes.*1\.5/);
   });
 });

@@ -23,6 +23,7 @@ import { Wal } from './wal.js';
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_RETAIN_SNAPSHOTS = 2;
 export const DEFAULT_PREALLOCATE_BYTES = 1024 * 1024;
+export const DEFAULT_SNAPSHOT_SYNC_BYTES = 1024 * 1024;
 
 export interface WalStorageOptions {
   /** A segment is closed and a new one started once it reaches this size. @default 64 MiB */
@@ -34,18 +35,26 @@ export interface WalStorageOptions {
    * overwrites blocks the file has (wal.ts). 0 turns it off. @default 1 MiB
    */
   preallocateBytes?: number;
+  /**
+   * A snapshot file is fdatasynced after every this many bytes, not only once at its end: one
+   * flush of a whole large snapshot (tens of MB) held the WAL's fdatasyncs on the same disk for
+   * up to 30 ms. 0 syncs only at the end. @default 1 MiB
+   */
+  snapshotSyncBytes?: number;
 }
 
 export interface ResolvedWalStorageOptions {
   segmentBytes: number;
   retainSnapshots: number;
   preallocateBytes: number;
+  snapshotSyncBytes: number;
 }
 
 export function resolveWalStorageOptions(o: WalStorageOptions = {}): ResolvedWalStorageOptions {
   const segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
   const retainSnapshots = o.retainSnapshots ?? DEFAULT_RETAIN_SNAPSHOTS;
   const preallocateBytes = o.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES;
+  const snapshotSyncBytes = o.snapshotSyncBytes ?? DEFAULT_SNAPSHOT_SYNC_BYTES;
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 64) {
     throw new InvalidArgumentError(
       'segmentBytes',
@@ -64,7 +73,13 @@ export function resolveWalStorageOptions(o: WalStorageOptions = {}): ResolvedWal
       `preallocateBytes must be an integer ≥ 0, got ${preallocateBytes}`,
     );
   }
-  return { segmentBytes, retainSnapshots, preallocateBytes };
+  if (!Number.isSafeInteger(snapshotSyncBytes) || snapshotSyncBytes < 0) {
+    throw new InvalidArgumentError(
+      'snapshotSyncBytes',
+      `snapshotSyncBytes must be an integer ≥ 0, got ${snapshotSyncBytes}`,
+    );
+  }
+  return { segmentBytes, retainSnapshots, preallocateBytes, snapshotSyncBytes };
 }
 
 export interface WalStorageDeps {
@@ -106,7 +121,12 @@ export class WalStorage implements RaftStorage {
       this.options.segmentBytes,
       this.options.preallocateBytes,
     );
-    this.snapshots = new SnapshotFiles(this.fs, posix.join(dir, 'snap'), deps.cipher);
+    this.snapshots = new SnapshotFiles(
+      this.fs,
+      posix.join(dir, 'snap'),
+      deps.cipher,
+      this.options.snapshotSyncBytes,
+    );
   }
 
   load(): Promise<LoadedState> {
