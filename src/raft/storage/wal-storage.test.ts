@@ -22,6 +22,25 @@ afterEach(async () => {
   await tmp.remove();
 });
 
+/** The real file system, with `override`'s methods in place of a file's own for files whose name contains `name`. */
+function interceptingFs(name: string, override: (file: StorageFile) => Partial<StorageFile>): NodeStorageFs {
+  const fs = new NodeStorageFs();
+  const open = fs.open.bind(fs);
+  fs.open = async (path, mode): Promise<StorageFile> => {
+    const file = await open(path, mode);
+    if (!basename(path).includes(name)) return file;
+    return {
+      path: file.path,
+      write: (data, position) => file.write(data, position),
+      truncate: (size) => file.truncate(size),
+      close: () => file.close(),
+      datasync: () => file.datasync(),
+      ...override(file),
+    };
+  };
+  return fs;
+}
+
 /**
  * The real file system, except that the fdatasync of a file whose name contains `held` waits
  * until `release()`: a snapshot file write that is still under way.
@@ -31,48 +50,29 @@ function holdingFs(held: string): { fs: NodeStorageFs; reached: Promise<void>; r
   const gate = new Promise<void>((r) => (release = r));
   let reach = (): void => {};
   const reached = new Promise<void>((r) => (reach = r));
-  const fs = new NodeStorageFs();
-  const open = fs.open.bind(fs);
-  fs.open = async (path, mode): Promise<StorageFile> => {
-    const file = await open(path, mode);
-    if (!basename(path).includes(held)) return file;
-    return {
-      path: file.path,
-      write: (data, position) => file.write(data, position),
-      truncate: (size) => file.truncate(size),
-      close: () => file.close(),
-      datasync: async () => {
-        reach();
-        await gate;
-        await file.datasync();
-      },
-    };
-  };
+  const fs = interceptingFs(held, (file) => ({
+    datasync: async () => {
+      reach();
+      await gate;
+      await file.datasync();
+    },
+  }));
   return { fs, reached, release };
 }
 
 /** The real file system, logging `write <bytes>` and `sync` for files whose name contains `name`. */
 function recordingFs(name: string): { fs: NodeStorageFs; ops: string[] } {
   const ops: string[] = [];
-  const fs = new NodeStorageFs();
-  const open = fs.open.bind(fs);
-  fs.open = async (path, mode): Promise<StorageFile> => {
-    const file = await open(path, mode);
-    if (!basename(path).includes(name)) return file;
-    return {
-      path: file.path,
-      write: (data, position) => {
-        ops.push(`write ${data.length}`);
-        return file.write(data, position);
-      },
-      truncate: (size) => file.truncate(size),
-      close: () => file.close(),
-      datasync: () => {
-        ops.push('sync');
-        return file.datasync();
-      },
-    };
-  };
+  const fs = interceptingFs(name, (file) => ({
+    write: (data, position) => {
+      ops.push(`write ${data.length}`);
+      return file.write(data, position);
+    },
+    datasync: () => {
+      ops.push('sync');
+      return file.datasync();
+    },
+  }));
   return { fs, ops };
 }
 
@@ -337,7 +337,7 @@ describe('WalStorage', () => {
 
   it('fdatasyncs a large snapshot file every snapshotSyncBytes (1 MiB by default), not once at its end', async () => {
     const data = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
-    const ops = async (options: WalStorageOptions): Promise<string[]> => {
+    const snapshotOps = async (options: WalStorageOptions): Promise<string[]> => {
       const { fs, ops } = recordingFs('.snap');
       const storage = new WalStorage(tmp.path, { fs }, options);
       open.push(storage);
@@ -349,14 +349,14 @@ describe('WalStorage', () => {
     };
     const MiB = 1024 * 1024;
     // Written bytes between syncs: at most 1 MiB each, all of the file before the last sync.
-    const chunked = unsyncedRuns(await ops({}));
+    const chunked = unsyncedRuns(await snapshotOps({}));
     expect(chunked.slice(0, -1)).toEqual([MiB, MiB]);
     expect(chunked.at(-1)).toBeLessThanOrEqual(MiB);
     expect(chunked.at(-1)).toBeGreaterThan(data.length - 2 * MiB);
     const { state } = await reopen();
     expect(state.snapshot).toEqual(snapshot(8, 1, data));
     // 0: the whole file, then one sync.
-    const whole = unsyncedRuns(await ops({ snapshotSyncBytes: 0 }));
+    const whole = unsyncedRuns(await snapshotOps({ snapshotSyncBytes: 0 }));
     expect(whole).toHaveLength(1);
     expect(whole[0]).toBe(chunked.reduce((a, b) => a + b));
   });
