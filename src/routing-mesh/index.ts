@@ -1,5 +1,5 @@
 export { type CommandResult, type CommandRunner, systemCommandRunner } from './data-plane/command-runner.js';
-export { preferIngressSource } from './data-plane/container-source.js';
+export { containerDefaultRoute, preferIngressSource } from './data-plane/container-source.js';
 export { type CreateDataPlaneOptions, createDataPlane } from './data-plane/create.js';
 export {
   type DataPlaneDeps,

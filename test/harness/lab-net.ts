@@ -43,7 +43,11 @@ async function addForwardRule(layout: LabLayout): Promise<void> {
  * A host: a namespace with loopback and `eth0` (the peer of a veth on the bridge) at its lab
  * address. No default route: a host reaches the lab subnet and nothing else.
  */
-export async function createHostNetwork(layout: LabLayout, host: LabHost): Promise<void> {
+export async function createHostNetwork(
+  layout: LabLayout,
+  host: LabHost,
+  rpFilter: 0 | 1 | 2 = 0,
+): Promise<void> {
   const peer = `${host.netns}-p`;
   await ip('netns', 'add', host.netns);
   await ip('link', 'add', host.vethRoot, 'type', 'veth', 'peer', 'name', peer);
@@ -52,6 +56,12 @@ export async function createHostNetwork(layout: LabLayout, host: LabHost): Promi
   await ip('-n', host.netns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0');
   await ip('-n', host.netns, 'link', 'set', 'lo', 'up');
   await ip('-n', host.netns, 'link', 'set', 'eth0', 'up');
+  if (rpFilter !== 0) {
+    const keys = ['all', 'default', 'eth0'].map((i) => `net.ipv4.conf.${i}.rp_filter=${rpFilter}`);
+    await runCommand(['nsenter', `--net=${host.netnsPath}`, 'sysctl', '-q', '-w', ...keys], {
+      timeoutMs: 15_000,
+    });
+  }
   await ip('link', 'set', host.vethRoot, 'master', layout.bridge);
   await ip('link', 'set', host.vethRoot, 'up');
 }

@@ -31,6 +31,11 @@ export interface LabOptions extends LabLayoutOptions, EngineOptions {
   hosts: number;
   /** Test images to load into every engine; [] for none. @default every image of scripts/build-images.sh */
   images?: readonly string[];
+  /**
+   * Reverse-path filtering of every host (`all` and `default`, so also the interfaces engines
+   * make): 1 is strict, as some distributions ship. @default 0, a new namespace's mode
+   */
+  rpFilter?: 0 | 1 | 2;
 }
 
 /** What `lab.json` records, so the CLI and later processes can attach to a running lab. */
@@ -92,7 +97,7 @@ export class Lab {
       }
       await createBridge(layout);
       for (const host of hosts) {
-        await createHostNetwork(layout, host);
+        await createHostNetwork(layout, host, options.rpFilter ?? 0);
         mkdirSync(host.swarmctlStateDir, { recursive: true });
       }
       await settleAll(hosts.map((h) => startEngine(layout, h, options)));

@@ -113,7 +113,9 @@ const fromRoot = (proto: 'tcp' | 'udp', target: string, port: number, count: num
 
 beforeAll(async () => {
   ensureBuilt();
-  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE] });
+  // Strict reverse-path filtering on every host, as some distributions ship: the client
+  // address paths below must hold under it (a task's replies enter its node by Docker's bridge).
+  lab = await Lab.up({ hosts: 3, prefix: PREFIX, subnet: SUBNET, images: [IMAGE], rpFilter: 1 });
   swarm = new LabSwarm(lab);
   await swarm.init(1);
   for (const n of [2, 3]) await swarm.join(n, 'worker');

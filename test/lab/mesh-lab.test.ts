@@ -5,7 +5,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshService, MeshState, NetworkId, NodeId, ServiceId, TaskId } from '../../src/api/index.js';
 import { waitFor } from '../../src/common/index.js';
-import { preferIngressSource, systemCommandRunner } from '../../src/routing-mesh/index.js';
+import {
+  containerDefaultRoute,
+  preferIngressSource,
+  systemCommandRunner,
+} from '../../src/routing-mesh/index.js';
 import { Lab } from '../harness/lab.js';
 import { containerPid, peerRequests, startPeerServer } from '../harness/lab-peers.js';
 import { ensureBuilt } from '../harness/swarm-nodes.js';
@@ -179,7 +183,8 @@ describe('kernel data plane on three lab hosts', () => {
       await lab.dockerCli(r.host, ['network', 'connect', '--ip', r.app, 'swarmctl-appnet', r.name]);
       const pid = await replicaPid(r);
       // What the executor has the data plane do to a started task (prepareContainer).
-      await preferIngressSource(systemCommandRunner, Number(pid), r.ingress);
+      const route = await containerDefaultRoute(systemCommandRunner, Number(pid));
+      await preferIngressSource(systemCommandRunner, Number(pid), r.ingress, route);
       servers.push(startPeerServer(lab, pid, r.name, 9001));
     }
     // Every peer server listens before the tests start.

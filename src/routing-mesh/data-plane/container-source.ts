@@ -1,6 +1,7 @@
 import type { Task } from '../../api/index.js';
 import { SwarmError } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
+import { runCommand } from './kernel-ops.js';
 
 /**
  * Makes a started container's datagrams through the mesh leave from its ingress address.
@@ -17,14 +18,81 @@ import type { CommandRunner } from './command-runner.js';
  * its answers come back by the ingress interface, so strict reverse-path filtering in the
  * container (1) becomes loose (2).
  */
-export async function preferIngressSource(run: CommandRunner, pid: number, addr: string): Promise<void> {
-  const inNs = (argv: readonly string[]): readonly string[] => [
-    'nsenter',
-    `--net=/proc/${pid}/ns/net`,
-    ...argv,
-  ];
-  const must = async (argv: readonly string[]): Promise<string> => {
-    const r = await run(inNs(argv));
+export async function preferIngressSource(
+  run: CommandRunner,
+  pid: number,
+  addr: string,
+  route: DefaultRoute | undefined,
+): Promise<void> {
+  // No way out at all (a network mode without one): nothing answers through a default route.
+  if (!route?.dev) return;
+  const must = inContainer(run, pid);
+  if (route.prefsrc !== addr) {
+    const via = route.gateway ? ['via', route.gateway] : [];
+    await must(['ip', 'route', 'replace', 'default', ...via, 'dev', route.dev, 'src', addr]);
+  }
+  const rpFilter = (await must(['sysctl', '-n', 'net.ipv4.conf.all.rp_filter'])).trim();
+  if (rpFilter === '1') await must(['sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
+}
+
+/** A started container's default route (by Docker's bridge), if it has one. */
+export async function containerDefaultRoute(
+  run: CommandRunner,
+  pid: number,
+): Promise<DefaultRoute | undefined> {
+  const routes = JSON.parse(
+    (await inContainer(run, pid)(['ip', '-j', 'route', 'show', 'default'])) || '[]',
+  ) as DefaultRoute[];
+  return routes[0];
+}
+
+/** A host interface whose reverse-path filtering was made loose, and its value before. */
+export interface LoosenedFilter {
+  readonly dev: string;
+  readonly before: string;
+}
+
+/**
+ * Makes strict reverse-path filtering loose on the host's interface that holds `gateway` (the
+ * Docker bridge of a task's default route), and says so; changes nothing under any other mode.
+ *
+ * A task reached through the mesh keeps the client's address, so its replies leave by its
+ * default route: into the host by Docker's bridge, from the task's ingress address. The host's
+ * route to that address is the ingress bridge, and strict filtering (1, the default of some
+ * distributions) drops them there, for a task on the receiving node and on any other. The
+ * effective mode is the larger of `all` and the interface's, so 2 on the interface is loose
+ * whatever `all` says; the rest of the host keeps its mode.
+ */
+export async function looseHostReversePath(
+  run: CommandRunner,
+  gateway: string,
+): Promise<LoosenedFilter | undefined> {
+  const must = (argv: readonly string[]): Promise<string> => runCommand(run, argv);
+  const holders = JSON.parse((await must(['ip', '-j', '-4', 'addr', 'show', 'to', gateway])) || '[]') as {
+    ifname?: string;
+  }[];
+  const dev = holders[0]?.ifname;
+  if (!dev) return undefined;
+  // Slashes separate the key's parts, so an interface name with a dot stays one part.
+  const key = `net/ipv4/conf/${dev}/rp_filter`;
+  const all = (await must(['sysctl', '-n', 'net/ipv4/conf/all/rp_filter'])).trim();
+  const before = (await must(['sysctl', '-n', key])).trim();
+  if (Math.max(Number(all), Number(before)) !== 1) return undefined;
+  await must(['sysctl', '-q', '-w', `${key}=2`]);
+  return { dev, before };
+}
+
+/** Puts back an interface's mode; the interface may be gone by then (Docker removed it). */
+export async function restoreHostReversePath(run: CommandRunner, f: LoosenedFilter): Promise<void> {
+  await runCommand(run, ['sysctl', '-q', '-w', `net/ipv4/conf/${f.dev}/rp_filter=${f.before}`], true);
+}
+
+type Must = (argv: readonly string[]) => Promise<string>;
+
+/** Runs a command in the namespace of `pid`; a failure is an IO error naming both. */
+function inContainer(run: CommandRunner, pid: number): Must {
+  return async (argv) => {
+    const r = await run(['nsenter', `--net=/proc/${pid}/ns/net`, ...argv]);
     if (r.code !== 0) {
       throw new SwarmError('IO', `in the namespace of pid ${pid}: ${argv.join(' ')}: ${r.stderr.trim()}`, {
         details: { pid, command: argv.join(' ') },
@@ -32,16 +100,6 @@ export async function preferIngressSource(run: CommandRunner, pid: number, addr:
     }
     return r.stdout;
   };
-  const routes = JSON.parse((await must(['ip', '-j', 'route', 'show', 'default'])) || '[]') as DefaultRoute[];
-  const route = routes[0];
-  // No way out at all (a network mode without one): nothing answers through a default route.
-  if (!route?.dev) return;
-  if (route.prefsrc !== addr) {
-    const via = route.gateway ? ['via', route.gateway] : [];
-    await must(['ip', 'route', 'replace', 'default', ...via, 'dev', route.dev, 'src', addr]);
-  }
-  const rpFilter = (await must(['sysctl', '-n', 'net.ipv4.conf.all.rp_filter'])).trim();
-  if (rpFilter === '1') await must(['sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
 }
 
 /**
@@ -57,7 +115,7 @@ export function hostModeUdpPorts(task: Task): number[] {
 }
 
 /** What `ip -j route show default` says of a route (the fields used here). */
-interface DefaultRoute {
+export interface DefaultRoute {
   readonly gateway?: string;
   readonly dev?: string;
   readonly prefsrc?: string;

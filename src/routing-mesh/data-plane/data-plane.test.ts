@@ -58,11 +58,13 @@ function state(
 
 class Recorder {
   readonly calls: string[] = [];
+  /** stdout by command line; anything else answers nothing. */
+  readonly answers = new Map<string, string>();
   readonly run: CommandRunner = async (argv, input) => {
     this.calls.push(input ? `${argv.join(' ')} <<${input}` : argv.join(' '));
     return {
       code: argv[0] === 'iptables' && (argv[1] === '-C' || argv[1] === '-D') ? 1 : 0,
-      stdout: '',
+      stdout: this.answers.get(argv.join(' ')) ?? '',
       stderr: '',
     };
   };
@@ -300,8 +302,54 @@ describe('KernelDataPlane', () => {
       4242,
       task([ingressPort, { protocol: 'udp', targetPort: 53, publishedPort: 53, publishMode: 'host' }]),
     );
-    expect(rec.take()).toEqual([]);
+    expect(rec.take()).toEqual(['nsenter --net=/proc/4242/ns/net ip -j route show default']);
     await stop();
+  });
+
+  it("makes strict reverse-path filtering loose on the bridge of tasks' default routes, once, and puts it back at stop", async () => {
+    const { dp, rec, stop } = await started();
+    await apply(dp, state(1, [{ task: 't1', node: N1, addr: '10.0.0.11' }]));
+    rec.take();
+    const inNs = 'nsenter --net=/proc/4242/ns/net';
+    rec.answers.set(
+      `${inNs} ip -j route show default`,
+      '[{"dst":"default","gateway":"10.214.1.1","dev":"eth0"}]',
+    );
+    rec.answers.set('ip -j -4 addr show to 10.214.1.1', '[{"ifname":"docker0"}]');
+    rec.answers.set('sysctl -n net/ipv4/conf/all/rp_filter', '1\n');
+    rec.answers.set('sysctl -n net/ipv4/conf/docker0/rp_filter', '0\n');
+    rec.answers.set(`${inNs} sysctl -n net.ipv4.conf.all.rp_filter`, '0\n');
+    const task = (ports: PortConfig[]): Task =>
+      ({
+        id: 't1' as TaskId,
+        networks: [{ networkId: ING, addresses: ['10.0.0.11/24'] }],
+        endpoint: { spec: { mode: 'vip' }, ports, virtualIps: [] },
+      }) as Partial<Task> as Task;
+    // A host-mode UDP port keeps Docker's route source, but its TCP through the ingress still
+    // answers by the bridge: the bridge is loosened for it too.
+    await dp.prepareContainer(
+      4242,
+      task([{ protocol: 'udp', targetPort: 53, publishedPort: 53, publishMode: 'host' }]),
+    );
+    expect(rec.take()).toEqual([
+      `${inNs} ip -j route show default`,
+      'ip -j -4 addr show to 10.214.1.1',
+      'sysctl -n net/ipv4/conf/all/rp_filter',
+      'sysctl -n net/ipv4/conf/docker0/rp_filter',
+      'sysctl -q -w net/ipv4/conf/docker0/rp_filter=2',
+    ]);
+    rec.answers.set('sysctl -n net/ipv4/conf/docker0/rp_filter', '2\n');
+    await dp.prepareContainer(4242, task([]));
+    expect(rec.take()).toEqual([
+      `${inNs} ip -j route show default`,
+      'ip -j -4 addr show to 10.214.1.1',
+      'sysctl -n net/ipv4/conf/all/rp_filter',
+      'sysctl -n net/ipv4/conf/docker0/rp_filter',
+      `${inNs} ip route replace default via 10.214.1.1 dev eth0 src 10.0.0.11`,
+      `${inNs} sysctl -n net.ipv4.conf.all.rp_filter`,
+    ]);
+    await stop();
+    expect(rec.take()).toContain('sysctl -q -w net/ipv4/conf/docker0/rp_filter=0');
   });
 
   it('retries a failed convergence on a timer, without waiting for another state', async () => {

@@ -12,7 +12,14 @@ import {
   withTimeout,
 } from '../../common/index.js';
 import type { CommandRunner } from './command-runner.js';
-import { hostModeUdpPorts, preferIngressSource } from './container-source.js';
+import {
+  containerDefaultRoute,
+  hostModeUdpPorts,
+  type LoosenedFilter,
+  looseHostReversePath,
+  preferIngressSource,
+  restoreHostReversePath,
+} from './container-source.js';
 import type { NetworkEngine } from './docker-networks.js';
 import { diffReturnRoutes, runCommand, runNft, setForwardRule } from './kernel-ops.js';
 import { deleteTableScript, diffTableScript, fullTableScript } from './nft-script.js';
@@ -198,6 +205,20 @@ export class KernelDataPlane implements MeshDataPlane {
     const ingress = this.applied.networks.find((n) => n.ingress);
     const addr = ingress && task.networks?.find((a) => a.networkId === ingress.id)?.addresses[0];
     if (!addr) return;
+    const route = await containerDefaultRoute(this.deps.run, pid);
+    if (route?.gateway && !this.stopped) {
+      const loosened = await looseHostReversePath(this.deps.run, route.gateway);
+      if (loosened && !this.loosened.has(loosened.dev)) {
+        this.loosened.set(loosened.dev, loosened);
+        this.log.info(
+          "reverse-path filtering on the bridge of tasks' default routes is loose while the mesh runs",
+          {
+            dev: loosened.dev,
+            before: loosened.before,
+          },
+        );
+      }
+    }
     const hostUdp = hostModeUdpPorts(task);
     if (hostUdp.length > 0) {
       this.log.warn(
@@ -206,7 +227,7 @@ export class KernelDataPlane implements MeshDataPlane {
       );
       return;
     }
-    await preferIngressSource(this.deps.run, pid, stripPrefix(addr));
+    await preferIngressSource(this.deps.run, pid, stripPrefix(addr), route);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -292,12 +313,16 @@ export class KernelDataPlane implements MeshDataPlane {
         },
         { all: this.deps.removeAllOnStop?.() ?? true, returnRoutes, vxlans },
       );
+      for (const f of this.loosened.values()) await restoreHostReversePath(this.deps.run, f);
+      this.loosened.clear();
       this.wake.dispose();
       this.deps.onStopped?.();
     }
   }
 
   private appliedWithdrawn = new Set<TaskId>();
+  /** Host interfaces whose strict reverse-path filtering we made loose; put back at stop. */
+  private readonly loosened = new Map<string, LoosenedFilter>();
   private withdrawnPending(state: MeshState): boolean {
     return [...this.withdrawn].some(
       (t) =>
@@ -461,8 +486,8 @@ export class KernelDataPlane implements MeshDataPlane {
     }
   }
 
-  private cmd(argv: readonly string[], tolerate = false): Promise<void> {
-    return runCommand(this.deps.run, argv, tolerate);
+  private async cmd(argv: readonly string[], tolerate = false): Promise<void> {
+    await runCommand(this.deps.run, argv, tolerate);
   }
 
   private nft(script: string): Promise<void> {

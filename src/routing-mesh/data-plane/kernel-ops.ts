@@ -8,14 +8,15 @@ import {
   type ReturnRoute,
 } from './plan.js';
 
-/** Runs one command; a failure throws unless `tolerate` (deleting what may already be gone). */
+/** Runs one command, its stdout; a failure throws unless `tolerate` (deleting what may already be gone). */
 export async function runCommand(
   run: CommandRunner,
   argv: readonly string[],
   tolerate = false,
-): Promise<void> {
+): Promise<string> {
   const r = await run(argv);
   if (r.code !== 0 && !tolerate) throw new SwarmError('IO', `${argv.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 /** One `nft -f` transaction: applied whole or not at all. */
